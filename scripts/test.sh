@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs (screen, tmux, chromium from Debian; Python
+# packages into .venv), checks PostgreSQL and Redis, then runs pytest. Extra arguments go
+# to pytest (e.g. scripts/test.sh tests/unit -x).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+missing=()
+command -v screen >/dev/null 2>&1 || missing+=(screen)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing from Debian: ${missing[*]}" >&2
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+"$root/scripts/bootstrap.sh" hub,test
+exec "$root/.venv/bin/python" -m pytest "$@"

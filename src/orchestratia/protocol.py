@@ -1,0 +1,389 @@
+"""The wire contract between hub and agent daemon (see docs/protocol.md and PROTOCOL.md).
+
+This is the one module that both ``orchestratia.hub`` and ``orchestratia.agent`` import.
+It holds pydantic models for every v1 body and WebSocket message, the task state enum,
+and the secret formats. It has no I/O and no dependency beyond pydantic.
+
+Every model ignores unknown fields (both sides must), and the v1 models keep v1 names.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+# --------------------------------------------------------------------------- constants
+
+API_PREFIX = "/api/v1/agents"
+WS_PATH = "/ws/agent"
+REGISTRATION_TOKEN_PREFIX = "orcreg_"
+API_KEY_PREFIX = "orc_"
+WS_AUTH_CLOSE_CODE = 4401
+WS_MAX_MESSAGE_BYTES = 1024 * 1024
+WS_AUTH_FIRST_MESSAGE_TIMEOUT_S = 10.0
+OFFLINE_AFTER_S = 90.0
+HEARTBEAT_INTERVAL_S = 30.0
+POLL_INTERVAL_S = 10.0
+#: The largest ``content`` our daemon puts into one ``output`` message, in bytes.
+MAX_OUTPUT_CHUNK_BYTES = 64 * 1024
+
+#: Features a daemon may list in ``hello``.
+FEATURE_OFFSETS = "offsets"  # output carries offset/length; hub acks / asks to resend
+FEATURE_PUSH = "push"  # hub pushes task_assigned / task_cancel / intervention_answered
+FEATURE_BINARY = "binary"  # output may carry encoding="base64" for bytes that are not UTF-8
+
+
+class _Wire(BaseModel):
+    """Base for all wire models: unknown fields are ignored, as PROTOCOL.md requires."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- task states
+
+
+class TaskStatus(str, Enum):
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    LOST = "lost"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST}
+)
+
+#: Allowed transitions. ``lost`` may still turn into completed/failed (a late report is accepted).
+TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.QUEUED: frozenset({TaskStatus.ASSIGNED, TaskStatus.CANCELLED}),
+    TaskStatus.ASSIGNED: frozenset(
+        {TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.QUEUED}
+    ),
+    TaskStatus.RUNNING: frozenset(
+        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST}
+    ),
+    TaskStatus.LOST: frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED}),
+    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.FAILED: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
+    TaskStatus.TIMED_OUT: frozenset(),
+}
+
+
+def can_transition(current: TaskStatus, target: TaskStatus) -> bool:
+    return target in TASK_TRANSITIONS[current]
+
+
+class InterventionStatus(str, Enum):
+    PENDING = "pending"
+    ANSWERED = "answered"
+    CANCELLED = "cancelled"
+
+
+class AgentStatus(str, Enum):
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
+    REVOKED = "REVOKED"
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def _b64url_encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def new_registration_token(hub_url: str) -> str:
+    """``orcreg_`` + base64url(hub URL, no padding) + ``.`` + 43 random url-safe chars."""
+    return f"{REGISTRATION_TOKEN_PREFIX}{_b64url_encode(hub_url.rstrip('/').encode())}.{secrets.token_urlsafe(32)}"
+
+
+def hub_url_from_token(token: str) -> str | None:
+    """The hub URL carried by a registration token, or None when the token carries none."""
+    if not token.startswith(REGISTRATION_TOKEN_PREFIX) or "." not in token:
+        return None
+    encoded = token[len(REGISTRATION_TOKEN_PREFIX) :].split(".", 1)[0]
+    try:
+        url = _b64url_decode(encoded).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return url if url.startswith(("http://", "https://")) else None
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+# --------------------------------------------------------------------------- v1 agent API
+
+
+class RegisterRequest(_Wire):
+    name: str = Field(min_length=1, max_length=200)
+    hostname: str = ""
+    ip: str = ""
+    os: str = ""
+    repos: dict[str, Any] = Field(default_factory=dict)  # name -> path (str) or {"path", "branch"}
+    system_info: dict[str, Any] = Field(default_factory=dict)
+    registration_token: str
+    # extensions (our daemon)
+    agent_version: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    runners: list[str] | None = None
+    max_concurrent_tasks: int | None = Field(default=None, ge=1, le=1000)
+
+
+class RegisterResponse(_Wire):
+    id: str
+    name: str
+    api_key: str
+
+
+class HeartbeatRequest(_Wire):
+    system_info: dict[str, Any] = Field(default_factory=dict)
+    active_tasks: list[str] | None = None
+    agent_version: str | None = None
+
+
+class TaskPayload(_Wire):
+    """A task as ``GET /tasks/poll`` returns it and ``task_assigned`` carries it."""
+
+    id: str
+    title: str
+    spec: str
+    target_repo: str = ""
+    status: TaskStatus
+    runner: str | None = None  # None: the agent's default runner
+    timeout_minutes: int | None = None
+    created_at: datetime | None = None
+    approval_policy: str | None = None
+
+
+class CompleteRequest(_Wire):
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+class FailRequest(_Wire):
+    error: str = ""
+    exit_code: int | None = None
+    result: dict[str, Any] | None = None
+
+
+class HelpRequest(_Wire):
+    question: str = Field(min_length=1, max_length=100_000)
+    context: str | None = Field(default=None, max_length=1_000_000)
+
+
+class HelpResponse(_Wire):
+    id: str
+    intervention_id: str
+    status: InterventionStatus = InterventionStatus.PENDING
+
+
+class InterventionPayload(_Wire):
+    id: str
+    task_id: str
+    status: InterventionStatus
+    question: str
+    context: str | None = None
+    response: str | None = None
+    created_at: datetime
+    answered_at: datetime | None = None
+
+
+class ErrorBody(_Wire):
+    detail: Any
+
+
+# --------------------------------------------------------------------------- WebSocket
+
+
+class WsAuth(_Wire):
+    type: Literal["auth"] = "auth"
+    api_key: str
+
+
+class WsAuthOk(_Wire):
+    type: Literal["auth_ok"] = "auth_ok"
+    agent_id: str
+
+
+class WsAuthError(_Wire):
+    type: Literal["auth_error"] = "auth_error"
+    detail: str
+
+
+class WsPing(_Wire):
+    type: Literal["ping"] = "ping"
+
+
+class WsPong(_Wire):
+    type: Literal["pong"] = "pong"
+
+
+class HelloTask(_Wire):
+    task_id: str
+    log_size: int = Field(default=0, ge=0)
+
+
+class WsHello(_Wire):
+    type: Literal["hello"] = "hello"
+    agent_version: str | None = None
+    features: list[str] = Field(default_factory=list)
+    tasks: list[HelloTask] = Field(default_factory=list)
+
+
+class ResumeTask(_Wire):
+    task_id: str
+    next_offset: int
+
+
+class WsResume(_Wire):
+    type: Literal["resume"] = "resume"
+    tasks: list[ResumeTask] = Field(default_factory=list)
+
+
+class WsOutput(_Wire):
+    """v1: ``task_id, content, stream``; extension: ``offset, length`` (raw log bytes) and
+    ``encoding="base64"`` when the byte range is not valid UTF-8 (feature ``binary``)."""
+
+    type: Literal["output"] = "output"
+    task_id: str
+    content: str
+    stream: Literal["stdout", "stderr", "system"] = "stdout"
+    offset: int | None = Field(default=None, ge=0)
+    length: int | None = Field(default=None, ge=0)
+    encoding: Literal["utf-8", "base64"] | None = None
+
+    def raw_bytes(self) -> bytes:
+        """The bytes this message carries, as the agent logged them."""
+        if self.encoding == "base64":
+            return base64.b64decode(self.content, validate=True)
+        return self.content.encode("utf-8", errors="replace")
+
+
+class WsAck(_Wire):
+    type: Literal["ack"] = "ack"
+    task_id: str
+    next_offset: int
+
+
+class WsResend(_Wire):
+    type: Literal["resend"] = "resend"
+    task_id: str
+    from_offset: int
+
+
+class WsTaskAssigned(_Wire):
+    type: Literal["task_assigned"] = "task_assigned"
+    task: TaskPayload
+
+
+class WsTaskCancel(_Wire):
+    type: Literal["task_cancel"] = "task_cancel"
+    task_id: str
+    reason: str = ""
+
+
+class WsInterventionAnswered(_Wire):
+    type: Literal["intervention_answered"] = "intervention_answered"
+    intervention_id: str
+    task_id: str
+    response: str
+
+
+class WsError(_Wire):
+    type: Literal["error"] = "error"
+    detail: str
+
+
+AgentMessage = Annotated[Union[WsAuth, WsPing, WsHello, WsOutput], Field(discriminator="type")]
+HubMessage = Annotated[
+    Union[
+        WsAuthOk,
+        WsAuthError,
+        WsPong,
+        WsResume,
+        WsAck,
+        WsResend,
+        WsTaskAssigned,
+        WsTaskCancel,
+        WsInterventionAnswered,
+        WsError,
+    ],
+    Field(discriminator="type"),
+]
+
+_agent_message_adapter: TypeAdapter[Any] = TypeAdapter(AgentMessage)
+_hub_message_adapter: TypeAdapter[Any] = TypeAdapter(HubMessage)
+
+
+def parse_agent_message(data: str | bytes) -> WsAuth | WsPing | WsHello | WsOutput:
+    """Parse one agent → hub message. Raises ``pydantic.ValidationError`` on bad input
+    (including unknown ``type``)."""
+    return _agent_message_adapter.validate_json(data)
+
+
+def parse_hub_message(data: str | bytes) -> Any:
+    """Parse one hub → agent message. Raises ``pydantic.ValidationError`` on bad input."""
+    return _hub_message_adapter.validate_json(data)
+
+
+def dump(message: BaseModel) -> str:
+    """Serialize a wire model to compact JSON (no ``None`` extension fields)."""
+    return message.model_dump_json(exclude_none=True)
+
+
+# --------------------------------------------------------------------------- output splitting
+
+
+def utf8_safe_cut(data: bytes, limit: int) -> int:
+    """The largest n <= limit such that ``data[:n]`` does not end inside a UTF-8 character.
+
+    Bytes that are not valid UTF-8 count as single characters. Returns at least 1 when
+    ``data`` is not empty and ``limit >= 1`` (a lone byte is always a valid cut)."""
+    n = min(limit, len(data))
+    if n == len(data) or n == 0:
+        return n
+    # walk back over continuation bytes (10xxxxxx), at most 3
+    i = n
+    back = 0
+    while i > 0 and back < 4 and (data[i] & 0xC0) == 0x80:
+        i -= 1
+        back += 1
+    if back == 0:
+        return n
+    lead = data[i]
+    need = 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 0
+    if need and i + need > n and i > 0:
+        return i  # the character starting at i would be split: cut before it
+    return n
+
+
+def encode_output(task_id: str, data: bytes, offset: int, stream: str = "stdout") -> WsOutput:
+    """One ``output`` message for ``data`` logged at ``offset``: UTF-8 text when it decodes,
+    base64 otherwise."""
+    try:
+        content, encoding = data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        content, encoding = base64.b64encode(data).decode("ascii"), "base64"
+    return WsOutput(
+        task_id=task_id, content=content, stream=stream, offset=offset, length=len(data), encoding=encoding
+    )
