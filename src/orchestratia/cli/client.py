@@ -1,0 +1,200 @@
+"""The admin API (docs/architecture.md, "Admin API") over httpx. Every failure becomes a
+:class:`CliError` whose message says what was wrong and what to do."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any, Iterator
+
+import httpx
+
+from .errors import CliError
+from .settings import LOGIN_HINT, Connection
+from .sse import SseEvent, iter_sse
+
+ADMIN = "/api/admin"
+
+
+def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """Verification is always on; a CA bundle adds the certificates to trust."""
+    if not ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise CliError(f"cannot use the CA bundle {ca_bundle}: {exc}") from exc
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:300] or response.reason_phrase
+    if isinstance(body, dict) and "detail" in body:
+        detail = body["detail"]
+        if isinstance(detail, list):  # FastAPI validation errors
+            parts = []
+            for item in detail:
+                if isinstance(item, dict):
+                    loc = ".".join(str(x) for x in item.get("loc", []) if x != "body")
+                    parts.append(f"{loc}: {item.get('msg')}" if loc else str(item.get("msg")))
+                else:
+                    parts.append(str(item))
+            return "; ".join(parts)
+        return str(detail)
+    return str(body)[:300]
+
+
+class HubClient:
+    """A thin client: one method per admin endpoint, JSON in and out."""
+
+    def __init__(
+        self, hub_url: str, token: str | None = None, ca_bundle: str | None = None, timeout: float = 30.0
+    ) -> None:
+        self.hub_url = hub_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=self.hub_url, headers=headers, verify=tls_verify(ca_bundle), timeout=timeout
+        )
+
+    @classmethod
+    def from_connection(cls, conn: Connection, timeout: float = 30.0) -> "HubClient":
+        return cls(conn.hub_url, conn.token, conn.ca_bundle, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "HubClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _transport_error(self, exc: httpx.HTTPError) -> CliError:
+        if isinstance(exc, httpx.TimeoutException):
+            return CliError(f"the hub at {self.hub_url} did not answer in time ({type(exc).__name__}); is it overloaded or hung?")
+        reason = str(exc) or type(exc).__name__
+        if "CERTIFICATE_VERIFY_FAILED" in reason:
+            return CliError(
+                f"cannot verify the TLS certificate of {self.hub_url}: {reason}; "
+                "pass --ca-bundle PEM (or set ORCHESTRATIA_CA_BUNDLE) to trust its CA"
+            )
+        return CliError(
+            f"cannot reach the hub at {self.hub_url}: {reason}; is it running "
+            "(`orchestratia hub serve` or `orchestratia up`) and is the URL right?"
+        )
+
+    def check(self, response: httpx.Response) -> httpx.Response:
+        if response.status_code < 400:
+            return response
+        detail = _detail(response)
+        status = response.status_code
+        if status == 401:
+            raise CliError(f"the hub at {self.hub_url} refused the credentials ({detail}): {LOGIN_HINT}")
+        if status == 404:
+            raise CliError(f"not found: {detail}")
+        if status == 409:
+            raise CliError(f"conflict: {detail}")
+        if status == 422:
+            raise CliError(f"the hub rejected the request: {detail}")
+        if status == 429:
+            raise CliError(f"too many attempts: {detail}; wait a minute and try again")
+        raise CliError(f"the hub answered {status}: {detail}")
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from exc
+        return self.check(response)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CliError(f"the hub at {self.hub_url} sent something that is not JSON for {path}") from exc
+
+    # ------------------------------------------------------------------ endpoints
+
+    def health(self) -> dict[str, Any]:
+        return self.json("GET", "/health")
+
+    def login(self, username: str, password: str) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/login", json={"username": username, "password": password})
+
+    def logout(self) -> None:
+        self.request("POST", f"{ADMIN}/logout")
+
+    def me(self) -> dict[str, Any]:
+        return self.json("GET", f"{ADMIN}/me")
+
+    def create_token(self, label: str, expires_in: str = "24h") -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/tokens", json={"label": label, "expires_in": expires_in})
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        return self.json("GET", f"{ADMIN}/tokens")
+
+    def revoke_token(self, token_id: str) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/tokens/{token_id}/revoke")
+
+    def list_agents(self) -> list[dict[str, Any]]:
+        return self.json("GET", f"{ADMIN}/agents")
+
+    def get_agent(self, id_or_name: str) -> dict[str, Any]:
+        return self.json("GET", f"{ADMIN}/agents/{id_or_name}")
+
+    def revoke_agent(self, agent_id: str) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/agents/{agent_id}/revoke")
+
+    def create_task(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/tasks", json=body)
+
+    def list_tasks(self, status: str | None = None, agent: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        if agent:
+            params["agent"] = agent
+        return self.json("GET", f"{ADMIN}/tasks", params=params)
+
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        return self.json("GET", f"{ADMIN}/tasks/{task_id}")
+
+    def task_output(self, task_id: str, offset: int = 0) -> tuple[bytes, int | None]:
+        """The stored output from ``offset`` and the ``X-Next-Offset`` the hub reported."""
+        response = self.request("GET", f"{ADMIN}/tasks/{task_id}/output", params={"offset": offset})
+        header = response.headers.get("X-Next-Offset")
+        return response.content, int(header) if header and header.isdigit() else None
+
+    def cancel_task(self, task_id: str, reason: str | None = None) -> dict[str, Any]:
+        body = {"reason": reason} if reason else {}
+        return self.json("POST", f"{ADMIN}/tasks/{task_id}/cancel", json=body)
+
+    def stream_task(self, task_id: str, offset: int = 0) -> Iterator[SseEvent]:
+        """Server-Sent Events of ``/tasks/{id}/stream`` from ``offset`` (no read timeout:
+        the hub sends keep-alive comments)."""
+        url = f"{ADMIN}/tasks/{task_id}/stream"
+        timeout = httpx.Timeout(10.0, read=None)
+        try:
+            with self._http.stream(
+                "GET", url, params={"offset": offset}, headers={"Accept": "text/event-stream"}, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self.check(response)
+                yield from iter_sse(response.iter_lines())
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from exc
+
+    def list_interventions(self, status: str | None = None) -> list[dict[str, Any]]:
+        params = {"status": status} if status else None
+        return self.json("GET", f"{ADMIN}/interventions", params=params)
+
+    def answer_intervention(self, intervention_id: str, response: str) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/interventions/{intervention_id}/answer", json={"response": response})

@@ -1,0 +1,82 @@
+"""``orchestratia agents``: the registered agent daemons."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from . import output
+from .common import client, resolve_agent_id, short_id
+from .errors import guard
+
+app = typer.Typer(help="Registered agents: list, show, revoke.", no_args_is_help=True)
+
+
+def _repos(agent: dict[str, Any]) -> str:
+    repos = agent.get("repos") or {}
+    return ", ".join(sorted(repos)) if isinstance(repos, dict) else str(repos)
+
+
+@app.command("list")
+@guard
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """List agents with their status and last contact."""
+    with client() as hub:
+        agents = hub.list_agents()
+    if as_json:
+        output.print_json(agents)
+        return
+    output.table(
+        ["NAME", "ID", "STATUS", "LAST SEEN", "HOST", "REPOS", "RUNNERS", "RUNNING"],
+        (
+            [a.get("name"), short_id(a.get("id")), output.status_text(a.get("status")), output.ago(a.get("last_seen_at")),
+             a.get("hostname") or "-", _repos(a) or "-", ", ".join(a.get("runners") or []) or "-",
+             f"{len(a.get('running_tasks') or [])}/{a.get('max_concurrent_tasks') or '-'}"]
+            for a in agents
+        ),
+    )
+
+
+@app.command("show")
+@guard
+def show(
+    agent: Annotated[str, typer.Argument(metavar="NAME_OR_ID", help="Agent name or id")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Show one agent: status, system info, repos, running tasks."""
+    with client() as hub:
+        data = hub.get_agent(agent)
+    if as_json:
+        output.print_json(data)
+        return
+    info = data.get("system_info") or {}
+    repos = data.get("repos") or {}
+    pairs: list[tuple[str, Any]] = [
+        ("name", data.get("name")),
+        ("id", data.get("id")),
+        ("status", output.status_text(data.get("status"))),
+        ("last seen", f"{output.short_time(data.get('last_seen_at'))} UTC ({output.ago(data.get('last_seen_at'))})"),
+        ("registered", f"{output.short_time(data.get('created_at'))} UTC"),
+        ("host", f"{data.get('hostname') or '-'} ({data.get('ip') or '-'}), {data.get('os') or '-'}"),
+        ("version", data.get("agent_version")),
+        ("runners", ", ".join(data.get("runners") or [])),
+        ("labels", ", ".join(data.get("labels") or [])),
+        ("capacity", f"{len(data.get('running_tasks') or [])} running of {data.get('max_concurrent_tasks') or '-'}"),
+        ("running tasks", ", ".join(data.get("running_tasks") or [])),
+    ]
+    for name, path in sorted(repos.items()) if isinstance(repos, dict) else []:
+        pairs.append((f"repo {name}", path.get("path") if isinstance(path, dict) else path))
+    for key in ("cpu_count", "cpu_percent", "memory_percent", "disk_percent", "platform", "python_version"):
+        if key in info:
+            pairs.append((key, info[key]))
+    output.details(pairs)
+
+
+@app.command("revoke")
+@guard
+def revoke(agent: Annotated[str, typer.Argument(metavar="ID", help="Agent id (or name)")]) -> None:
+    """Revoke an agent: its API key stops working at once."""
+    with client() as hub:
+        data = hub.revoke_agent(resolve_agent_id(hub, agent))
+    output.success(f"Agent {data.get('name')} ({data.get('id')}) is {data.get('status', 'REVOKED')}.")

@@ -1,0 +1,189 @@
+"""``orchestratia tasks``: create, list, show, output, watch, cancel."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.text import Text
+
+from . import output
+from .common import client, resolve_task_id, short_id
+from .errors import CliError, guard
+from .watch import watch_task
+
+app = typer.Typer(help="Tasks: create, list, show, output, watch, cancel.", no_args_is_help=True)
+
+
+def read_spec(spec: str | None, spec_file: Path | None) -> str:
+    if (spec is None) == (spec_file is None):
+        raise CliError("give the task's prompt with exactly one of --spec TEXT or --spec-file FILE (- for stdin)")
+    if spec is not None:
+        text = spec
+    elif str(spec_file) == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(spec_file).read_text(encoding="utf-8")  # type: ignore[arg-type]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read --spec-file {spec_file}: {exc}") from exc
+    if not text.strip():
+        raise CliError("the task's spec is empty: say what the agent should do")
+    return text
+
+
+def timeout_value(minutes: float | None) -> int | float | None:
+    if minutes is None:
+        return None
+    if minutes <= 0:
+        raise CliError("--timeout must be a positive number of minutes")
+    return int(minutes) if float(minutes).is_integer() else minutes
+
+
+@app.command("create")
+@guard
+def create(
+    title: Annotated[str, typer.Option("--title", "-t", help="A short title")],
+    spec: Annotated[Optional[str], typer.Option("--spec", "-s", help="The prompt (what the agent should do)")] = None,
+    spec_file: Annotated[Optional[Path], typer.Option("--spec-file", "-f", help="Read the prompt from a file (- for stdin)")] = None,
+    repo: Annotated[Optional[str], typer.Option("--repo", "-r", help="Repo name (from the agent's config) to run in")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", "-a", help="Agent name or id; default: any online agent with the repo")] = None,
+    runner: Annotated[Optional[str], typer.Option("--runner", help="claude, shell, ...; default: the agent's default runner")] = None,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Minutes before the task is stopped and ends timed_out")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (has `id`, `status`)")] = False,
+) -> None:
+    """Create a task; it runs as soon as a matching agent has room."""
+    body: dict[str, Any] = {"title": title, "spec": read_spec(spec, spec_file)}
+    if repo:
+        body["target_repo"] = repo
+    if agent:
+        body["agent"] = agent
+    if runner:
+        body["runner"] = runner
+    if timeout is not None:
+        body["timeout_minutes"] = timeout_value(timeout)
+    with client() as hub:
+        task = hub.create_task(body)
+    if as_json:
+        output.print_json(task)
+        return
+    where = f" on {task.get('agent')}" if task.get("agent") else ""
+    output.console().print(f"Task [bold]{task.get('id')}[/bold] {task.get('status')}{where}.")
+    output.info(f"Follow it with: orchestratia tasks watch {task.get('id')}")
+
+
+@app.command("list")
+@guard
+def list_(
+    status: Annotated[Optional[str], typer.Option("--status", help="queued, assigned, running, completed, failed, cancelled, timed_out, lost")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", "-a", help="Only this agent's tasks")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List tasks, newest first."""
+    with client() as hub:
+        tasks = hub.list_tasks(status=status, agent=agent, limit=limit)
+    if as_json:
+        output.print_json(tasks)
+        return
+    output.table(
+        ["ID", "TITLE", "STATUS", "AGENT", "REPO", "RUNNER", "CREATED (UTC)"],
+        (
+            [short_id(t.get("id")), output.one_line(t.get("title"), 40), _status_cell(t), t.get("agent") or "-",
+             t.get("target_repo") or "-", t.get("runner") or "-", output.short_time(t.get("created_at"))]
+            for t in tasks
+        ),
+    )
+
+
+def _status_cell(task: dict[str, Any]) -> Any:
+    text = output.status_text(task.get("status"))
+    if task.get("waiting_for_human"):
+        text.append(" (waiting for human)", style="yellow")
+    return text
+
+
+def _result_pairs(result: Any) -> list[tuple[str, Any]]:
+    if not isinstance(result, dict):
+        return [("result", result)] if result else []
+    pairs: list[tuple[str, Any]] = []
+    for key in ("exit_code", "duration_s", "cost_usd", "num_turns", "session_id", "summary"):
+        if result.get(key) is not None:
+            pairs.append((key.replace("_", " "), result[key]))
+    return pairs
+
+
+@app.command("show")
+@guard
+def show(
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="Task id (or a unique prefix)")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Show one task: status, times, result or error."""
+    with client() as hub:
+        task = hub.get_task(resolve_task_id(hub, task_id))
+    if as_json:
+        output.print_json(task)
+        return
+    pairs: list[tuple[str, Any]] = [
+        ("id", task.get("id")),
+        ("title", task.get("title")),
+        ("status", _status_cell(task)),
+        ("agent", task.get("agent")),
+        ("repo", task.get("target_repo")),
+        ("runner", task.get("runner")),
+        ("timeout", f"{task['timeout_minutes']} min" if task.get("timeout_minutes") else None),
+        ("created", output.short_time(task.get("created_at"))),
+        ("started", output.short_time(task.get("started_at"))),
+        ("finished", output.short_time(task.get("finished_at"))),
+        ("output", f"{task.get('output_size', 0)} bytes (orchestratia tasks output {short_id(task.get('id'))})"),
+    ]
+    pairs += _result_pairs(task.get("result"))
+    if task.get("error"):
+        pairs.append(("error", Text(str(task["error"]), style="red")))
+    output.details(pairs)
+    output.console().print("\n[bold]spec[/bold]")
+    output.console().print(str(task.get("spec") or ""), markup=False, soft_wrap=True)
+
+
+@app.command("output")
+@guard
+def output_(
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="Task id (or a unique prefix)")],
+    offset: Annotated[int, typer.Option("--offset", help="Start at this byte")] = 0,
+) -> None:
+    """Print the task's stored output, raw bytes, to stdout."""
+    with client(timeout=120.0) as hub:
+        data, _ = hub.task_output(resolve_task_id(hub, task_id), offset=offset)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+@app.command("watch")
+@guard
+def watch(
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="Task id (or a unique prefix)")],
+    offset: Annotated[int, typer.Option("--offset", help="Replay output from this byte (default: all of it)")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the final status line on stderr")] = False,
+) -> None:
+    """Stream the task's output live; exit when it ends, with its status as the exit code:
+    0 completed, 1 failed, 2 cancelled, 3 timed_out, 4 lost (5: could not watch)."""
+    with client() as hub:
+        full_id = resolve_task_id(hub, task_id)
+        code = watch_task(hub, full_id, offset=offset, quiet=quiet)
+    raise typer.Exit(code)
+
+
+@app.command("cancel")
+@guard
+def cancel(
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="Task id (or a unique prefix)")],
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (stored with the task)")] = None,
+) -> None:
+    """Cancel a task: a running one is stopped (SIGINT, then SIGTERM, then SIGKILL)."""
+    with client() as hub:
+        task = hub.cancel_task(resolve_task_id(hub, task_id), reason)
+    output.success(f"Task {task.get('id')} is {task.get('status')}.")

@@ -1,0 +1,69 @@
+"""``tasks watch``: follow ``/tasks/{id}/stream`` (SSE) until the ``end`` event.
+
+The stream replays stored output from an offset, then tails live output. If the
+connection drops before ``end``, we reconnect from the last event id (the next offset),
+so nothing is printed twice or skipped."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from .client import HubClient
+from .errors import CliError
+
+#: ``tasks watch`` exit status per final task status.
+WATCH_EXIT_CODES = {"completed": 0, "failed": 1, "cancelled": 2, "timed_out": 3, "lost": 4}
+#: ``tasks watch`` exit status when the stream could not be followed to the end.
+WATCH_EXIT_ERROR = 5
+RECONNECT_DEADLINE_S = 60.0
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _status_line(task: dict[str, Any], quiet: bool) -> None:
+    if quiet:
+        return
+    status = task.get("status")
+    extra = f": {task['error']}" if task.get("error") else ""
+    sys.stderr.write(f"\n[task {task.get('id')} {status}{extra}]\n")
+    sys.stderr.flush()
+
+
+def watch_task(hub: HubClient, task_id: str, offset: int = 0, quiet: bool = False) -> int:
+    """Print the task's output as it arrives; the exit status for its final status."""
+    position = offset
+    deadline: float | None = None
+    while True:
+        try:
+            for event in hub.stream_task(task_id, offset=position):
+                deadline = None
+                if event.id and event.id.isdigit():
+                    position = int(event.id)
+                if event.event == "output":
+                    payload = json.loads(event.data or "{}")
+                    _write(payload.get("text", ""))
+                    if "offset" in payload and "length" in payload:
+                        position = max(position, int(payload["offset"]) + int(payload["length"]))
+                elif event.event == "end":
+                    task = json.loads(event.data or "{}")
+                    _status_line(task, quiet)
+                    return WATCH_EXIT_CODES.get(str(task.get("status")), WATCH_EXIT_ERROR)
+            reason = "the hub closed the stream before the task ended"
+        except CliError as exc:
+            if "not found" in exc.message or "refused the credentials" in exc.message:
+                raise CliError(exc.message, WATCH_EXIT_ERROR) from exc
+            reason = exc.message
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise CliError(f"the hub sent an event that is not valid JSON: {exc}", WATCH_EXIT_ERROR) from exc
+        now = time.monotonic()
+        if deadline is None:
+            deadline = now + RECONNECT_DEADLINE_S
+        if now >= deadline:
+            raise CliError(f"lost the stream of task {task_id}: {reason}", WATCH_EXIT_ERROR)
+        time.sleep(1.0)
