@@ -1,0 +1,57 @@
+"""Run the benchmarks: ``.venv/bin/python -m benchmarks [--quick] [--profile] [--only NAME ...]``.
+
+Each benchmark starts its own hub (and daemon) on loopback, prints a table and writes JSON to
+``benchmarks/results/`` (``<name>-latest.json`` and a time-stamped copy)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+
+from . import bench_dispatch, bench_fleet, bench_footprint, bench_output
+from .common import write_result
+
+BENCHMARKS = {
+    "dispatch": bench_dispatch.run,
+    "output": bench_output.run,
+    "fleet": bench_fleet.run,
+    "footprint": bench_footprint.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a couple of minutes in all")
+    parser.add_argument("--profile", action="store_true", help="py-spy the hub and daemon; top functions in the output")
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these")
+    parser.add_argument("--fleet-steps", help="fleet sizes, comma-separated (default 1000,2000,5000,10000)")
+    args = parser.parse_args(argv)
+    names = args.only or list(BENCHMARKS)
+    summary, failed = {}, []
+    t0 = time.monotonic()
+    for name in names:
+        print(f"\n### {name}{' (quick)' if args.quick else ''}", flush=True)
+        started = time.monotonic()
+        try:
+            kwargs = {"quick": args.quick, "profile": args.profile}
+            if name == "fleet" and args.fleet_steps:
+                kwargs["steps"] = [int(s) for s in args.fleet_steps.split(",")]
+            result = BENCHMARKS[name](**kwargs)
+            summary[name] = {"targets": result.get("targets"), "ratios": result.get("ratios"),
+                             "seconds": round(time.monotonic() - started, 1), "file": result.get("file")}
+        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
+            traceback.print_exc()
+            failed.append(name)
+            summary[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    path = write_result("summary", {"results": summary, "seconds": round(time.monotonic() - t0, 1),
+                                    "quick": args.quick})
+    print(f"\nsummary: {json.dumps({k: v.get('targets') or v.get('error') for k, v in summary.items()})}")
+    print(f"results: {path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

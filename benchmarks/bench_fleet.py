@@ -1,0 +1,152 @@
+"""Fleet scale: N simulated agents (``benchmarks/fleet_sim.py``, a separate process) against one
+hub process on SQLite. Each agent holds a WebSocket (``hello``), heartbeats every 30 s and polls
+every 10 s (the fallback poll, at the deployed daemons' rate: the worst case). Agents are added in
+steps; a step passes when heartbeat and poll p99 < 100 ms, no request failed, and no agent went
+OFFLINE (watched on the admin event stream and in ``GET /api/admin/agents``).
+
+Registration of thousands of agents goes through the admin API (``POST /tokens``) and the v1
+``POST /register`` in parallel, as an operator's script would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from .common import PYTHON, ROOT, Hub, Profiler, table, workdir, write_result
+from .sse import Event, SseReader
+
+
+async def register_many(hub: Hub, n: int, concurrency: int = 24) -> tuple[list[str], float]:
+    keys: list[str] = [""] * n
+    sem = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    t0 = time.monotonic()
+    async with hub.admin_async(limits=limits) as admin, httpx.AsyncClient(base_url=hub.url, limits=limits,
+                                                                          timeout=60) as anon:
+        async def one(i: int) -> None:
+            async with sem:
+                r = await admin.post("/api/admin/tokens", json={"label": f"fleet-{i}", "expires_in": "24h"})
+                r.raise_for_status()
+                r = await anon.post("/api/v1/agents/register", json={
+                    "name": f"fleet-{i:05d}", "hostname": f"sim-{i}", "ip": "127.0.0.1", "os": "Linux",
+                    "repos": {"app": "/srv/app"}, "system_info": {}, "registration_token": r.json()["token"],
+                    "agent_version": "fleet-sim", "runners": ["claude"]})
+                r.raise_for_status()
+                keys[i] = r.json()["api_key"]
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+    return keys, time.monotonic() - t0
+
+
+class OfflineWatch:
+    def __init__(self, hub: Hub):
+        self.offline: list[tuple[float, str]] = []
+        self.reader = SseReader(hub.url + "/api/admin/events", {"Authorization": f"Bearer {hub.token}"},
+                                on_event=self._on)
+
+    def _on(self, ev: Event) -> None:
+        d = ev.data if isinstance(ev.data, dict) else {}
+        agent = d.get("agent") if isinstance(d.get("agent"), dict) else d
+        if (ev.event == "agent" or d.get("kind") == "agent") and agent.get("status") == "OFFLINE":
+            self.offline.append((ev.at, str(agent.get("id") or agent.get("name"))))
+
+
+def agent_statuses(hub: Hub) -> dict[str, int]:
+    with hub.admin(timeout=120) as c:
+        r = c.get("/api/admin/agents")
+    counts: dict[str, int] = {}
+    if r.status_code == 200:
+        for a in r.json():
+            counts[a.get("status", "?")] = counts.get(a.get("status", "?"), 0) + 1
+    return counts
+
+
+def run(quick: bool = False, profile: bool = False, steps: list[int] | None = None) -> dict:
+    steps = steps or ([100, 300] if quick else [1000, 2000, 5000, 10000])
+    step_s = 20 if quick else 75
+    settle_s = 5 if quick else 15
+    results: list[dict] = []
+    with workdir("fleet") as work:
+        hub = Hub(work, extra_env={}).start()
+        try:
+            keys, reg_s = asyncio.run(register_many(hub, max(steps)))
+            keyfile = work / "keys.txt"
+            keyfile.write_text("\n".join(keys))
+            watch = OfflineWatch(hub)
+            watch.reader.start()
+            hub_proc = psutil.Process(hub.pid)
+            hub_proc.cpu_percent()
+            sim = subprocess.Popen(
+                [PYTHON, "-m", "benchmarks.fleet_sim", "--hub", hub.url, "--keys", str(keyfile),
+                 "--steps", ",".join(map(str, steps)), "--step-seconds", str(step_s), "--settle", str(settle_s)],
+                cwd=ROOT, stdout=subprocess.PIPE, stderr=(work / "sim.err").open("wb"), text=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            sim_proc = psutil.Process(sim.pid)
+            sim_proc.cpu_percent()
+            prof = Profiler(hub.pid, "fleet-hub", profile, rate=50).__enter__()
+            try:
+                for line in sim.stdout:
+                    step = json.loads(line)
+                    step["hub_cpu_percent"] = hub_proc.cpu_percent()
+                    step["sim_cpu_percent"] = sim_proc.cpu_percent()
+                    step["hub_rss_mb"] = hub_proc.memory_info().rss / 2**20
+                    step["offline_events_total"] = len(watch.offline)
+                    step["agent_statuses"] = agent_statuses(hub)
+                    hb, pl = step["heartbeat"]["p99_ms"], step["poll"]["p99_ms"]
+                    step["passed"] = bool(
+                        hb is not None and pl is not None and hb < 100 and pl < 100 and not step["errors"]
+                        and not watch.offline and step["ws_connected"] >= step["agents"]
+                        and step["agent_statuses"].get("ONLINE", 0) >= step["agents"])
+                    results.append(step)
+                    print(f"  fleet step {step['agents']}: hb p99 {hb} ms, poll p99 {pl} ms, "
+                          f"hub cpu {step['hub_cpu_percent']:.0f}%, offline {len(watch.offline)}, "
+                          f"errors {step['errors']}", flush=True)
+                    if hb is None or hb > 2000 or (pl or 0) > 2000 or sum(step["errors"].values()) > step["agents"]:
+                        break  # far past the target: larger fleets only take longer to fail
+            finally:
+                prof.__exit__(None, None, None)
+                if sim.poll() is None:
+                    sim.terminate()
+                    try:
+                        sim.wait(60)
+                    except subprocess.TimeoutExpired:
+                        sim.kill()
+                watch.reader.stop()
+        finally:
+            hub.stop()
+            sim_err = (work / "sim.err").read_text(errors="replace")[-2000:] if (work / "sim.err").exists() else ""
+    passed = [r["agents"] for r in results if r["passed"]]
+    largest = max(passed) if passed else 0
+    rows = [[r["agents"], r["heartbeat"]["n"], r["heartbeat"]["p50_ms"], r["heartbeat"]["p99_ms"], r["poll"]["n"],
+             r["poll"]["p50_ms"], r["poll"]["p99_ms"], f"{r['hub_cpu_percent']:.0f}", f"{r['sim_cpu_percent']:.0f}",
+             f"{r['hub_rss_mb']:.0f}", r["offline_events_total"], sum(r["errors"].values()),
+             "yes" if r["passed"] else "NO"] for r in results]
+    text = table(f"fleet scale, one hub process on SQLite ({step_s:.0f} s per step; latencies in ms)",
+                 ["agents", "hb n", "hb p50", "hb p99", "poll n", "poll p50", "poll p99", "hub cpu%", "sim cpu%",
+                  "hub MB", "offline", "errors", "pass"], rows)
+    base = results[0] if results else None
+    ratios = {}
+    if base and results[-1] is not base and base["poll"]["p99_ms"]:
+        ratios["poll_p99_largest_over_smallest"] = results[-1]["poll"]["p99_ms"] / base["poll"]["p99_ms"]
+        ratios["heartbeat_p99_largest_over_smallest"] = results[-1]["heartbeat"]["p99_ms"] / base["heartbeat"]["p99_ms"]
+    text += f"\nregistration of {max(steps)} agents via the API: {reg_s:.1f} s ({max(steps) / reg_s:.0f} agents/s)"
+    text += "\n" + "  ".join(f"{k}={v:.2f}" for k, v in ratios.items())
+    text += f"\nlargest fleet meeting the bar: {largest}; target >= 5000: {'MET' if largest >= 5000 else 'NOT MET'}"
+    text += prof.report()
+    if sim_err.strip():
+        text += "\nsim stderr (tail): " + sim_err.strip()[-500:]
+    result = {"steps": results, "largest_passing": largest, "registration_s": reg_s, "ratios": ratios,
+              "targets": {"agents_ge_5000": largest >= 5000}, "step_seconds": step_s, "quick": quick,
+              "profile_top": prof.top}
+    result["file"] = str(write_result("fleet", result))
+    print(text, flush=True)
+    return result

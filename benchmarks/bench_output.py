@@ -1,0 +1,193 @@
+"""Output: latency from a line written by the running program to its delivery on a live SSE
+subscriber of ``/api/admin/tasks/{id}/stream``, and the throughput of one task printing as fast as
+it can (MB/s stored by the hub, byte-exact against the program's output and the agent's log)."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import time
+from pathlib import Path
+
+import httpx
+
+from .common import (PYTHON, Daemon, Hub, Profiler, pct, ratio, summary, table, wait_until, workdir,
+                     write_result)
+from .sse import Event, SseReader
+
+# The program under test: N lines, each carrying the wall-clock time it was written at.
+LATENCY_PROGRAM = """
+import sys, time
+for i in range({n}):
+    sys.stdout.write("LAT %d %.6f\\n" % (i, time.time()))
+    sys.stdout.flush()
+    time.sleep({gap})
+"""
+
+# Deterministic bytes, as fast as it can: numbered lines with some multi-byte UTF-8.
+THROUGHPUT_PROGRAM = """
+import os, sys, time
+total = {total}
+line = lambda i: ("%09d the quick brown fox — jumps over the lazy dog ✓ 0123456789abcdef\\n" % i).encode()
+t0 = time.perf_counter()
+out = sys.stdout.buffer
+written, i, buf = 0, 0, []
+size = 0
+while written < total:
+    b = line(i); i += 1
+    buf.append(b); size += len(b)
+    if size >= 65536:
+        data = b"".join(buf)[: total - written]
+        out.write(data); out.flush(); written += len(data); buf, size = [], 0
+if buf and written < total:
+    data = b"".join(buf)[: total - written]; out.write(data); out.flush(); written += len(data)
+open({marker!r}, "w").write("%.6f" % (time.perf_counter() - t0))
+"""
+
+
+def expected_bytes(total: int) -> bytes:
+    out, i, size = [], 0, 0
+    while size < total:
+        b = ("%09d the quick brown fox — jumps over the lazy dog ✓ 0123456789abcdef\n" % i).encode()
+        out.append(b)
+        size += len(b)
+        i += 1
+    return b"".join(out)[:total]
+
+
+def python_spec(program: str, work: Path, name: str) -> str:
+    path = work / f"{name}.py"
+    path.write_text(program)
+    return f"exec {shlex.quote(PYTHON)} -u {shlex.quote(str(path))}"
+
+
+def create_task(client: httpx.Client, agent: str, spec: str, title: str) -> str:
+    r = client.post("/api/admin/tasks", json={"title": title, "spec": spec, "agent": agent, "runner": "shell",
+                                              "timeout_minutes": 10})
+    if r.status_code != 201:
+        raise RuntimeError(f"POST /api/admin/tasks -> {r.status_code} {r.text[:300]}")
+    return r.json()["id"]
+
+
+def wait_final(client: httpx.Client, tid: str, timeout: float) -> dict:
+    return wait_until(lambda: (t := client.get(f"/api/admin/tasks/{tid}").json())["status"] in
+                      ("completed", "failed", "cancelled", "timed_out", "lost") and t, timeout, 0.1, f"task {tid} final")
+
+
+def measure_latency(hub: Hub, daemon: Daemon, work: Path, lines: int, gap: float) -> dict:
+    lat: list[float] = []
+    partial = {"buf": ""}
+    ends: list[Event] = []
+
+    def on(ev: Event) -> None:
+        if ev.event == "end":
+            ends.append(ev)
+        if ev.event != "output" or not isinstance(ev.data, dict):
+            return
+        text = partial["buf"] + ev.data.get("text", "")
+        *complete, partial["buf"] = text.split("\n")
+        for line in complete:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "LAT":
+                lat.append((ev.wall - float(parts[2])) * 1000)
+
+    with hub.admin() as client:
+        spec = python_spec(LATENCY_PROGRAM.format(n=lines, gap=gap), work, "latency")
+        tid = create_task(client, daemon.name, spec, "output latency")
+        reader = SseReader(f"{hub.url}/api/admin/tasks/{tid}/stream", {"Authorization": f"Bearer {hub.token}"},
+                           on_event=on).start()
+        try:
+            task = wait_final(client, tid, 60 + lines * gap * 3)
+            wait_until(lambda: len(lat) >= lines or ends, 15, 0.05, "all lines on the stream")
+        finally:
+            reader.stop()
+    # baseline measured in the same run: one loopback HTTP round trip to the same hub
+    rtt = []
+    with httpx.Client() as c:
+        for _ in range(50):
+            t0 = time.perf_counter()
+            c.get(hub.url + "/health")
+            rtt.append((time.perf_counter() - t0) * 1000)
+    return {"latency_ms": summary(lat), "lines_expected": lines, "lines_seen": len(lat), "gap_s": gap,
+            "status": task["status"], "health_rtt_ms": summary(rtt)}
+
+
+def measure_throughput(hub: Hub, daemon: Daemon, work: Path, total: int, profile: bool) -> dict:
+    marker = work / "throughput.elapsed"
+    spec = python_spec(THROUGHPUT_PROGRAM.format(total=total, marker=str(marker)), work, "throughput")
+    with hub.admin() as client, Profiler(hub.pid, "output-hub", profile) as ph, \
+            Profiler(daemon.pid, "output-daemon", profile) as pd:
+        tid = create_task(client, daemon.name, spec, "output throughput")
+        t_running = wait_until(lambda: client.get(f"/api/admin/tasks/{tid}").json()["status"] != "assigned"
+                               and time.monotonic(), 60, 0.01, "task running")
+        sizes = []
+
+        def stored() -> bool:
+            t = client.get(f"/api/admin/tasks/{tid}").json()
+            sizes.append((time.monotonic(), t.get("output_size", 0)))
+            return t.get("output_size", 0) >= total
+
+        wait_until(stored, 600, 0.05, f"{total} bytes stored")
+        t_stored = time.monotonic()
+        task = wait_final(client, tid, 120)
+    program_s = float(marker.read_text()) if marker.exists() else float("nan")
+    hub_s = t_stored - t_running
+    # byte-exact: the hub's stored output vs what the program wrote vs the agent's log file
+    h_hub = hashlib.sha256()
+    got = 0
+    with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=120) as c:
+        with c.stream("GET", f"/api/admin/tasks/{tid}/output", params={"offset": 0}) as r:
+            r.raise_for_status()
+            for chunk in r.iter_bytes():
+                h_hub.update(chunk)
+                got += len(chunk)
+    want = hashlib.sha256(expected_bytes(total)).hexdigest()
+    logs = list(daemon.log_dir.glob(f"*{tid}*"))
+    log_hash = hashlib.sha256(logs[0].read_bytes()).hexdigest() if logs else None
+    return {
+        "bytes": total, "stored_bytes": got, "seconds_to_store": hub_s, "program_seconds": program_s,
+        "mb_per_s_stored": total / hub_s / 1e6, "mb_per_s_program": total / program_s / 1e6 if program_s else None,
+        "byte_exact_vs_program": h_hub.hexdigest() == want, "byte_exact_vs_log": h_hub.hexdigest() == log_hash,
+        "log_file": str(logs[0]) if logs else None, "status": task["status"],
+        "profiles": [ph.report(), pd.report()], "profile_top": {"hub": ph.top, "daemon": pd.top},
+    }
+
+
+def run(quick: bool = False, profile: bool = False) -> dict:
+    lines, gap = (100, 0.02) if quick else (500, 0.02)
+    total = (20 if quick else 200) * 1_000_000
+    with workdir("output") as work:
+        hub = Hub(work).start()
+        daemon = None
+        try:
+            daemon = Daemon(work, hub, name="output-daemon").start()
+            lat = measure_latency(hub, daemon, work, lines, gap)
+            thr = measure_throughput(hub, daemon, work, total, profile)
+        finally:
+            if daemon:
+                daemon.stop()
+            hub.stop()
+    L = lat["latency_ms"]
+    rows = [["line -> SSE subscriber (ms)", L["n"], L["p50"], L["p90"], L["p99"], L["max"]],
+            ["baseline: GET /health RTT (ms)", lat["health_rtt_ms"]["n"], lat["health_rtt_ms"]["p50"],
+             lat["health_rtt_ms"]["p90"], lat["health_rtt_ms"]["p99"], lat["health_rtt_ms"]["max"]]]
+    text = table("output latency", ["what", "n", "p50", "p90", "p99", "max"], rows)
+    text += table("output throughput (one task, as fast as it can)", ["what", "value"], [
+        ["bytes", thr["bytes"]], ["stored MB/s", thr["mb_per_s_stored"]],
+        ["program's own write MB/s", thr["mb_per_s_program"] or float("nan")],
+        ["byte-exact vs program", thr["byte_exact_vs_program"]], ["byte-exact vs agent log", thr["byte_exact_vs_log"]],
+        ["bytes lost", thr["bytes"] - thr["stored_bytes"]],
+    ])
+    ratios = {"latency_p50_over_http_rtt_p50": ratio(L["p50"], lat["health_rtt_ms"]["p50"]),
+              "stored_rate_over_program_rate": ratio(thr["mb_per_s_stored"], thr["mb_per_s_program"] or 0)}
+    targets = {"latency_p99_le_100ms": L["p99"] <= 100 and lat["lines_seen"] == lines,
+               "throughput_ge_20MBps": thr["mb_per_s_stored"] >= 20,
+               "zero_bytes_lost": thr["byte_exact_vs_program"] and thr["byte_exact_vs_log"]}
+    text += "\n" + "  ".join(f"{k}={v:.2f}" for k, v in ratios.items())
+    text += "\ntargets: " + ", ".join(f"{k}={'MET' if v else 'NOT MET'}" for k, v in targets.items())
+    for p in thr.pop("profiles"):
+        text += p
+    result = {"latency": lat, "throughput": thr, "ratios": ratios, "targets": targets, "quick": quick}
+    result["file"] = str(write_result("output", result))
+    print(text, flush=True)
+    return result
