@@ -1,0 +1,81 @@
+"""Fixtures for the end-to-end tests: the real hub (one per test session), real daemons
+(one per test), and the CLI as a subprocess. See integration_harness.py."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from integration_harness import FINAL, ORCHESTRATIA, Agent, Cli, Hub, kill_screen_sessions
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "integration: end to end on loopback (real hub, daemon, screen)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def _prereqs() -> None:
+    if not Path(ORCHESTRATIA).exists():
+        pytest.fail(f"{ORCHESTRATIA} is missing: run scripts/bootstrap.sh hub,test")
+    if shutil.which("screen") is None:
+        pytest.fail("screen is not installed: sudo apt install -y screen (scripts/test.sh does it)")
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory: pytest.TempPathFactory, _prereqs: None) -> Iterator[Hub]:
+    server = Hub(tmp_path_factory.mktemp("hub"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cli(hub: Hub, tmp_path: Path) -> Cli:
+    return Cli(hub, tmp_path / "cli-home")
+
+
+@pytest.fixture
+def make_agent(hub: Hub, tmp_path: Path) -> Iterator[Callable[..., Agent]]:
+    """Registers (via `orchestratia agent register`) and starts real daemons; stops them and
+    quits the screen sessions of their tasks afterwards."""
+    agents: list[Agent] = []
+
+    def factory(repos: dict[str, Path] | None = None, start: bool = True) -> Agent:
+        name = f"it-{uuid.uuid4().hex[:8]}"
+        agent = Agent(hub, tmp_path / name, name, dict(repos or {}))
+        agents.append(agent)
+        agent.register()
+        if start:
+            agent.start()
+        return agent
+
+    yield factory
+    for agent in agents:
+        tasks: list[dict] = []
+        try:
+            tasks = hub.api("GET", "/tasks", params={"agent": agent.name, "limit": 500}).json()
+            for task in tasks:
+                if task["status"] not in FINAL:
+                    hub.api("POST", f"/tasks/{task['id']}/cancel", json={"reason": "test teardown"})
+        except Exception:  # noqa: BLE001 - best effort cleanup
+            pass
+        agent.stop()
+        kill_screen_sessions([t["id"] for t in tasks])
+
+
+@pytest.fixture
+def agent(make_agent: Callable[..., Agent]) -> Agent:
+    return make_agent()

@@ -1,0 +1,137 @@
+"""The CLI's commands against a stand-in hub (httpx MockTransport): parsing, output, errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from orchestratia.cli import client as client_mod
+from orchestratia.cli.main import app
+
+TASK = {
+    "id": "11111111-2222-3333-4444-555555555555", "title": "t", "spec": "s", "status": "completed", "agent": "dev-1",
+    "agent_id": None, "target_repo": "work", "runner": "claude", "timeout_minutes": None, "result": {"cost_usd": 0.1},
+    "error": None, "exit_code": 0, "waiting_for_human": False, "output_size": 3, "created_at": "2026-01-01T00:00:00+00:00",
+    "assigned_at": None, "started_at": "2026-01-01T00:00:01+00:00", "finished_at": "2026-01-01T00:00:02+00:00",
+}
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path) -> Callable[[Callable[[httpx.Request], httpx.Response]], list[httpx.Request]]:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("ORCHESTRATIA_HUB_URL", "http://hub.test")
+    monkeypatch.setenv("ORCHESTRATIA_TOKEN", "tok")
+    seen: list[httpx.Request] = []
+
+    def install(handler: Callable[[httpx.Request], httpx.Response]) -> list[httpx.Request]:
+        real = httpx.Client
+
+        def fake_client(*args: Any, **kwargs: Any) -> httpx.Client:
+            def record(request: httpx.Request) -> httpx.Response:
+                seen.append(request)
+                return handler(request)
+
+            kwargs["transport"] = httpx.MockTransport(record)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(client_mod.httpx, "Client", fake_client)
+        return seen
+
+    return install
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def test_tasks_create_sends_the_contract_body(hub) -> None:
+    seen = hub(lambda r: httpx.Response(201, json={**TASK, "status": "assigned"}))
+    result = run("tasks", "create", "--title", "T", "--spec", "do it", "--repo", "r", "--agent", "a", "--runner", "shell",
+                 "--timeout", "0.5", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["status"] == "assigned"
+    body = json.loads(seen[0].content)
+    assert body == {"title": "T", "spec": "do it", "target_repo": "r", "agent": "a", "runner": "shell", "timeout_minutes": 0.5}
+    assert seen[0].headers["Authorization"] == "Bearer tok" and seen[0].url.path == "/api/admin/tasks"
+
+
+def test_whole_minutes_are_sent_as_integers(hub) -> None:
+    seen = hub(lambda r: httpx.Response(201, json=TASK))
+    assert run("tasks", "create", "--title", "T", "--spec", "x", "--timeout", "5").exit_code == 0
+    assert json.loads(seen[0].content)["timeout_minutes"] == 5
+
+
+def test_show_json_has_the_contract_keys(hub) -> None:
+    hub(lambda r: httpx.Response(200, json=TASK))
+    result = run("tasks", "show", TASK["id"], "--json")
+    shown = json.loads(result.stdout)
+    assert {"id", "status", "agent", "result", "error", "created_at", "started_at", "finished_at"} <= set(shown)
+
+
+def test_human_table_and_prefix_lookup(hub) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/admin/tasks":
+            return httpx.Response(200, json=[TASK])
+        return httpx.Response(200, json=TASK)
+
+    seen = hub(handler)
+    assert "11111111" in run("tasks", "list").stdout
+    result = run("tasks", "show", "1111")
+    assert result.exit_code == 0 and "dev-1" in result.stdout
+    assert seen[-1].url.path == f"/api/admin/tasks/{TASK['id']}"
+
+
+def test_output_is_raw_bytes(hub) -> None:
+    hub(lambda r: httpx.Response(200, content=b"a\xffb", headers={"X-Next-Offset": "3"}))
+    result = run("tasks", "output", TASK["id"])
+    assert result.exit_code == 0 and result.stdout_bytes == b"a\xffb"
+
+
+def test_errors_are_one_line_with_advice(hub) -> None:
+    hub(lambda r: httpx.Response(401, json={"detail": "invalid or expired token"}))
+    result = run("agents", "list")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the hub at http://hub.test refused the credentials (invalid or expired token)")
+    assert "orchestratia login" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_connection_refused_message(hub) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    hub(refuse)
+    result = run("tokens", "list")
+    assert result.exit_code == 1 and result.stderr.startswith("error: cannot reach the hub at http://hub.test: [Errno 111]")
+
+
+def test_validation_errors_are_readable(hub) -> None:
+    detail = [{"loc": ["body", "title"], "msg": "String should have at least 1 character", "type": "x"}]
+    hub(lambda r: httpx.Response(422, json={"detail": detail}))
+    result = run("tasks", "create", "--title", " ", "--spec", "x")
+    assert "title: String should have at least 1 character" in result.stderr
+
+
+def test_watch_prints_output_and_exits_with_status(hub) -> None:
+    body = (
+        'id: 2\nevent: output\ndata: {"offset": 0, "length": 2, "stream": "stdout", "text": "hi"}\n\n'
+        ": keep-alive\n\n"
+        f"event: end\ndata: {json.dumps({**TASK, 'status': 'cancelled'})}\n\n"
+    )
+    hub(lambda r: httpx.Response(200, content=body.encode(), headers={"content-type": "text/event-stream"}))
+    result = run("tasks", "watch", TASK["id"])
+    assert result.stdout == "hi" and result.exit_code == 2 and "cancelled" in result.stderr
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout.startswith("orchestratia ")
+
+
+def test_spec_needs_exactly_one_source(hub) -> None:
+    hub(lambda r: httpx.Response(201, json=TASK))
+    result = run("tasks", "create", "--title", "x")
+    assert result.exit_code == 1 and "--spec" in result.stderr
