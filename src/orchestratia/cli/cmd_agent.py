@@ -79,13 +79,20 @@ def register(
         result: Any = register_with_token(token, str(path), name=name)
     except _agent_errors() as exc:
         raise _config_error(exc) from exc
-    typer.echo(f"Registered{_describe(result)}; API key saved in {path}.")
+    typer.echo(f"Registered{_describe(result, name, path)}; API key saved in {path} (mode 0600).")
     typer.echo(f"Start the daemon with: orchestratia agent run --config {path}")
 
 
-def _describe(result: Any) -> str:
-    if isinstance(result, dict):
-        name, ident = result.get("name"), result.get("id")
-    else:
-        name, ident = getattr(result, "name", None), getattr(result, "id", None)
-    return f" as {name} ({ident})" if name else ""
+def _describe(result: Any, name: str | None, path: Path) -> str:
+    """`` as NAME (ID)`` from what register_with_token returned ((id, key) today)."""
+    ident = result[0] if isinstance(result, tuple) and result else getattr(result, "id", None)
+    if not name:
+        try:
+            import yaml
+
+            name = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("agent_name")
+        except (OSError, ValueError):
+            name = None
+    if name and ident:
+        return f" as {name} ({ident})"
+    return f" ({ident})" if ident else ""
