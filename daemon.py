@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Orchestratia agent daemon - the entry point of the setup guide (ORCHESTRATIA.md).
+
+    python3 /opt/orchestratia-agent/daemon.py --config /etc/orchestratia/config.yaml
+
+Runs from a clone of this repository after `pip3 install -r requirements.txt`: it puts ./src on
+sys.path and starts `orchestratia.agent.daemon.run_daemon`. SIGTERM / Ctrl+C stop the daemon and
+leave running task sessions alone (they are adopted again on the next start).
+"""
+
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "src"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Orchestratia agent daemon")
+    parser.add_argument("--config", default=os.environ.get("ORCHESTRATIA_AGENT_CONFIG", "/etc/orchestratia/config.yaml"),
+                        help="path to config.yaml (default: /etc/orchestratia/config.yaml)")
+    args = parser.parse_args()
+    from orchestratia.agent.daemon import run_daemon
+
+    return run_daemon(args.config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The relay's view of the hub: a two-method interface, plus an httpx implementation of it.
+
+The daemon may pass its own hub client instead, as long as it has these two coroutines and
+raises :class:`HelpRefused` for answers that retrying cannot change (4xx). Any other exception
+counts as transient: the relay retries with backoff (the hub may be restarting).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import httpx
+
+from orchestratia.protocol import API_PREFIX
+
+
+class HelpRefused(Exception):
+    """The hub refused for good (unknown task, task not running, intervention gone, ...)."""
+
+    def __init__(self, detail: str, status_code: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status_code = status_code
+
+
+@runtime_checkable
+class HubHelpAPI(Protocol):
+    async def request_help(self, task_id: str, question: str, context: str | None) -> str:
+        """Create an intervention for the task; returns its id."""
+        ...
+
+    async def get_intervention(self, intervention_id: str) -> dict[str, Any]:
+        """The intervention as ``GET /interventions/{id}`` returns it."""
+        ...
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or f"HTTP {response.status_code}"
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])
+    return str(body)[:500]
+
+
+def _check(response: httpx.Response) -> None:
+    """Raise HelpRefused on a final 4xx, a transient error on 5xx / 408 / 429."""
+    code = response.status_code
+    if code < 400:
+        return
+    if 400 <= code < 500 and code not in (408, 425, 429):
+        raise HelpRefused(_detail(response), code)
+    raise RuntimeError(f"hub answered HTTP {code}: {_detail(response)}")
+
+
+class HttpHubHelpAPI:
+    """``POST /tasks/{id}/help`` and ``GET /interventions/{id}`` over httpx, ``X-API-Key``."""
+
+    def __init__(
+        self,
+        hub_url: str,
+        api_key: str,
+        *,
+        verify: bool | str = True,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=hub_url.rstrip("/") + API_PREFIX,
+            headers={"X-API-Key": api_key},
+            verify=verify,
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def request_help(self, task_id: str, question: str, context: str | None) -> str:
+        body: dict[str, Any] = {"question": question}
+        if context:
+            body["context"] = context
+        response = await self._client.post(f"/tasks/{task_id}/help", json=body)
+        _check(response)
+        data = response.json()
+        intervention_id = data.get("intervention_id") or data.get("id")
+        if not intervention_id:
+            raise RuntimeError(f"help response without an intervention id: {data!r}")
+        return str(intervention_id)
+
+    async def get_intervention(self, intervention_id: str) -> dict[str, Any]:
+        response = await self._client.get(f"/interventions/{intervention_id}")
+        _check(response)
+        data = response.json()
+        if not isinstance(data, dict):
+            raise RuntimeError(f"unexpected intervention body: {data!r}")
+        return data
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,85 @@
+"""Per-task help state in the pid dir: ``task-<id>.help.json`` (mode 0600, written atomically).
+
+It holds the SHA-256 of the task's credential (never the credential) and, per request id, the
+question and what became of it, so a daemon restart neither loses a question nor asks twice::
+
+    {"task_id", "credential_sha256", "approval_policy",
+     "requests": {"<request id>": {"kind", "question", "context", "tool_name", "tool_input",
+                                   "intervention_id", "status", "response", "reason",
+                                   "created_at", "deadline"}}}
+
+``status`` is ``pending``, ``answered``, ``cancelled``, ``timeout`` or ``error``; times are
+seconds since the epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_FILE_RE = re.compile(r"^task-(?P<id>[A-Za-z0-9_.-]+)\.help\.json$")
+SUFFIX = ".help.json"
+
+
+def new_credential() -> str:
+    return "orctask_" + secrets.token_urlsafe(32)
+
+
+def credential_hash(credential: str) -> str:
+    return hashlib.sha256(credential.encode("utf-8")).hexdigest()
+
+
+def state_path(state_dir: Path, task_id: str) -> Path:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", task_id) or task_id in (".", ".."):
+        raise ValueError(f"not a valid task id: {task_id!r}")
+    return state_dir / f"task-{task_id}{SUFFIX}"
+
+
+def write_state(state_dir: Path, task_id: str, state: dict[str, Any]) -> None:
+    """Write atomically (temp file + rename), mode 0600."""
+    path = state_path(state_dir, task_id)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    data = json.dumps(state, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def remove_state(state_dir: Path, task_id: str) -> None:
+    try:
+        state_path(state_dir, task_id).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def load_all(state_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every readable state file in the dir, by task id. Unreadable files are logged, skipped."""
+    states: dict[str, dict[str, Any]] = {}
+    if not state_dir.is_dir():
+        return states
+    for path in sorted(state_dir.iterdir()):
+        match = _FILE_RE.match(path.name)
+        if not match:
+            continue
+        try:
+            state = json.loads(path.read_text("utf-8"))
+            if not isinstance(state, dict) or not isinstance(state.get("credential_sha256"), str):
+                raise ValueError("not a help state object")
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable help state %s: %s", path, exc)
+            continue
+        state.setdefault("requests", {})
+        states[match.group("id")] = state
+    return states

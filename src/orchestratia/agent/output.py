@@ -1,0 +1,230 @@
+"""Task output: from the log file (the source of truth for offsets) to the hub.
+
+Pure logic, fed bytes, no I/O: :func:`incomplete_tail`, :func:`split_chunks` and
+:class:`OutputTrack` (per-task bookkeeping of what was sent and what the hub acknowledged).
+
+I/O: :func:`read_range` reads a byte range of a log, and :class:`LogWatcher` wakes the daemon
+as soon as a log or pid file changes (inotify through ctypes on Linux; otherwise a short stat
+poll, ~20 ms, only while tasks run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestratia.protocol import MAX_OUTPUT_CHUNK_BYTES, utf8_safe_cut
+
+log = logging.getLogger(__name__)
+
+#: never have more than this many bytes sent but not acknowledged per task
+DEFAULT_WINDOW = 4 * 1024 * 1024
+
+
+def incomplete_tail(data: bytes) -> int:
+    """How many bytes at the end of ``data`` are the start of a UTF-8 character whose
+    remaining bytes have not been written yet (0..3). Hold them back unless the log is final."""
+    n = len(data)
+    for back in range(1, min(3, n) + 1):
+        b = data[n - back]
+        if b & 0xC0 == 0x80:  # continuation byte: keep looking for the lead
+            continue
+        need = 2 if b >> 5 == 0b110 else 3 if b >> 4 == 0b1110 else 4 if b >> 3 == 0b11110 else 1
+        return back if need > back else 0
+    return 0
+
+
+def split_chunks(data: bytes, offset: int, max_bytes: int = MAX_OUTPUT_CHUNK_BYTES) -> list[tuple[int, bytes]]:
+    """Cut ``data`` (logged at ``offset``) into ``(offset, bytes)`` chunks of at most
+    ``max_bytes`` that never end inside a UTF-8 character (unless one character is longer than
+    ``max_bytes``). The chunks are contiguous and add up to ``data``."""
+    out: list[tuple[int, bytes]] = []
+    pos = 0
+    while pos < len(data):
+        rest = data[pos:]
+        n = utf8_safe_cut(rest, max_bytes) or min(max_bytes, len(rest))
+        out.append((offset + pos, rest[:n]))
+        pos += n
+    return out
+
+
+@dataclass
+class OutputTrack:
+    """Offsets of one task's output.
+
+    ``sent``: the next byte offset to send. ``acked``: the hub's ``next_offset``.
+    ``size``: the log's size as last seen. ``acks``: whether the hub acknowledges (it said
+    ``resume`` to our ``hello``); without acks, sent counts as stored.
+    """
+
+    task_id: str
+    sent: int = 0
+    acked: int = 0
+    size: int = 0
+    acks: bool = True
+    window: int = DEFAULT_WINDOW
+    max_chunk: int = MAX_OUTPUT_CHUNK_BYTES
+    resends: int = field(default=0)
+    _rewound_to: int = field(default=-1, repr=False)
+
+    def on_resume(self, next_offset: int) -> None:
+        """After (re)connecting: the hub holds ``next_offset`` bytes; send from there."""
+        self.sent = self.acked = max(0, next_offset)
+        self._rewound_to = -1
+
+    def on_ack(self, next_offset: int) -> None:
+        if next_offset > self.acked:
+            self.acked = next_offset
+            if next_offset > self._rewound_to:
+                self._rewound_to = -1
+        if self.acked > self.sent:
+            self.sent = self.acked
+
+    def on_resend(self, from_offset: int) -> None:
+        """The hub holds exactly ``from_offset`` bytes and dropped what we sent past a gap.
+        Several resends for one gap (one per chunk already in flight) rewind only once."""
+        from_offset = max(0, from_offset)
+        if from_offset == self._rewound_to:
+            return
+        self.resends += 1
+        self._rewound_to = from_offset
+        self.acked = from_offset
+        self.sent = from_offset
+
+    def want(self) -> int:
+        """How many bytes from ``sent`` may be read and sent now."""
+        if self.acks:
+            budget = self.acked + self.window - self.sent
+        else:
+            budget = self.window
+        return max(0, min(self.size - self.sent, budget))
+
+    def plan(self, data: bytes, final: bool = False) -> list[tuple[int, bytes]]:
+        """Chunks to send for ``data`` read from the log at ``sent``; advances ``sent``.
+        An unfinished UTF-8 character at the end is held back unless ``final``."""
+        if not final:
+            hold = incomplete_tail(data)
+            if hold:
+                data = data[: len(data) - hold]
+        chunks = split_chunks(data, self.sent, self.max_chunk)
+        self.sent += len(data)
+        if not self.acks:
+            self.acked = self.sent
+        return chunks
+
+    @property
+    def caught_up(self) -> bool:
+        """Everything in the log (as last seen) is stored by the hub."""
+        return self.acked >= self.size if self.acks else self.sent >= self.size
+
+
+def read_range(path: str | Path, offset: int, length: int) -> bytes:
+    if length <= 0:
+        return b""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(length)
+    except FileNotFoundError:
+        return b""
+
+
+def file_size(path: str | Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+# --------------------------------------------------------------------------- change watcher
+
+IN_MODIFY = 0x002
+IN_CLOSE_WRITE = 0x008
+IN_MOVED_TO = 0x080
+IN_CREATE = 0x100
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+
+
+class LogWatcher:
+    """Wakes waiters when a file in the watched directories changes.
+
+    inotify (via ctypes, no dependency) on Linux: woken within a millisecond of a write.
+    Elsewhere, or if inotify fails (e.g. watch limit), :meth:`wait` returns every
+    ``poll_s`` (20 ms by default) and the caller stats the logs."""
+
+    def __init__(self, dirs: list[str | Path], poll_s: float = 0.02, use_inotify: bool = True) -> None:
+        self.dirs = [str(d) for d in dirs]
+        self.poll_s = poll_s
+        self._fd: int | None = None
+        self._event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if use_inotify and sys.platform.startswith("linux"):
+            self._fd = self._inotify()
+
+    @property
+    def uses_inotify(self) -> bool:
+        return self._fd is not None
+
+    def _inotify(self) -> int | None:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+            if fd < 0:
+                raise OSError(ctypes.get_errno(), "inotify_init1")
+            for d in self.dirs:
+                mask = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE
+                if libc.inotify_add_watch(fd, os.fsencode(d), mask) < 0:
+                    err = ctypes.get_errno()
+                    os.close(fd)
+                    raise OSError(err, f"inotify_add_watch {d}")
+            return fd
+        except (OSError, AttributeError) as err:
+            log.warning("inotify unavailable (%s); watching task logs by polling every %d ms", err,
+                        int(self.poll_s * 1000))
+            return None
+
+    def start(self) -> None:
+        if self._fd is not None:
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(self._fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            while os.read(self._fd, 65536):  # type: ignore[arg-type]
+                pass
+        except BlockingIOError:
+            pass
+        except OSError:
+            return
+        self._event.set()
+
+    def poke(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Return on a change (inotify), on :meth:`poke`, or after ``timeout`` (inotify) /
+        ``min(timeout, poll_s)`` (polling)."""
+        if self._fd is None:
+            timeout = min(timeout, self.poll_s)
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        self._event.clear()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            if self._loop is not None:
+                try:
+                    self._loop.remove_reader(self._fd)
+                except (ValueError, RuntimeError):
+                    pass
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,127 @@
+"""Registration with a one-time token, and writing the API key back into the config.
+
+- ``register_with_token(token, config_path, name=None)``: ``orchestratia agent register TOKEN``.
+  The hub URL comes from the token (``protocol.hub_url_from_token``), else from the config.
+- ``register_from_config(cfg)``: the seed's flow (token in config.yaml, empty api_key).
+
+The config is rewritten with ruamel.yaml (comments and order kept), atomically, mode 0600.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from orchestratia import __version__
+from orchestratia.protocol import RegisterRequest, RegisterResponse, hub_url_from_token
+
+from .client import AuthError, HubClient, HubError
+from .config import AgentConfig, ConfigError, config_from_dict, read_raw
+from .runners import available_runners, make_runners
+from .stats import host_identity, system_info
+
+
+class RegistrationError(Exception):
+    """Registration failed; the message says why (the hub's detail for a bad token)."""
+
+
+def _yaml() -> YAML:
+    y = YAML()  # round-trip: keeps comments, order and quoting
+    y.preserve_quotes = True
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def update_config_file(path: str | Path, updates: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
+    """Set top-level keys in the YAML file (created when missing), keeping its comments.
+    Written atomically with mode 0600 (it holds the API key)."""
+    p = Path(path)
+    y = _yaml()
+    if p.exists():
+        data = y.load(p.read_text(encoding="utf-8")) or CommentedMap()
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: the config must be a YAML mapping")
+    else:
+        data = CommentedMap()
+    for key, value in updates.items():
+        data[key] = value
+    for key in remove:
+        if key in data:
+            del data[key]
+    buf = io.StringIO()
+    y.dump(data, buf)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, buf.getvalue().encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, p)
+
+
+def build_register_request(cfg: AgentConfig, token: str, name: str | None = None) -> RegisterRequest:
+    ident = host_identity()
+    return RegisterRequest(
+        name=name or cfg.agent_name,
+        hostname=ident["hostname"],
+        ip=ident["ip"],
+        os=ident["os"],
+        repos=cfg.repo_paths(),
+        system_info=system_info(),
+        registration_token=token,
+        agent_version=__version__,
+        labels=cfg.labels,
+        runners=available_runners(make_runners(cfg)),
+        max_concurrent_tasks=cfg.max_concurrent_tasks,
+    )
+
+
+async def register_async(cfg: AgentConfig, token: str, name: str | None = None) -> RegisterResponse:
+    req = await asyncio.to_thread(build_register_request, cfg, token, name)
+    async with HubClient(cfg.hub_url, ca_bundle=cfg.ca_bundle) as client:
+        try:
+            data = await client.register(req.model_dump(exclude_none=True))
+        except AuthError as err:
+            raise RegistrationError(
+                f"the hub refused the registration token: {err.detail}. "
+                "Create a new one on the hub (Agents > Register Agent, or `orchestratia tokens create`)."
+            ) from None
+        except HubError as err:
+            raise RegistrationError(f"registration failed: {err}") from None
+        except Exception as err:  # network errors after retries
+            raise RegistrationError(f"cannot reach the hub at {cfg.hub_url}: {err}") from None
+    return RegisterResponse.model_validate(data)
+
+
+def register_with_token(token: str, config_path: str | Path, name: str | None = None) -> tuple[str, str]:
+    """Register this machine with ``token`` and store the API key in ``config_path``.
+
+    Returns ``(agent_id, api_key)``. Creates the config (0600) when missing; sets ``hub_url``
+    (from the token), ``api_key`` and ``agent_name`` (when ``name`` is given); removes the
+    consumed ``registration_token``. Raises :class:`RegistrationError` / ``ConfigError``.
+    """
+    token = token.strip()
+    p = Path(config_path).expanduser()
+    raw = read_raw(p) if p.exists() else {}
+    hub_url = hub_url_from_token(token) or raw.get("hub_url")
+    if not hub_url:
+        raise RegistrationError(
+            "the token carries no hub URL and the config has no hub_url; set hub_url in the config first"
+        )
+    cfg = config_from_dict({**raw, "hub_url": hub_url, "registration_token": ""}, base_dir=p.parent.resolve(),
+                           config_path=str(p))
+    resp = asyncio.run(register_async(cfg, token, name))
+    updates: dict[str, Any] = {"hub_url": cfg.hub_url, "api_key": resp.api_key}
+    if name:
+        updates["agent_name"] = name
+    update_config_file(p, updates, remove=("registration_token",))
+    return resp.id, resp.api_key

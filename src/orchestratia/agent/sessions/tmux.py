@@ -1,0 +1,35 @@
+"""tmux backend: detached sessions named ``orc-<task id>``."""
+
+from __future__ import annotations
+
+from .base import SessionBackend, SessionError
+
+
+class TmuxBackend(SessionBackend):
+    name = "tmux"
+    binary = "tmux"
+
+    def __init__(self, socket: str = "") -> None:
+        self.socket = socket
+
+    def _tmux(self) -> list[str]:
+        return ["tmux", "-S", self.socket] if self.socket else ["tmux"]
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], cwd: str) -> None:
+        self.require()
+        env = {k: v for k, v in env.items() if k not in ("TMUX", "TMUX_PANE")}
+        env.setdefault("TERM", "xterm")
+        # several arguments after the session options: tmux runs them directly (no shell)
+        proc = self._run([*self._tmux(), "new-session", "-d", "-s", name, "-c", cwd, "-x", "200", "-y", "50", *argv],
+                         env=env, cwd=cwd)
+        if proc.returncode != 0:
+            raise SessionError(f"tmux failed to start session {name}: {(proc.stderr or proc.stdout).strip()}")
+
+    def is_alive(self, name: str) -> bool:
+        return self._run([*self._tmux(), "has-session", "-t", f"={name}"]).returncode == 0
+
+    def kill(self, name: str) -> None:
+        self._run([*self._tmux(), "kill-session", "-t", f"={name}"])
+
+    def attach_hint(self, name: str) -> str:
+        return " ".join([*self._tmux(), "attach", "-t", name])

@@ -1,0 +1,186 @@
+"""One task on this agent: its files, its launch, signals to it, its state on disk.
+
+Files per task (see docs/agent.md):
+  log_dir/task-<id>.log          raw output of the runner (stdout+stderr), the offset source of truth
+  pid_dir/task-<id>.json         the daemon's record (task, runner, session, start time) - adopted on restart
+  pid_dir/task-<id>.launch.json  the launcher's spec (argv, cwd, env), 0600
+  pid_dir/task-<id>.stdin        the prompt when it goes on stdin, 0600
+  pid_dir/task-<id>.sh           the shell runner's script, 0600
+  pid_dir/task-<id>.pid          the runner's pid (= its process group), written by the launcher
+  pid_dir/task-<id>.exit         {"exit_code", "signal", "ended_at", ...}, written atomically by the launcher
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestratia.protocol import TaskPayload
+
+from . import launcher
+from .output import OutputTrack
+from .runners import SCRIPT_PLACEHOLDER, LaunchPlan
+from .sessions import SessionBackend, session_name
+
+LAUNCHER_PATH = str(Path(launcher.__file__).resolve())
+
+
+@dataclass
+class TaskFiles:
+    log: Path
+    state: Path
+    spec: Path
+    stdin: Path
+    script: Path
+    pid: Path
+    exit: Path
+
+    @classmethod
+    def for_task(cls, task_id: str, log_dir: Path, pid_dir: Path) -> TaskFiles:
+        base = f"task-{task_id}"
+        return cls(log=log_dir / f"{base}.log", state=pid_dir / f"{base}.json", spec=pid_dir / f"{base}.launch.json",
+                   stdin=pid_dir / f"{base}.stdin", script=pid_dir / f"{base}.sh", pid=pid_dir / f"{base}.pid",
+                   exit=pid_dir / f"{base}.exit")
+
+    def cleanup(self) -> None:
+        """Remove everything but the log (the log stays for the operator)."""
+        for p in (self.state, self.spec, self.stdin, self.script, self.pid, self.exit):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+
+
+@dataclass
+class TaskRun:
+    task: TaskPayload
+    runner: str
+    backend: str
+    session: str
+    files: TaskFiles
+    started_at: float  # epoch seconds
+    timeout_s: float | None
+    track: OutputTrack
+    exit: dict[str, Any] | None = None
+    stop_kind: str | None = None  # "cancel" | "timeout"
+    stop_reason: str = ""
+    stopping: Any = None  # the escalation asyncio.Task
+    reporting: bool = False
+    report_after: float = 0.0  # monotonic time before which a failed report is not retried
+    ended_mono: float | None = None
+    seen_mono: float = field(default_factory=time.monotonic)
+    next_alive_check: float = 0.0
+
+    @property
+    def id(self) -> str:
+        return self.task.id
+
+    def state(self) -> dict[str, Any]:
+        return {"task": self.task.model_dump(mode="json"), "runner": self.runner, "backend": self.backend,
+                "session": self.session, "started_at": self.started_at, "timeout_s": self.timeout_s,
+                "stop_kind": self.stop_kind, "stop_reason": self.stop_reason}
+
+    def save(self) -> None:
+        launcher.write_atomic(str(self.files.state), json.dumps(self.state()).encode(), 0o600)
+
+    @classmethod
+    def load(cls, path: Path, log_dir: Path, pid_dir: Path) -> TaskRun:
+        data = json.loads(path.read_text())
+        task = TaskPayload.model_validate(data["task"])
+        run = cls(task=task, runner=data["runner"], backend=data["backend"], session=data["session"],
+                  files=TaskFiles.for_task(task.id, log_dir, pid_dir), started_at=float(data["started_at"]),
+                  timeout_s=data.get("timeout_s"), track=OutputTrack(task.id))
+        run.stop_kind = data.get("stop_kind")
+        run.stop_reason = data.get("stop_reason") or ""
+        return run
+
+    def read_exit(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.files.exit.read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError:  # written atomically, so this is not a partial write: treat as unknown
+            return {"exit_code": None, "error": "unreadable exit file"}
+
+    def runner_pid(self) -> int | None:
+        try:
+            return int(self.files.pid.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def signal(self, sig: int) -> bool:
+        """Send ``sig`` to the runner's process group. False when there is nothing to signal."""
+        pid = self.runner_pid()
+        if pid is None:
+            return False
+        try:
+            os.killpg(pid, sig)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return False
+
+    def runner_alive(self) -> bool:
+        pid = self.runner_pid()
+        if pid is None:
+            return False
+        try:
+            os.killpg(pid, 0)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+
+
+def launch_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The task's environment: the daemon's, minus every ORCHESTRATIA_* variable."""
+    env = launcher.clean_env(dict(os.environ))
+    env.update(extra or {})
+    return env
+
+
+def write_private(path: Path, data: bytes) -> None:
+    launcher.write_atomic(str(path), data, 0o600)
+
+
+def launch(run: TaskRun, plan: LaunchPlan, cwd: str, backend: SessionBackend) -> None:
+    """Write the launcher's spec and start the session. Raises SessionError / OSError."""
+    files = run.files
+    for p in (files.pid, files.exit):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+    argv = list(plan.argv)
+    if plan.script is not None:
+        write_private(files.script, plan.script.encode("utf-8", errors="replace"))
+        argv = [str(files.script) if a == SCRIPT_PLACEHOLDER else a for a in argv]
+    stdin_path = None
+    if plan.stdin_data is not None:
+        write_private(files.stdin, plan.stdin_data)
+        stdin_path = str(files.stdin)
+    env = launch_env(plan.env)
+    spec = {"task_id": run.id, "argv": argv, "cwd": cwd, "log_path": str(files.log), "pid_path": str(files.pid),
+            "exit_path": str(files.exit), "stdin_path": stdin_path, "env": env}
+    write_private(files.spec, json.dumps(spec).encode())
+    # a fresh, empty log: offsets of this run start at 0 (the hub's next_offset for a new task)
+    fd = os.open(files.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    os.close(fd)
+    run.save()
+    backend.start(run.session, [sys.executable, LAUNCHER_PATH, str(files.spec)], env=env, cwd=cwd)
+
+
+def new_run(task: TaskPayload, runner: str, backend: str, log_dir: Path, pid_dir: Path,
+            timeout_minutes: float | None) -> TaskRun:
+    return TaskRun(task=task, runner=runner, backend=backend, session=session_name(task.id),
+                   files=TaskFiles.for_task(task.id, log_dir, pid_dir), started_at=time.time(),
+                   timeout_s=timeout_minutes * 60 if timeout_minutes else None, track=OutputTrack(task.id))
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)

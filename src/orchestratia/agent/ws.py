@@ -1,0 +1,214 @@
+"""The WebSocket to the hub (``/ws/agent``): header auth, ``hello``, pushes, reconnects.
+
+:class:`HubSocket` keeps one connection up (exponential backoff with full jitter between
+attempts) and calls back into the daemon:
+
+- ``on_connected()`` -> the ``hello`` body's task list (``[{"task_id", "log_size"}]``);
+- ``on_ready(resume: dict[task_id, next_offset] | None)`` once the hub answered ``resume``
+  (or, ``None``, when it said nothing within ``hello_timeout``: a v1 hub without acks);
+- ``on_message(msg)`` for ack / resend / task_assigned / task_cancel / intervention_answered;
+- ``on_disconnected()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from typing import Any, Protocol
+
+import websockets
+from pydantic import BaseModel, ValidationError
+from websockets.asyncio.client import ClientConnection, connect
+
+from orchestratia import __version__
+from orchestratia.protocol import (
+    FEATURE_BINARY,
+    FEATURE_OFFSETS,
+    FEATURE_PUSH,
+    WS_AUTH_CLOSE_CODE,
+    WS_PATH,
+    WsAuthError,
+    WsAuthOk,
+    WsHello,
+    WsPing,
+    WsPong,
+    WsResume,
+    dump,
+    parse_hub_message,
+)
+
+from .client import ssl_context
+
+log = logging.getLogger(__name__)
+FEATURES = [FEATURE_OFFSETS, FEATURE_PUSH, FEATURE_BINARY]
+
+
+class SocketHandler(Protocol):
+    def on_connected(self) -> list[dict[str, Any]]: ...
+    async def on_ready(self, resume: dict[str, int] | None) -> None: ...
+    async def on_message(self, msg: Any) -> None: ...
+    def on_disconnected(self) -> None: ...
+
+
+def ws_url(hub_url: str) -> str:
+    base = hub_url.rstrip("/")
+    if base.startswith("https://"):
+        return "wss://" + base[len("https://") :] + WS_PATH
+    if base.startswith("http://"):
+        return "ws://" + base[len("http://") :] + WS_PATH
+    return base + WS_PATH
+
+
+def backoff_delay(attempt: int, base: float = 1.0, cap: float = 60.0) -> float:
+    """Exponential backoff with jitter: uniform in [d/2, d], d = min(cap, base * 2**attempt)."""
+    d = min(cap, base * (2 ** min(attempt, 16)))
+    return random.uniform(d / 2, d)
+
+
+class HubSocket:
+    def __init__(self, hub_url: str, api_key: str, handler: SocketHandler, ca_bundle: str = "",
+                 hello_timeout: float = 5.0, ping_interval: float = 30.0, backoff_base: float = 1.0,
+                 backoff_cap: float = 60.0) -> None:
+        self.url = ws_url(hub_url)
+        self.api_key = api_key
+        self.handler = handler
+        self.ca_bundle = ca_bundle
+        self.hello_timeout = hello_timeout
+        self.ping_interval = ping_interval
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._conn: ClientConnection | None = None
+        self.ready = False  # connected, authenticated, hello answered (or timed out)
+        self.extended = False  # the hub answered hello with resume: acks and pushes work
+        self.auth_rejected: str | None = None
+        self.connects = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    async def send(self, message: BaseModel | dict[str, Any]) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        text = dump(message) if isinstance(message, BaseModel) else json.dumps(message)
+        try:
+            await conn.send(text)
+            return True
+        except websockets.ConnectionClosed:
+            return False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        attempt = 0
+        while not stop.is_set():
+            started = asyncio.get_running_loop().time()
+            try:
+                await self._session(stop)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as err:
+                log.warning("WebSocket to %s: %s", self.url, err)
+            except Exception:  # never let one bad message end the loop
+                log.exception("WebSocket session failed")
+            finally:
+                self._down()
+            if stop.is_set():
+                break
+            if asyncio.get_running_loop().time() - started > 30:
+                attempt = 0
+            delay = backoff_delay(attempt, self.backoff_base, 300.0 if self.auth_rejected else self.backoff_cap)
+            attempt += 1
+            log.info("WebSocket reconnecting in %.1f s", delay)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+
+    def _down(self) -> None:
+        was = self._conn is not None
+        self._conn = None
+        self.ready = self.extended = False
+        if was:
+            self.handler.on_disconnected()
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        ssl = ssl_context(self.ca_bundle) if self.url.startswith("wss://") else None
+        kwargs: dict[str, Any] = {"ssl": ssl} if ssl not in (None, True) else {}
+        async with connect(self.url, additional_headers={"X-API-Key": self.api_key}, open_timeout=15,
+                           max_size=16 * 1024 * 1024, ping_interval=20, ping_timeout=20, **kwargs) as conn:
+            first = parse_hub_message(await asyncio.wait_for(conn.recv(), 15))
+            if isinstance(first, WsAuthError):
+                self.auth_rejected = first.detail
+                log.error("the hub rejected this agent's API key on the WebSocket (%s): the key was revoked or "
+                          "is wrong; register again with `orchestratia agent register TOKEN`", first.detail)
+                return
+            if not isinstance(first, WsAuthOk):
+                log.warning("WebSocket: expected auth_ok, got %s", getattr(first, "type", first))
+            self.auth_rejected = None
+            self._conn = conn
+            self.connects += 1
+            tasks = self.handler.on_connected()
+            await conn.send(dump(WsHello(agent_version=__version__, features=FEATURES, tasks=tasks)))
+            log.info("WebSocket connected to %s", self.url)
+            await self._receive(conn, stop)
+
+    async def _receive(self, conn: ClientConnection, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        hello_deadline = loop.time() + self.hello_timeout
+        next_ping = loop.time() + self.ping_interval
+        stop_wait = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                now = loop.time()
+                timeout = max(0.01, min(next_ping, hello_deadline if not self.ready else next_ping) - now)
+                recv = asyncio.ensure_future(conn.recv())
+                done, _ = await asyncio.wait({recv, stop_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if recv not in done:
+                    recv.cancel()
+                    try:
+                        await recv
+                    except (asyncio.CancelledError, websockets.ConnectionClosed):
+                        pass
+                    if stop.is_set():
+                        return
+                    now = loop.time()
+                    if not self.ready and now >= hello_deadline:
+                        log.info("the hub did not answer hello: speaking v1 (no acks, no pushes)")
+                        self.ready = True
+                        await self.handler.on_ready(None)
+                    if now >= next_ping:
+                        await conn.send(dump(WsPing()))
+                        next_ping = now + self.ping_interval
+                    continue
+                await self._dispatch(recv.result())
+        except websockets.ConnectionClosed as err:
+            if err.rcvd is not None and err.rcvd.code == WS_AUTH_CLOSE_CODE:
+                self.auth_rejected = err.rcvd.reason or "closed 4401"
+                log.error("the hub closed the WebSocket: API key rejected (%s)", self.auth_rejected)
+            else:
+                log.warning("WebSocket closed: %s", err)
+        finally:
+            stop_wait.cancel()
+
+    async def _dispatch(self, raw: str | bytes) -> None:
+        try:
+            msg = parse_hub_message(raw)
+        except ValidationError:
+            log.debug("ignoring a hub message the agent does not know: %.200r", raw)
+            return
+        if isinstance(msg, WsPong):
+            return
+        if isinstance(msg, WsResume):
+            self.extended = True
+            first = not self.ready
+            self.ready = True
+            resume = {t.task_id: t.next_offset for t in msg.tasks}
+            if first:
+                await self.handler.on_ready(resume)
+            else:
+                await self.handler.on_message(msg)
+            return
+        await self.handler.on_message(msg)
+
