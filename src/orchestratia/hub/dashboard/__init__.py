@@ -1,0 +1,18 @@
+"""The admin dashboard (issue 3): server-rendered Jinja2 pages with a little plain JS and CSS.
+
+``router`` is included by :func:`orchestratia.hub.app.create_app`. Everything it shows comes
+from the admin API (docs/architecture.md), called in process; see docs/dashboard.md.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ._pages import router as _pages_router
+from ._session import router as _session_router
+
+router = APIRouter()
+router.include_router(_session_router)
+router.include_router(_pages_router)
+
+__all__ = ["router"]

@@ -1,0 +1,199 @@
+"""The dashboard's pages and their form posts. Data comes from the admin API (in process)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from ._internal import ApiError, call
+from ._render import STATIC, render
+from ._session import SignedOut, csrf_ok, login_redirect, page_base
+
+router = APIRouter()
+
+TASK_FILTERS = ["queued", "assigned", "running", "completed", "failed", "cancelled", "timed_out", "lost"]
+RUNNERS = ["claude", "codex", "gemini", "aider", "shell"]
+STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png",
+                ".ico": "image/x-icon"}
+
+
+def page(fn: Callable[..., Awaitable[Response]]):
+    """Signed-out → /login?next=…; API errors → a friendly error page."""
+
+    @functools.wraps(fn)
+    async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return await fn(request, *args, **kwargs)
+        except SignedOut:
+            return login_redirect(request)
+        except ApiError as exc:
+            if exc.status == 401:
+                return login_redirect(request)
+            title = "Not found" if exc.status == 404 else "Something went wrong"
+            return render(request, "error.html", {"title": title, "message": exc.detail}, status=exc.status)
+
+    return wrapper
+
+
+def bad_csrf(request: Request) -> Response:
+    return render(request, "error.html", {
+        "title": "Please try again",
+        "message": "This form was out of date (its security token did not match your session). "
+                   "Go back, reload the page and submit again.",
+    }, status=403)
+
+
+def _agents_sorted(agents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    order = {"ONLINE": 0, "OFFLINE": 1, "REVOKED": 2}
+    return sorted(agents, key=lambda a: (order.get(str(a.get("status")), 3), str(a.get("name", "")).lower()))
+
+
+@router.get("/", include_in_schema=False)
+async def home() -> RedirectResponse:
+    return RedirectResponse("/agents", status_code=303)
+
+
+@router.get("/dashboard/static/{name:path}", include_in_schema=False)
+async def static(name: str) -> Response:
+    path = (STATIC / name).resolve()
+    if STATIC not in path.parents or not path.is_file() or path.suffix not in STATIC_TYPES:
+        return Response("not found", status_code=404, media_type="text/plain")
+    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers={
+        "cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"})
+
+
+@router.get("/agents", include_in_schema=False)
+@page
+async def agents_page(request: Request) -> Response:
+    base = await page_base(request, "agents")
+    agents = await call(request, "GET", "/agents")
+    return render(request, "agents.html", {**base, "agents": _agents_sorted(agents)})
+
+
+@router.post("/agents/{agent_id}/revoke", include_in_schema=False)
+@page
+async def agent_revoke(request: Request, agent_id: str) -> Response:
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return bad_csrf(request)
+    await call(request, "POST", f"/agents/{quote(agent_id, safe='')}/revoke")
+    return RedirectResponse("/agents?notice=revoked", status_code=303)
+
+
+@router.get("/tasks", include_in_schema=False)
+@page
+async def tasks_page(request: Request) -> Response:
+    base = await page_base(request, "tasks")
+    status = request.query_params.get("status", "")
+    status = status if status in TASK_FILTERS else ""
+    params: dict[str, Any] = {"limit": 200}
+    if status:
+        params["status"] = status
+    tasks = await call(request, "GET", "/tasks", params=params)
+    return render(request, "tasks.html", {**base, "tasks": tasks, "status": status, "filters": TASK_FILTERS})
+
+
+async def _new_task_page(request: Request, values: dict[str, Any], error: str = "", status: int = 200) -> Response:
+    base = await page_base(request, "tasks")
+    agents = [a for a in await call(request, "GET", "/agents") if a.get("status") != "REVOKED"]
+    return render(request, "task_new.html", {
+        **base, "agents": _agents_sorted(agents), "values": values, "error": error, "runners": RUNNERS,
+    }, status=status)
+
+
+@router.get("/tasks/new", include_in_schema=False)
+@page
+async def task_new_page(request: Request) -> Response:
+    values = {"title": "", "spec": "", "agent": request.query_params.get("agent", ""), "target_repo": "",
+              "runner": "", "timeout_minutes": "30"}
+    return await _new_task_page(request, values)
+
+
+@router.post("/tasks/new", include_in_schema=False)
+@page
+async def task_new_submit(request: Request) -> Response:
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return bad_csrf(request)
+    values = {k: str(form.get(k) or "").strip() for k in
+              ("title", "spec", "agent", "target_repo", "runner", "timeout_minutes")}
+    values["spec"] = str(form.get("spec") or "")
+    body: dict[str, Any] = {"title": values["title"], "spec": values["spec"]}
+    for key in ("agent", "target_repo", "runner"):
+        if values[key]:
+            body[key] = values[key]
+    if values["timeout_minutes"]:
+        try:
+            body["timeout_minutes"] = int(values["timeout_minutes"])
+        except ValueError:
+            return await _new_task_page(request, values, "Timeout must be a whole number of minutes.", 400)
+    if not values["title"] or not values["spec"].strip():
+        return await _new_task_page(request, values, "A task needs a title and a spec.", 400)
+    try:
+        task = await call(request, "POST", "/tasks", json=body)
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return await _new_task_page(request, values, exc.detail, exc.status)
+    return RedirectResponse(f"/tasks/{quote(str(task['id']), safe='')}", status_code=303)
+
+
+@router.get("/tasks/{task_id}", include_in_schema=False)
+@page
+async def task_page(request: Request, task_id: str) -> Response:
+    base = await page_base(request, "tasks")
+    task = await call(request, "GET", f"/tasks/{quote(task_id, safe='')}")
+    interventions = await call(request, "GET", "/interventions")
+    mine = [i for i in interventions if str(i.get("task_id")) == str(task.get("id"))]
+    return render(request, "task.html", {**base, "task": task, "interventions": mine})
+
+
+@router.post("/tasks/{task_id}/cancel", include_in_schema=False)
+@page
+async def task_cancel(request: Request, task_id: str) -> Response:
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return bad_csrf(request)
+    target = f"/tasks/{quote(task_id, safe='')}"
+    try:
+        await call(request, "POST", f"{target}/cancel", json={"reason": "cancelled from the dashboard"})
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        return RedirectResponse(target, status_code=303)
+    return RedirectResponse(f"{target}?notice=cancelled", status_code=303)
+
+
+@router.get("/interventions", include_in_schema=False)
+@page
+async def interventions_page(request: Request) -> Response:
+    base = await page_base(request, "interventions")
+    items = await call(request, "GET", "/interventions")
+    pending = [i for i in items if i.get("status") == "pending"]
+    done = [i for i in items if i.get("status") != "pending"]
+    return render(request, "interventions.html", {**base, "pending_items": pending, "done_items": done})
+
+
+@router.post("/interventions/{intervention_id}/answer", include_in_schema=False)
+@page
+async def intervention_answer(request: Request, intervention_id: str) -> Response:
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return bad_csrf(request)
+    text = str(form.get("response") or "").strip()
+    back = str(form.get("back") or "")
+    back = back if back.startswith("/tasks/") and "//" not in back else "/interventions"
+    if not text:
+        return RedirectResponse(back, status_code=303)
+    try:
+        await call(request, "POST", f"/interventions/{quote(intervention_id, safe='')}/answer",
+                   json={"response": text})
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        return RedirectResponse(f"{back}?notice=already", status_code=303)
+    return RedirectResponse(f"{back}?notice=answered", status_code=303)

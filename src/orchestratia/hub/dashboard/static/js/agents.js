@@ -1,0 +1,162 @@
+/* /agents: the live agent list, revoke, and the Register Agent dialog. */
+(function () {
+  "use strict";
+  var el = Orc.el;
+  var body = document.getElementById("agents-body");
+  var agents = JSON.parse(document.getElementById("agents-data").textContent || "[]");
+  var ORDER = { ONLINE: 0, OFFLINE: 1, REVOKED: 2 };
+
+  function num(v) { var n = Number(v); return isFinite(n) ? n : null; }
+  function gb(v) { var n = num(v); return n === null ? "?" : (n >= 100 ? n.toFixed(0) : n.toFixed(1)); }
+
+  function meter(label, percent, detail) {
+    var p = num(percent);
+    if (p === null) return el("span", { class: "muted", text: "—" });
+    var level = p >= 90 ? "high" : p >= 70 ? "mid" : "low";
+    var bar = el("span", { class: "meter-bar meter-" + level });
+    bar.style.width = Math.max(0, Math.min(100, p)).toFixed(0) + "%";
+    return el("div", { class: "meter", role: "meter", "aria-label": label, "aria-valuemin": 0,
+      "aria-valuemax": 100, "aria-valuenow": Math.round(p) }, [
+      el("span", { class: "meter-track" }, [bar]),
+      el("span", { class: "meter-text", text: p.toFixed(0) + "%" + (detail ? " · " + detail : "") }),
+    ]);
+  }
+
+  function cell(label, children, cls) {
+    return el("td", { "data-label": label, class: cls }, children);
+  }
+
+  function row(a) {
+    var si = a.system_info || {};
+    var repos = a.repos || {};
+    var repoNames = Array.isArray(repos) ? repos : Object.keys(repos);
+    var running = a.running_tasks || [];
+    var name = el("div", { class: "agent-name" }, [
+      el("strong", { text: a.name || a.id }),
+      el("span", { class: "muted small", text: [a.hostname, a.ip, a.os].filter(Boolean).join(" · ") }),
+    ]);
+    var repoList = repoNames.length
+      ? el("ul", { class: "chips" }, repoNames.map(function (r) {
+          var path = Array.isArray(repos) ? "" : (typeof repos[r] === "object" && repos[r] ? repos[r].path : repos[r]);
+          return el("li", { class: "chip chip-static", text: r, title: path || "" });
+        }))
+      : el("span", { class: "muted", text: "—" });
+    var runList = running.length
+      ? el("ul", { class: "links" }, running.map(function (id) {
+          return el("li", {}, [el("a", { href: "/tasks/" + encodeURIComponent(id), class: "mono", text: String(id).slice(0, 8) })]);
+        }))
+      : el("span", { class: "muted", text: "idle" });
+    var actions = a.status === "REVOKED" ? el("span") :
+      el("button", { type: "button", class: "btn btn-small btn-danger-ghost", "aria-label": "Revoke agent " + a.name,
+        data: { revoke: a.id, name: a.name || a.id }, text: "Revoke" });
+    var cpuDetail = si.cpu_count ? si.cpu_count + " cores" : "";
+    var memDetail = si.memory_total_gb ? gb(si.memory_used_gb) + "/" + gb(si.memory_total_gb) + " GB" : "";
+    var diskDetail = si.disk_total_gb ? gb(si.disk_used_gb) + "/" + gb(si.disk_total_gb) + " GB" : "";
+    return el("tr", { data: { id: a.id }, class: "agent-row status-" + String(a.status).toLowerCase() }, [
+      cell("Agent", [name], "cell-primary"),
+      cell("Status", [Orc.pill(a.status)]),
+      cell("Last contact", [Orc.timeEl(a.last_seen_at, "rel")]),
+      cell("CPU", [meter("CPU", si.cpu_percent, cpuDetail)]),
+      cell("Memory", [meter("Memory", si.memory_percent, memDetail)]),
+      cell("Disk", [meter("Disk", si.disk_percent, diskDetail)]),
+      cell("Repos", [repoList]),
+      cell("Running", [runList]),
+      cell("", [actions], "cell-actions"),
+    ]);
+  }
+
+  function render() {
+    agents.sort(function (x, y) {
+      return (ORDER[x.status] - ORDER[y.status]) || String(x.name).localeCompare(String(y.name));
+    });
+    body.replaceChildren.apply(body, agents.map(row));
+    document.getElementById("agents-empty").hidden = agents.length > 0;
+    var online = agents.filter(function (a) { return a.status === "ONLINE"; }).length;
+    var offline = agents.filter(function (a) { return a.status === "OFFLINE"; }).length;
+    document.getElementById("agents-summary").textContent = agents.length
+      ? online + " online · " + offline + " offline" : "";
+  }
+
+  var pending = null;
+  function refresh() {
+    clearTimeout(pending);
+    pending = setTimeout(function () {
+      Orc.api("GET", "/agents").then(function (list) { agents = list || []; render(); }).catch(function () {});
+    }, 200);
+  }
+
+  Orc.onHub("agent", function (ev) {
+    var known = agents.filter(function (a) { return a.id === ev.id; })[0];
+    if (known && ev.status) {
+      known.status = ev.status;
+      if (ev.status === "ONLINE") known.last_seen_at = new Date().toISOString();
+      render();
+    }
+    refresh();
+  });
+  Orc.onHub("task", refresh); // running tasks column
+  Orc.onHub("open", refresh);
+  setInterval(refresh, 15000); // heartbeats carry CPU/memory/disk; there is no event per heartbeat
+
+  body.addEventListener("click", function (ev) {
+    var button = ev.target.closest("[data-revoke]");
+    if (!button) return;
+    var name = button.dataset.name;
+    Orc.confirm("Revoke agent “" + name + "”? Its API key stops working at once and its assigned tasks go back to the queue.",
+      "Revoke").then(function (ok) {
+      if (!ok) return;
+      button.disabled = true;
+      Orc.api("POST", "/agents/" + encodeURIComponent(button.dataset.revoke) + "/revoke").then(refresh, function (err) {
+        button.disabled = false;
+        alert(err.message);
+      });
+    });
+  });
+
+  /* ---------- Register Agent ---------- */
+  var dialog = document.getElementById("register-dialog");
+  var form = document.getElementById("register-form");
+  var result = document.getElementById("register-result");
+  var errorBox = document.getElementById("register-error");
+
+  function resetDialog() {
+    form.reset();
+    form.hidden = false;
+    result.hidden = true;
+    errorBox.hidden = true;
+    ["reg-token", "reg-cmd", "reg-snippet"].forEach(function (id) { document.getElementById(id).textContent = ""; });
+  }
+  document.getElementById("register-open").addEventListener("click", function () {
+    resetDialog();
+    dialog.showModal();
+    document.getElementById("reg-label").focus();
+  });
+  document.getElementById("register-close").addEventListener("click", function () { dialog.close(); });
+  document.getElementById("register-done").addEventListener("click", function () { dialog.close(); });
+  dialog.addEventListener("close", function () { resetDialog(); refresh(); }); // shown once: gone on close
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var label = document.getElementById("reg-label").value.trim();
+    if (!label) { errorBox.textContent = "Give the token a label, e.g. the server's name."; errorBox.hidden = false; return; }
+    var submit = document.getElementById("register-submit");
+    submit.disabled = true;
+    errorBox.hidden = true;
+    Orc.api("POST", "/tokens", { label: label, expires_in: document.getElementById("reg-expiry").value })
+      .then(function (tok) {
+        document.getElementById("reg-token").textContent = tok.token;
+        document.getElementById("reg-cmd").textContent = tok.register_command || ("orchestratia agent register " + tok.token);
+        document.getElementById("reg-snippet").textContent = tok.config_snippet || "";
+        var exp = document.getElementById("reg-expires");
+        exp.setAttribute("datetime", tok.expires_at || "");
+        Orc.refreshTime(exp);
+        form.hidden = true;
+        result.hidden = false;
+        result.querySelector("[data-copy]").focus();
+      })
+      .catch(function (err) { errorBox.textContent = err.message; errorBox.hidden = false; })
+      .then(function () { submit.disabled = false; });
+  });
+
+  render();
+})();

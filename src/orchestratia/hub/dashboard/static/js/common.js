@@ -1,0 +1,222 @@
+/* Shared helpers for every signed-in page: safe DOM building, the admin API with CSRF,
+ * the hub's live event stream, the interventions badge, times, copy buttons, confirms.
+ * Data only ever reaches the DOM as textContent or attribute values: never as HTML. */
+(function () {
+  "use strict";
+  var Orc = (window.Orc = window.Orc || {});
+
+  Orc.csrf = function () {
+    var m = document.cookie.match(/(?:^|;\s*)orc_csrf=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  };
+
+  Orc.signIn = function () {
+    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+  };
+
+  /* fetch JSON from the admin API; unsafe methods carry X-CSRF-Token. */
+  Orc.api = function (method, path, body) {
+    var opts = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") opts.headers["X-CSRF-Token"] = Orc.csrf();
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch("/api/admin" + path, opts).then(function (r) {
+      if (r.status === 401) { Orc.signIn(); throw new Error("Your session has ended."); }
+      return r.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (!r.ok) {
+          var d = data && data.detail;
+          var err = new Error(typeof d === "string" ? d : "The hub answered " + r.status + ".");
+          err.status = r.status;
+          throw err;
+        }
+        return data;
+      });
+    });
+  };
+
+  /* el("a", {class: "x", text: "hi", href: "/tasks/1", data: {id: 1}}, [children]) */
+  Orc.el = function (tag, props, children) {
+    var node = document.createElement(tag);
+    props = props || {};
+    Object.keys(props).forEach(function (key) {
+      var value = props[key];
+      if (value === undefined || value === null || value === false) return;
+      if (key === "text") node.textContent = String(value);
+      else if (key === "class") node.className = value;
+      else if (key === "data") Object.keys(value).forEach(function (k) { node.dataset[k] = String(value[k]); });
+      else if (key === "hidden") node.hidden = true;
+      else node.setAttribute(key, String(value));
+    });
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  };
+
+  Orc.statusLabel = function (s) { return String(s || "unknown").toLowerCase().replace(/_/g, " "); };
+  Orc.pillClass = function (s) {
+    return "pill pill-" + (String(s || "unknown").toLowerCase().replace(/[^a-z0-9_]/g, "") || "unknown");
+  };
+  Orc.pill = function (s) { return Orc.el("span", { class: Orc.pillClass(s), text: Orc.statusLabel(s) }); };
+  Orc.FINAL = ["completed", "failed", "cancelled", "timed_out", "lost"];
+
+  /* ---------- times ---------- */
+  Orc.parseTime = function (iso) {
+    if (!iso) return null;
+    var t = Date.parse(iso);
+    return isNaN(t) ? null : t;
+  };
+  Orc.ago = function (iso) {
+    var t = Orc.parseTime(iso);
+    if (t === null) return "never";
+    var s = Math.max(0, Math.round((Date.now() - t) / 1000));
+    if (s < 60) return s + " s ago";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 86400) return Math.floor(s / 3600) + " h ago";
+    return Math.floor(s / 86400) + " d ago";
+  };
+  Orc.duration = function (ms) {
+    if (ms === null || ms === undefined || isNaN(ms) || ms < 0) return "—";
+    var s = Math.round(ms / 1000);
+    if (s < 60) return s + " s";
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + " min " + (s % 60) + " s";
+    return Math.floor(m / 60) + " h " + (m % 60) + " min";
+  };
+  Orc.absTime = function (iso) {
+    var t = Orc.parseTime(iso);
+    if (t === null) return "—";
+    return new Date(t).toLocaleString(undefined, {
+      year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    });
+  };
+  Orc.timeEl = function (iso, mode) {
+    var node = Orc.el("time", { datetime: iso || "" });
+    node.dataset[mode === "abs" ? "abs" : "rel"] = "";
+    Orc.refreshTime(node);
+    return node;
+  };
+  Orc.refreshTime = function (node) {
+    var iso = node.getAttribute("datetime");
+    if (!iso) { node.textContent = "—"; return; }
+    if (node.hasAttribute("data-rel")) {
+      node.textContent = Orc.ago(iso);
+      node.title = Orc.absTime(iso);
+    } else {
+      node.textContent = Orc.absTime(iso);
+      node.title = iso;
+    }
+  };
+  Orc.refreshTimes = function (root) {
+    (root || document).querySelectorAll("time[data-rel], time[data-abs]").forEach(Orc.refreshTime);
+  };
+  setInterval(function () { document.querySelectorAll("time[data-rel]").forEach(Orc.refreshTime); }, 1000);
+
+  /* ---------- the hub's live events (one EventSource per page) ---------- */
+  var listeners = { task: [], agent: [], intervention: [], open: [] };
+  Orc.onHub = function (kind, fn) { listeners[kind].push(fn); };
+  function emit(kind, data) { listeners[kind].forEach(function (fn) { try { fn(data); } catch (e) { console.error(e); } }); }
+  function connectHub() {
+    if (!window.EventSource) return;
+    var indicator = document.getElementById("live-indicator");
+    var es = new EventSource("/api/admin/events");
+    Orc.hubSource = es;
+    es.onopen = function () { if (indicator) indicator.hidden = true; emit("open", null); };
+    es.onerror = function () { if (indicator && es.readyState !== 1) indicator.hidden = false; };
+    ["task", "agent", "intervention"].forEach(function (kind) {
+      es.addEventListener(kind, function (ev) {
+        var data = null;
+        try { data = JSON.parse(ev.data); } catch (e) { return; }
+        emit(kind, data);
+      });
+    });
+  }
+
+  /* ---------- the pending-interventions badge ---------- */
+  var badgeTimer = null;
+  Orc.setBadge = function (n) {
+    var badge = document.getElementById("nav-badge");
+    if (!badge) return;
+    badge.textContent = String(n);
+    badge.dataset.count = String(n);
+    badge.setAttribute("aria-label", n + " pending intervention" + (n === 1 ? "" : "s"));
+    badge.hidden = n === 0;
+  };
+  Orc.refreshBadge = function () {
+    clearTimeout(badgeTimer);
+    badgeTimer = setTimeout(function () {
+      Orc.api("GET", "/interventions?status=pending").then(function (items) {
+        Orc.setBadge((items || []).filter(function (i) { return !i.status || i.status === "pending"; }).length);
+      }).catch(function () {});
+    }, 150);
+  };
+  Orc.onHub("intervention", Orc.refreshBadge);
+  Orc.onHub("open", Orc.refreshBadge); // after a reconnect, catch up on what we missed
+
+  /* ---------- copy buttons: <button data-copy="element-id"> ---------- */
+  function copyText(text, button) {
+    function done(ok) {
+      var old = button.dataset.label || button.textContent;
+      button.dataset.label = old;
+      button.textContent = ok ? "Copied ✓" : "Select & copy";
+      setTimeout(function () { button.textContent = old; }, 1600);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(fallback(text)); });
+    } else {
+      done(fallback(text));
+    }
+  }
+  function fallback(text) {
+    var area = Orc.el("textarea", { class: "offscreen", "aria-hidden": "true" });
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    area.remove();
+    return ok;
+  }
+  document.addEventListener("click", function (ev) {
+    var button = ev.target.closest ? ev.target.closest("[data-copy]") : null;
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (source) copyText(source.textContent, button);
+  });
+
+  /* ---------- confirmations: <form data-confirm="..."> and Orc.confirm() ---------- */
+  Orc.confirm = function (message, okLabel) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog || !dialog.showModal) return Promise.resolve(window.confirm(message));
+    document.getElementById("confirm-message").textContent = message;
+    document.getElementById("confirm-ok").textContent = okLabel || "Confirm";
+    dialog.returnValue = "";
+    dialog.showModal();
+    return new Promise(function (resolve) {
+      dialog.addEventListener("close", function onClose() {
+        dialog.removeEventListener("close", onClose);
+        resolve(dialog.returnValue === "ok");
+      });
+    });
+  };
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-confirm") || form.dataset.confirmed) return;
+    ev.preventDefault();
+    Orc.confirm(form.getAttribute("data-confirm"), form.getAttribute("data-confirm-ok")).then(function (ok) {
+      if (!ok) return;
+      form.dataset.confirmed = "1";
+      form.requestSubmit ? form.requestSubmit() : form.submit();
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    Orc.refreshTimes();
+    connectHub();
+  });
+})();

@@ -1,0 +1,194 @@
+/* /tasks/{id}: live status and output. The output is read from the SSE stream
+ * /api/admin/tasks/{id}/stream?offset=N. The page tracks the byte offset it has shown and
+ * reconnects from it itself, so a reconnect never leaves a gap and never shows a byte twice. */
+(function () {
+  "use strict";
+  var el = Orc.el;
+  var task = JSON.parse(document.getElementById("task-data").textContent);
+  var scroller = document.getElementById("output-scroll");
+  var rawPre = document.getElementById("raw-output");
+  var transcriptBox = document.getElementById("transcript");
+  var jump = document.getElementById("jump-live");
+  var stateBox = document.getElementById("stream-state");
+  var btnRaw = document.getElementById("view-raw");
+  var btnTranscript = document.getElementById("view-transcript");
+
+  var nextOffset = 0; // bytes of output shown so far
+  var ended = false;
+  var source = null;
+  var retryDelay = 500;
+  var queue = [];
+  var flushScheduled = false;
+  var stick = true;
+  var userChoseView = false;
+  var encoder = new TextEncoder();
+  var decoder = new TextDecoder();
+  var ansi = new Orc.Ansi();
+  var detected = false;
+  var transcript = new Orc.Transcript(transcriptBox, function () {
+    if (!detected) {
+      detected = true;
+      btnTranscript.hidden = false;
+      if (!userChoseView) setView("transcript");
+    }
+  });
+
+  /* ---------- view toggle ---------- */
+  function setView(view) {
+    var tr = view === "transcript";
+    transcriptBox.hidden = !tr;
+    rawPre.hidden = tr;
+    btnTranscript.setAttribute("aria-pressed", String(tr));
+    btnRaw.setAttribute("aria-pressed", String(!tr));
+    scroller.dataset.view = view;
+    if (stick) toBottom();
+  }
+  btnRaw.addEventListener("click", function () { userChoseView = true; setView("raw"); });
+  btnTranscript.addEventListener("click", function () { userChoseView = true; setView("transcript"); });
+
+  /* ---------- auto-scroll that pauses when the reader scrolls up ---------- */
+  function atBottom() { return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 32; }
+  function toBottom() { scroller.scrollTop = scroller.scrollHeight; }
+  scroller.addEventListener("scroll", function () {
+    stick = atBottom();
+    if (stick) jump.hidden = true;
+  });
+  jump.addEventListener("click", function () { stick = true; toBottom(); jump.hidden = true; scroller.focus(); });
+
+  /* ---------- appending output ---------- */
+  function flush() {
+    flushScheduled = false;
+    if (!queue.length) return;
+    var text = queue.join("");
+    queue = [];
+    rawPre.appendChild(ansi.feed(text, false));
+    transcript.feed(text);
+    if (stick) toBottom(); else jump.hidden = false;
+  }
+  function append(text) {
+    if (!text) return;
+    queue.push(text);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      if (document.hidden) setTimeout(flush, 50); else requestAnimationFrame(flush);
+    }
+  }
+
+  function onOutput(ev) {
+    var d;
+    try { d = JSON.parse(ev.data); } catch (e) { return; }
+    var text = typeof d.text === "string" ? d.text : "";
+    var off = Number(d.offset), len = Number(d.length);
+    if (!isFinite(len)) len = encoder.encode(text).length;
+    if (!isFinite(off)) {
+      var next = Number(ev.lastEventId);
+      off = isFinite(next) && ev.lastEventId !== "" ? next - len : nextOffset;
+    }
+    if (off + len <= nextOffset) return; // already shown (a replay after reconnect)
+    if (off > nextOffset) { reconnect(0); return; } // a gap: ask again from what we have
+    if (off < nextOffset) text = decoder.decode(encoder.encode(text).slice(nextOffset - off));
+    nextOffset = off + len;
+    append(text);
+    updateSize();
+  }
+
+  /* ---------- the stream ---------- */
+  function setState(text, cls) { stateBox.textContent = text; stateBox.className = "stream-state " + (cls || ""); }
+
+  function connect() {
+    if (ended) return;
+    var url = "/api/admin/tasks/" + encodeURIComponent(task.id) + "/stream?offset=" + nextOffset;
+    source = new EventSource(url);
+    source.onopen = function () { retryDelay = 500; setState(Orc.FINAL.indexOf(task.status) >= 0 ? "Loading…" : "● Live", "live"); };
+    source.addEventListener("output", onOutput);
+    source.addEventListener("status", function (ev) { try { update(JSON.parse(ev.data)); } catch (e) {} });
+    source.addEventListener("end", function (ev) {
+      try { update(JSON.parse(ev.data)); } catch (e) {}
+      finish();
+    });
+    source.onerror = function () {
+      if (ended) return;
+      setState("Reconnecting…", "warn");
+      reconnect(retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 10000);
+    };
+  }
+  function reconnect(delay) {
+    if (source) { source.close(); source = null; }
+    if (ended) return;
+    setTimeout(connect, delay);
+  }
+  function finish() {
+    ended = true;
+    if (source) { source.close(); source = null; }
+    flush();
+    rawPre.appendChild(ansi.feed("", true));
+    transcript.flush();
+    setState("Ended · " + Orc.statusLabel(task.status), "ended");
+    if (!nextOffset) rawPre.appendChild(el("span", { class: "muted", text: "(no output)" }));
+    if (stick) toBottom();
+  }
+
+  /* ---------- the facts panel ---------- */
+  function setTime(id, iso) {
+    var dd = document.getElementById(id);
+    if (!dd) return;
+    dd.replaceChildren(iso ? Orc.timeEl(iso, "abs") : el("span", { class: "muted", text: "—" }));
+  }
+  function fmtBytes(n) {
+    if (n < 1024) return n + " B";
+    if (n < 1048576) return (n / 1024).toFixed(1) + " KiB";
+    return (n / 1048576).toFixed(1) + " MiB";
+  }
+  function updateSize() {
+    var size = Math.max(nextOffset, Number(task.output_size) || 0);
+    document.getElementById("t-size").textContent = fmtBytes(size);
+  }
+  function first(obj, keys) {
+    for (var i = 0; i < keys.length; i++) if (obj && obj[keys[i]] !== undefined && obj[keys[i]] !== null) return obj[keys[i]];
+    return null;
+  }
+
+  function update(t) {
+    if (!t || t.id !== task.id) return;
+    task = t;
+    var pill = document.getElementById("task-status");
+    pill.className = Orc.pillClass(t.status);
+    pill.textContent = Orc.statusLabel(t.status);
+    document.getElementById("task-waiting").hidden = !t.waiting_for_human;
+    setTime("t-assigned", t.assigned_at);
+    setTime("t-started", t.started_at);
+    setTime("t-finished", t.finished_at);
+    var r = t.result || {};
+    var cost = first(r, ["cost_usd", "total_cost_usd"]);
+    document.getElementById("t-cost").textContent = cost === null ? "—" : "$" + Number(cost).toFixed(4);
+    var turns = first(r, ["num_turns", "turns"]);
+    document.getElementById("t-turns").textContent = turns === null ? "—" : String(turns);
+    var exit = first(t, ["exit_code"]);
+    if (exit === null) exit = first(r, ["exit_code"]);
+    document.getElementById("t-exit").textContent = exit === null ? "—" : String(exit);
+    var err = document.getElementById("t-error");
+    err.hidden = !t.error;
+    err.textContent = t.error || "";
+    var summaryText = first(r, ["summary", "result"]);
+    var summary = document.getElementById("t-summary");
+    summary.hidden = !summaryText;
+    summary.replaceChildren(el("div", { class: "tool-label", text: "Summary" }), el("div", { class: "prose", text: summaryText || "" }));
+    var final = Orc.FINAL.indexOf(t.status) >= 0;
+    document.getElementById("cancel-form").hidden = final;
+    tickDuration();
+    updateSize();
+  }
+  function tickDuration() {
+    var start = Orc.parseTime(task.started_at);
+    var end = Orc.parseTime(task.finished_at);
+    document.getElementById("t-duration").textContent =
+      start === null ? "—" : Orc.duration((end === null ? Date.now() : end) - start);
+  }
+  setInterval(tickDuration, 1000);
+
+  if (task.runner === "claude") btnTranscript.hidden = false;
+  setView(task.runner === "claude" ? "transcript" : "raw");
+  update(task);
+  connect();
+})();
