@@ -1,0 +1,82 @@
+"""Helpers and fixtures for the agent's unit tests: the fake CLIs, private dirs, waiting with deadlines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+FAKES = ROOT / "tests" / "fakes"
+FAKE_CLAUDE = FAKES / "claude"
+LAUNCHER = ROOT / "src" / "orchestratia" / "agent" / "launcher.py"
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01, what: str = "condition") -> Any:
+    """Poll ``cond`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> dict[str, Path]:
+    d = {"log": tmp_path / "log", "run": tmp_path / "run", "repo": tmp_path / "repo"}
+    for p in d.values():
+        p.mkdir()
+    return d
+
+
+@pytest.fixture
+def task_id() -> str:
+    return str(uuid.uuid4())
+
+
+def write_spec(dirs: dict[str, Path], task_id: str, argv: list[str], stdin_data: bytes | None = None,
+               env: dict[str, str] | None = None) -> Path:
+    stdin_path = None
+    if stdin_data is not None:
+        stdin_path = dirs["run"] / f"task-{task_id}.stdin"
+        stdin_path.write_bytes(stdin_data)
+    spec = {"task_id": task_id, "argv": argv, "cwd": str(dirs["repo"]),
+            "log_path": str(dirs["log"] / f"task-{task_id}.log"), "pid_path": str(dirs["run"] / f"task-{task_id}.pid"),
+            "exit_path": str(dirs["run"] / f"task-{task_id}.exit"),
+            "stdin_path": str(stdin_path) if stdin_path else None, "env": env}
+    path = dirs["run"] / f"task-{task_id}.launch.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def read_exit(dirs: dict[str, Path], task_id: str) -> dict | None:
+    p = dirs["run"] / f"task-{task_id}.exit"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def claude_argv(prompt: str, *extra: str) -> list[str]:
+    return [str(FAKE_CLAUDE), "-p", prompt, "--output-format", "stream-json", "--verbose", *extra]
+
+
+@pytest.fixture
+def cleanup_sessions():
+    """Names of screen/tmux sessions a test starts; killed at teardown."""
+    names: list[tuple[str, str]] = []
+    yield names
+    for kind, name in names:
+        if kind == "screen":
+            subprocess.run(["screen", "-S", name, "-X", "quit"], capture_output=True)
+        else:
+            subprocess.run(["tmux", "-S", kind, "kill-server"], capture_output=True)
+
+
+PY = sys.executable
