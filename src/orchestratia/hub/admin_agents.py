@@ -1,0 +1,62 @@
+"""Admin API: agents (list, show by id or name, revoke)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from sqlalchemy import select
+
+from orchestratia.protocol import TaskStatus
+from orchestratia.hub.core import Hub
+from orchestratia.hub.deps import get_hub
+from orchestratia.hub.states import emit, transition
+from orchestratia.hub.store.models import Agent, Task, utcnow
+from orchestratia.hub.store.queries import find_agent, running_task_ids
+from orchestratia.hub.views import agent_view
+
+
+def add_routes(api: APIRouter) -> None:
+    api.add_api_route("/agents", list_agents, methods=["GET"])
+    api.add_api_route("/agents/{id_or_name}", get_agent, methods=["GET"])
+    api.add_api_route("/agents/{agent_id}/revoke", revoke_agent, methods=["POST"])
+
+
+async def list_agents(hub: Hub = Depends(get_hub)) -> list[dict[str, Any]]:
+    async with hub.read() as session:
+        agents = (await session.execute(select(Agent).order_by(Agent.name))).scalars().all()
+        running = await running_task_ids(session, [a.id for a in agents])
+    offline_after = hub.settings.offline_after_s
+    return [agent_view(a, offline_after, running[a.id]) for a in agents]
+
+
+async def get_agent(id_or_name: str, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    async with hub.read() as session:
+        agent = await find_agent(session, id_or_name)
+        if agent is None:
+            raise HTTPException(404, detail=f"agent {id_or_name!r} not found")
+        running = await running_task_ids(session, [agent.id])
+    return agent_view(agent, hub.settings.offline_after_s, running[agent.id])
+
+
+async def revoke_agent(agent_id: str, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    """Revoke the agent's key at once; its not-yet-started tasks go back to ``queued``."""
+    async with hub.write() as session:
+        agent = await find_agent(session, agent_id)
+        if agent is None:
+            raise HTTPException(404, detail=f"agent {agent_id!r} not found")
+        if agent.revoked_at is None:
+            agent.revoked_at = utcnow()
+            assigned = (
+                await session.execute(
+                    select(Task).where(Task.agent_id == agent.id, Task.status == TaskStatus.ASSIGNED.value)
+                )
+            ).scalars().all()
+            for task in assigned:
+                await transition(session, task, TaskStatus.QUEUED)
+            emit(session, "hub", {"kind": "agent", "id": agent.id, "status": "REVOKED"})
+            emit(session, f"agent:{agent.id}", {"type": "revoked"})
+        await session.flush()
+        running = await running_task_ids(session, [agent.id])
+    hub.forget_touch(agent.id)
+    return agent_view(agent, hub.settings.offline_after_s, running[agent.id])

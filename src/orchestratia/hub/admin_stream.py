@@ -1,0 +1,138 @@
+"""Admin API: Server-Sent Events — a task's output (replay, then live tail) and hub events.
+
+Task stream: subscribe to ``task:{id}`` first, then replay the store from the requested offset,
+then tail live chunks, dropping what was already sent (offset < sent) and re-reading the store
+on any gap, so the client sees every byte exactly once. ``id:`` is the next offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import StreamingResponse
+
+from orchestratia.protocol import FINAL_STATUSES, TaskStatus
+from orchestratia.hub.admin_tasks import load_task, show
+from orchestratia.hub.core import Hub
+from orchestratia.hub.deps import get_hub
+from orchestratia.hub.store.queries import read_output, slice_from
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+REPLAY_BATCH = 1024 * 1024
+
+
+def add_routes(api: APIRouter) -> None:
+    api.add_api_route("/tasks/{task_id}/stream", stream_task, methods=["GET"], response_class=StreamingResponse)
+    api.add_api_route("/events", stream_events, methods=["GET"], response_class=StreamingResponse)
+
+
+def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def _output_event(offset: int, data: bytes, stream: str) -> bytes:
+    payload = {"offset": offset, "length": len(data), "stream": stream, "text": data.decode("utf-8", errors="replace")}
+    return sse("output", payload, offset + len(data))
+
+
+async def stream_task(
+    task_id: str,
+    hub: Hub = Depends(get_hub),
+    offset: int = Query(default=0, ge=0),
+    last_event_id: str | None = Header(default=None),
+) -> StreamingResponse:
+    if last_event_id and last_event_id.strip().isdigit():
+        offset = int(last_event_id.strip())
+    async with hub.read() as session:
+        task = await load_task(session, task_id)
+    return StreamingResponse(TaskStream(hub, task.id, offset).events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+class TaskStream:
+    def __init__(self, hub: Hub, task_id: str, offset: int) -> None:
+        self.hub = hub
+        self.task_id = task_id
+        self.sent = offset
+        self.task: dict[str, Any] = {}
+
+    async def _refresh(self) -> dict[str, Any]:
+        async with self.hub.read() as session:
+            self.task = await show(session, await load_task(session, self.task_id))
+        return self.task
+
+    async def _catch_up(self) -> AsyncIterator[bytes]:
+        """Everything the store holds from ``sent`` on."""
+        while True:
+            async with self.hub.read() as session:
+                chunks = await read_output(session, self.task_id, self.sent, REPLAY_BATCH)
+            if not chunks:
+                return
+            for chunk in chunks:
+                data = slice_from(chunk, self.sent)
+                if data:
+                    yield _output_event(self.sent, data, chunk.stream)
+                    self.sent += len(data)
+
+    def _final(self) -> bool:
+        return TaskStatus(self.task["status"]) in FINAL_STATUSES and self.sent >= self.task["output_size"]
+
+    async def events(self) -> AsyncIterator[bytes]:
+        keepalive = self.hub.settings.sse_keepalive_s
+        async with self.hub.bus.subscribe(f"task:{self.task_id}") as sub:
+            yield sse("status", await self._refresh(), self.sent)
+            async for event in self._catch_up():
+                yield event
+            while True:
+                if self._final():
+                    yield sse("end", self.task, self.sent)
+                    return
+                message = await sub.get(timeout=keepalive)
+                if message is None:
+                    yield b": keep-alive\n\n"
+                    await self._refresh()
+                    async for event in self._catch_up():
+                        yield event
+                    continue
+                async for event in self._on_message(message):
+                    yield event
+
+    async def _on_message(self, message: dict[str, Any]) -> AsyncIterator[bytes]:
+        if message.get("kind") == "output":
+            start, length = int(message.get("offset", 0)), int(message.get("length", 0))
+            if start + length <= self.sent:
+                return  # already sent (replayed from the store)
+            if start == self.sent and isinstance(message.get("text"), str):
+                payload = {"offset": start, "length": length, "stream": message.get("stream", "stdout"), "text": message["text"]}
+                self.sent = start + length
+                yield sse("output", payload, self.sent)
+                return
+            async for event in self._catch_up():  # a gap or an overlap: the store decides
+                yield event
+            return
+        if message.get("kind") == "status":
+            async for event in self._catch_up():
+                yield event
+            yield sse("status", await self._refresh(), self.sent)
+            async for event in self._catch_up():
+                yield event
+            return
+
+
+async def stream_events(hub: Hub = Depends(get_hub)) -> StreamingResponse:
+    return StreamingResponse(_hub_events(hub), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def _hub_events(hub: Hub) -> AsyncIterator[bytes]:
+    keepalive = hub.settings.sse_keepalive_s
+    async with hub.bus.subscribe("hub") as sub:
+        yield b": connected\n\n"
+        while True:
+            message = await sub.get(timeout=keepalive)
+            if message is None:
+                yield b": keep-alive\n\n"
+                continue
+            yield sse(str(message.get("kind", "message")), message)

@@ -1,0 +1,220 @@
+"""The v1 agent API (PROTOCOL.md), served exactly as written: prefix ``/api/v1/agents``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from orchestratia.hub.responses import OrjsonResponse
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestratia.protocol import (
+    API_PREFIX,
+    CompleteRequest,
+    FailRequest,
+    HeartbeatRequest,
+    HelpRequest,
+    InterventionStatus,
+    RegisterRequest,
+    TaskStatus,
+    new_api_key,
+)
+from orchestratia.hub.auth import hash_secret
+from orchestratia.hub.core import Hub
+from orchestratia.hub.deps import current_agent, get_hub
+from orchestratia.hub.states import TransitionConflict, emit, transition
+from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
+from orchestratia.hub.store.queries import agent_task, is_uuid, offerable_tasks
+from orchestratia.hub.views import intervention_payload, task_payload, token_status
+
+NOT_FOUND = "task not found"
+
+
+def router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX, tags=["agent v1"], default_response_class=OrjsonResponse)
+    api.add_api_route("/register", register, methods=["POST"])
+    api.add_api_route("/heartbeat", heartbeat, methods=["POST"])
+    api.add_api_route("/tasks/poll", poll, methods=["GET"])
+    api.add_api_route("/tasks/{task_id}/start", start, methods=["POST"])
+    api.add_api_route("/tasks/{task_id}/complete", complete, methods=["POST"])
+    api.add_api_route("/tasks/{task_id}/fail", fail, methods=["POST"])
+    api.add_api_route("/tasks/{task_id}/help", help_request, methods=["POST"], status_code=201)
+    api.add_api_route("/interventions/{intervention_id}", get_intervention, methods=["GET"])
+    return api
+
+
+# ---------------------------------------------------------------------------- register
+
+
+async def register(body: RegisterRequest, hub: Hub = Depends(get_hub)) -> dict[str, str]:
+    """One-use token → a new agent (or a re-registration of the agent with that name)."""
+    api_key = new_api_key()
+    now = utcnow()
+    token_hash = hash_secret(body.registration_token)
+    try:
+        async with hub.write() as session:
+            consumed = await session.execute(
+                update(RegistrationToken)
+                .where(
+                    RegistrationToken.token_hash == token_hash,
+                    RegistrationToken.used_at.is_(None),
+                    RegistrationToken.revoked_at.is_(None),
+                    RegistrationToken.expires_at > now,
+                )
+                .values(used_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if consumed.rowcount != 1:
+                raise HTTPException(401, detail=await _token_problem(session, token_hash))
+            agent = await _upsert_agent(session, body, api_key, now)
+            await session.execute(
+                update(RegistrationToken)
+                .where(RegistrationToken.token_hash == token_hash)
+                .values(agent_id=agent.id)
+                .execution_options(synchronize_session=False)
+            )
+            emit(session, "hub", {"kind": "agent", "id": agent.id, "status": "ONLINE"})
+    except IntegrityError as exc:
+        raise HTTPException(409, detail=f"agent name {body.name!r} was registered concurrently; retry") from exc
+    hub.forget_touch(agent.id)
+    hub.scheduler.kick(agent.id)
+    hub.scheduler.kick(None)
+    return {"id": agent.id, "name": agent.name, "api_key": api_key}
+
+
+async def _token_problem(session: AsyncSession, token_hash: str) -> str:
+    token = (
+        await session.execute(select(RegistrationToken).where(RegistrationToken.token_hash == token_hash))
+    ).scalar_one_or_none()
+    if token is None:
+        return "registration token unknown: create a new one (orchestratia tokens create)"
+    status = token_status(token)
+    if status == "used":
+        return "registration token already used: tokens work once; create a new one"
+    if status == "revoked":
+        return "registration token revoked: create a new one"
+    return "registration token expired: create a new one"
+
+
+async def _upsert_agent(session: AsyncSession, body: RegisterRequest, api_key: str, now: Any) -> Agent:
+    agent = (await session.execute(select(Agent).where(Agent.name == body.name))).scalar_one_or_none()
+    if agent is None:
+        agent = Agent(name=body.name, created_at=now)
+        session.add(agent)
+    agent.api_key_hash = hash_secret(api_key)  # re-registration rotates the key
+    agent.revoked_at = None
+    agent.hostname, agent.ip, agent.os = body.hostname, body.ip, body.os
+    agent.repos = body.repos
+    agent.system_info = body.system_info
+    agent.labels = body.labels
+    agent.runners = body.runners
+    agent.agent_version = body.agent_version
+    agent.max_concurrent_tasks = body.max_concurrent_tasks or 2
+    agent.last_seen_at = now
+    await session.flush()
+    return agent
+
+
+# ---------------------------------------------------------------------------- liveness, poll
+
+
+async def heartbeat(
+    body: HeartbeatRequest, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+) -> dict[str, str]:
+    values: dict[str, Any] = {"system_info": body.system_info, "last_seen_at": utcnow()}
+    if body.agent_version:
+        values["agent_version"] = body.agent_version
+    async with hub.write() as session:
+        await session.execute(update(Agent).where(Agent.id == agent.id).values(**values))
+    hub.scheduler.kick(agent.id)
+    return {"status": "ok"}
+
+
+async def poll(agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)) -> list[dict[str, Any]]:
+    """Assigned tasks this agent has not started and has room for, oldest first."""
+    async with hub.read() as session:
+        fresh = await session.get(Agent, agent.id)
+        tasks = await offerable_tasks(session, fresh or agent)
+    return [task_payload(task) for task in tasks]
+
+
+# ---------------------------------------------------------------------------- transitions
+
+
+async def _move(hub: Hub, agent: Agent, task_id: str, target: TaskStatus, **fields: Any) -> dict[str, Any]:
+    async with hub.write() as session:
+        task = await agent_task(session, agent.id, task_id, lock=True)
+        if task is None:
+            raise HTTPException(404, detail=NOT_FOUND)
+        try:
+            changed = await transition(session, task, target, **fields)
+        except TransitionConflict as exc:
+            raise HTTPException(409, detail=exc.detail) from exc
+        status = task.status
+    return {"id": task_id, "status": status, "changed": changed}
+
+
+async def start(task_id: str, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    return await _move(hub, agent, task_id, TaskStatus.RUNNING)
+
+
+async def complete(
+    task_id: str, body: CompleteRequest, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+) -> dict[str, Any]:
+    exit_code = body.result.get("exit_code")
+    fields: dict[str, Any] = {"result": body.result}
+    if isinstance(exit_code, int) and not isinstance(exit_code, bool):
+        fields["exit_code"] = exit_code
+    return await _move(hub, agent, task_id, TaskStatus.COMPLETED, **fields)
+
+
+async def fail(
+    task_id: str, body: FailRequest, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {"error": body.error or "failed (no error message)"}
+    if body.exit_code is not None:
+        fields["exit_code"] = body.exit_code
+    if body.result is not None:
+        fields["result"] = body.result
+    return await _move(hub, agent, task_id, TaskStatus.FAILED, **fields)
+
+
+# ---------------------------------------------------------------------------- interventions
+
+
+async def help_request(
+    task_id: str, body: HelpRequest, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+) -> dict[str, Any]:
+    async with hub.write() as session:
+        task = await agent_task(session, agent.id, task_id, lock=True)
+        if task is None:
+            raise HTTPException(404, detail=NOT_FOUND)
+        if task.status != TaskStatus.RUNNING.value:
+            raise HTTPException(409, detail=f"task is {task.status}: help can be asked only while it is running")
+        item = Intervention(task_id=task.id, question=body.question, context=body.context)
+        session.add(item)
+        task.waiting_for_human = True
+        await session.flush()
+        emit(session, "hub", {"kind": "intervention", "id": item.id, "status": "pending", "task_id": task.id})
+        emit(session, "hub", {"kind": "task", "id": task.id, "status": task.status, "agent_id": agent.id})
+    return {"id": item.id, "intervention_id": item.id, "status": InterventionStatus.PENDING.value}
+
+
+async def get_intervention(
+    intervention_id: str, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+) -> dict[str, Any]:
+    if not is_uuid(intervention_id):
+        raise HTTPException(404, detail="intervention not found")
+    async with hub.read() as session:
+        item = (
+            await session.execute(
+                select(Intervention)
+                .join(Task, Task.id == Intervention.task_id)
+                .where(Intervention.id == intervention_id, Task.agent_id == agent.id)
+            )
+        ).scalar_one_or_none()
+    if item is None:
+        raise HTTPException(404, detail="intervention not found")
+    return intervention_payload(item)

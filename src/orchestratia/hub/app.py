@@ -1,0 +1,97 @@
+"""The hub's ASGI application, built by :func:`create_app` (never at import time).
+
+For uvicorn: ``uvicorn --factory orchestratia.hub.app:app_factory`` (settings from the
+environment).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+
+from orchestratia.hub.responses import OrjsonResponse
+
+from orchestratia import __version__
+from orchestratia.hub import api_admin, api_agent, middleware, ws_agent
+from orchestratia.hub.bootstrap import bootstrap_admin
+from orchestratia.hub.core import Hub
+from orchestratia.hub.events import EventBus
+from orchestratia.hub.settings import HubSettings, load_settings
+from orchestratia.hub.store.migrate import upgrade
+
+log = logging.getLogger(__name__)
+GUIDE_PLACEHOLDER = "{{HUB_URL}}"
+
+
+def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = None) -> FastAPI:
+    """The hub app. ``bus`` overrides the event bus chosen from ``settings.redis_url``."""
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub = Hub(settings, bus=bus)
+        app.state.hub = hub
+        try:
+            await upgrade(hub.db)
+            hub.bootstrap_password = await bootstrap_admin(hub)
+            await hub.scheduler.start()
+            yield
+        finally:
+            await hub.close()
+
+    app = FastAPI(
+        title="Orchestratia hub",
+        version=__version__,
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+    )
+    app.state.settings = settings
+    middleware.install(app, settings.max_body_bytes)
+    app.include_router(api_agent.router())
+    app.include_router(api_admin.router())
+    app.include_router(ws_agent.router())
+    app.add_api_route("/health", health, methods=["GET"], tags=["hub"])
+    app.add_api_route("/ORCHESTRATIA.md", guide, methods=["GET"], tags=["hub"], response_class=PlainTextResponse)
+    include_dashboard(app)
+    return app
+
+
+def include_dashboard(app: FastAPI) -> bool:
+    """Mount ``orchestratia.hub.dashboard.router`` when that module exists (issue 3)."""
+    if importlib.util.find_spec("orchestratia.hub.dashboard") is None:
+        return False
+    module = importlib.import_module("orchestratia.hub.dashboard")
+    router = getattr(module, "router", None)
+    if router is None:
+        return False
+    if callable(router) and not hasattr(router, "routes"):
+        router = router()
+    app.include_router(router)
+    return True
+
+
+async def health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+def guide_text(hub_url: str) -> str:
+    text = resources.files("orchestratia.hub.guide").joinpath("ORCHESTRATIA.md").read_text(encoding="utf-8")
+    return text.replace(GUIDE_PLACEHOLDER, hub_url.rstrip("/"))
+
+
+async def guide(request: Request) -> PlainTextResponse:
+    settings: HubSettings = request.app.state.settings
+    url = settings.public_url.rstrip("/") if settings.public_url else str(request.base_url).rstrip("/")
+    return PlainTextResponse(guide_text(url), media_type="text/markdown; charset=utf-8")
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory orchestratia.hub.app:app_factory``."""
+    return create_app(load_settings())

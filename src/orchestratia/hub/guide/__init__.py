@@ -1,0 +1,1 @@
+"""The self-setup guide served at /ORCHESTRATIA.md."""

@@ -1,0 +1,244 @@
+"""Assignment, room, timeouts and liveness (issue 2, "Scheduling").
+
+* A task created for an agent is ``assigned`` at once but handed to the daemon (poll / push)
+  only when the agent has room: ``max_concurrent_tasks`` and one running task per repo
+  directory (``queries.offerable_tasks``).
+* A task created with no agent is ``queued``; it is assigned to an online agent that has its
+  repo (and runner, when named) and room, least busy first.
+* Running tasks past ``timeout_minutes`` get ``task_cancel`` and end ``timed_out``.
+* Running tasks of an agent with no contact for ``lost_grace_s`` end ``lost``.
+* ONLINE/OFFLINE is computed from ``last_seen_at``; changes are published on ``hub``.
+
+The loop wakes on :meth:`Scheduler.kick` (task created or finished, agent contact) and every
+``check_interval_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from orchestratia.protocol import AgentStatus, TaskStatus
+from orchestratia.hub.states import emit, transition
+from orchestratia.hub.store.models import Agent, Task, utcnow
+from orchestratia.hub.store.queries import offerable_tasks, repo_dir
+from orchestratia.hub.views import agent_status, task_payload
+
+if TYPE_CHECKING:
+    from orchestratia.hub.core import Hub
+
+log = logging.getLogger(__name__)
+ACTIVE = (TaskStatus.ASSIGNED.value, TaskStatus.RUNNING.value)
+
+
+def runner_ok(agent: Agent, runner: str | None) -> bool:
+    if not runner:
+        return True
+    if agent.runners is None:  # an old daemon: it runs Claude Code only
+        return runner == "claude"
+    return runner in agent.runners
+
+
+class Scheduler:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._pending: set[str | None] = set()
+        self._wake: asyncio.Event | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._known: dict[str, AgentStatus] = {}
+
+    # ------------------------------------------------------------------ loop
+
+    def kick(self, agent_id: str | None = None) -> None:
+        """Re-run assignment soon (and hand ``agent_id`` the tasks it has room for)."""
+        self._pending.add(agent_id)
+        if self._wake is not None:
+            self._wake.set()
+
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._loop_task = asyncio.create_task(self._loop(), name="orchestratia-scheduler")
+
+    async def stop(self) -> None:
+        task, self._loop_task = self._loop_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        assert self._wake is not None
+        interval = self.hub.settings.check_interval_s
+        while True:
+            periodic = False
+            try:
+                await asyncio.wait_for(self._wake.wait(), interval)
+            except asyncio.TimeoutError:
+                periodic = True
+            self._wake.clear()
+            pending, self._pending = self._pending, set()
+            try:
+                await self.tick(pending, periodic=periodic)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler tick failed; retrying at the next one")
+
+    async def tick(
+        self, agents: set[str | None] | None = None, *, periodic: bool = True, now: datetime | None = None
+    ) -> None:
+        """One pass: (periodic checks), queued assignment, then pushes to agents with room."""
+        now = now or utcnow()
+        if periodic:
+            await self.check_timeouts(now)
+            await self.check_lost(now)
+            await self.check_liveness(now)
+        touched = await self.assign_queued(now)
+        for agent_id in (set(agents or ()) | touched) - {None}:
+            await self.dispatch(agent_id)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ assignment
+
+    async def dispatch(self, agent_id: str) -> None:
+        """Push ``task_assigned`` for every task the agent has room to start now."""
+        async with self.hub.read() as session:
+            agent = await session.get(Agent, agent_id)
+            if agent is None or agent.revoked_at is not None:
+                return
+            tasks = await offerable_tasks(session, agent)
+        for task in tasks:
+            await self.hub.publish_safe(f"agent:{agent_id}", {"type": "task_assigned", "task": task_payload(task)})
+
+    async def assign_queued(self, now: datetime) -> set[str]:
+        """Assign queued tasks to eligible online agents, least busy first."""
+        async with self.hub.read() as session:
+            has_queued = (
+                await session.execute(select(Task.id).where(Task.status == TaskStatus.QUEUED.value).limit(1))
+            ).first()
+        if has_queued is None:
+            return set()
+        touched: set[str] = set()
+        async with self.hub.write() as session:
+            queued = (
+                await session.execute(
+                    select(Task).where(Task.status == TaskStatus.QUEUED.value).order_by(Task.created_at).limit(500)
+                )
+            ).scalars().all()
+            agents, load, busy = await self._capacity(session, now)
+            for task in queued:
+                agent = self._choose(task, agents, load, busy)
+                if agent is None:
+                    continue
+                await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=agent.id)
+                load[agent.id] += 1
+                if (directory := repo_dir(agent.repos, task.target_repo)) is not None:
+                    busy[agent.id].add(directory)
+                touched.add(agent.id)
+        return touched
+
+    async def _capacity(
+        self, session, now: datetime  # type: ignore[no-untyped-def]
+    ) -> tuple[list[Agent], dict[str, int], dict[str, set[str]]]:
+        cutoff = now - timedelta(seconds=self.hub.settings.offline_after_s)
+        agents = list(
+            (
+                await session.execute(
+                    select(Agent)
+                    .where(Agent.revoked_at.is_(None), Agent.last_seen_at >= cutoff)
+                    .order_by(Agent.name)
+                )
+            ).scalars()
+        )
+        load = {a.id: 0 for a in agents}
+        busy: dict[str, set[str]] = {a.id: set() for a in agents}
+        by_id = {a.id: a for a in agents}
+        if agents:
+            rows = await session.execute(
+                select(Task.agent_id, Task.target_repo).where(Task.agent_id.in_(list(by_id)), Task.status.in_(ACTIVE))
+            )
+            for agent_id, target in rows:
+                load[agent_id] += 1
+                if (directory := repo_dir(by_id[agent_id].repos, target)) is not None:
+                    busy[agent_id].add(directory)
+        return agents, load, busy
+
+    @staticmethod
+    def _choose(task: Task, agents: list[Agent], load: dict[str, int], busy: dict[str, set[str]]) -> Agent | None:
+        best: Agent | None = None
+        for agent in agents:
+            if task.target_repo and task.target_repo not in (agent.repos or {}):
+                continue
+            if not runner_ok(agent, task.runner) or load[agent.id] >= (agent.max_concurrent_tasks or 1):
+                continue
+            directory = repo_dir(agent.repos, task.target_repo)
+            if directory is not None and directory in busy[agent.id]:
+                continue
+            if best is None or load[agent.id] < load[best.id]:
+                best = agent
+        return best
+
+    # ------------------------------------------------------------------ periodic checks
+
+    async def check_timeouts(self, now: datetime) -> int:
+        """End running tasks past their ``timeout_minutes`` as ``timed_out``."""
+        async with self.hub.read() as session:
+            rows = (
+                await session.execute(
+                    select(Task.id, Task.started_at, Task.timeout_minutes).where(
+                        Task.status == TaskStatus.RUNNING.value, Task.timeout_minutes.is_not(None)
+                    )
+                )
+            ).all()
+        due = [r[0] for r in rows if r[1] is not None and r[1] + timedelta(minutes=r[2]) <= now]
+        for task_id in due:
+            async with self.hub.write() as session:
+                task = await session.get(Task, task_id, with_for_update=True)
+                if task is None or task.status != TaskStatus.RUNNING.value:
+                    continue
+                reason = f"timed out after {task.timeout_minutes} minutes"
+                await transition(session, task, TaskStatus.TIMED_OUT, now=now, error=reason, cancel_reason=reason)
+                if task.agent_id:
+                    emit(session, f"agent:{task.agent_id}", {"type": "task_cancel", "task_id": task.id, "reason": reason})
+        return len(due)
+
+    async def check_lost(self, now: datetime) -> int:
+        """End running tasks of agents with no contact for ``lost_grace_s`` as ``lost``."""
+        grace = self.hub.settings.lost_grace_s
+        cutoff = now - timedelta(seconds=grace)
+        async with self.hub.read() as session:
+            ids = (
+                await session.execute(
+                    select(Task.id)
+                    .join(Agent, Agent.id == Task.agent_id)
+                    .where(
+                        Task.status == TaskStatus.RUNNING.value,
+                        (Agent.last_seen_at < cutoff) | Agent.last_seen_at.is_(None),
+                    )
+                )
+            ).scalars().all()
+        for task_id in ids:
+            async with self.hub.write() as session:
+                task = await session.get(Task, task_id, with_for_update=True)
+                if task is None or task.status != TaskStatus.RUNNING.value:
+                    continue
+                error = f"agent had no contact with the hub for more than {grace:g} s"
+                await transition(session, task, TaskStatus.LOST, now=now, error=error)
+        return len(ids)
+
+    async def check_liveness(self, now: datetime) -> None:
+        """Publish ONLINE/OFFLINE changes computed from ``last_seen_at``."""
+        async with self.hub.read() as session:
+            agents = (await session.execute(select(Agent))).scalars().all()
+        for agent in agents:
+            status = agent_status(agent, self.hub.settings.offline_after_s, now)
+            previous = self._known.get(agent.id)
+            self._known[agent.id] = status
+            if previous is not None and previous != status:
+                if status != AgentStatus.ONLINE:
+                    self.hub.forget_touch(agent.id)
+                await self.hub.publish_safe("hub", {"kind": "agent", "id": agent.id, "status": status.value})

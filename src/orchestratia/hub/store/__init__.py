@@ -1,0 +1,1 @@
+"""The hub's store: SQLAlchemy 2 async models, engine factory, migrations, queries."""

@@ -1,0 +1,134 @@
+"""Store queries shared by the APIs and the scheduler."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestratia.protocol import TaskStatus
+from orchestratia.hub.store.models import Agent, OutputChunk, Task
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def repo_dir(repos: dict[str, Any] | None, name: str | None) -> str | None:
+    """The local directory of repo ``name`` on an agent, or None (no repo / unknown repo)."""
+    if not name or not repos or name not in repos:
+        return None
+    entry = repos[name]
+    if isinstance(entry, dict):
+        entry = entry.get("path")
+    return str(entry).rstrip("/") or "/" if entry else None
+
+
+async def agent_by_key_hash(session: AsyncSession, key_hash: str) -> Agent | None:
+    return (await session.execute(select(Agent).where(Agent.api_key_hash == key_hash))).scalar_one_or_none()
+
+
+async def find_agent(session: AsyncSession, id_or_name: str) -> Agent | None:
+    if is_uuid(id_or_name):
+        agent = await session.get(Agent, id_or_name)
+        if agent is not None:
+            return agent
+    return (await session.execute(select(Agent).where(Agent.name == id_or_name))).scalar_one_or_none()
+
+
+async def agent_names(session: AsyncSession, ids: Iterable[str | None]) -> dict[str, str]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(wanted)))
+    return {row[0]: row[1] for row in rows}
+
+
+async def running_task_ids(session: AsyncSession, agent_ids: Iterable[str]) -> dict[str, list[str]]:
+    wanted = list(agent_ids)
+    result: dict[str, list[str]] = {i: [] for i in wanted}
+    if not wanted:
+        return result
+    rows = await session.execute(
+        select(Task.agent_id, Task.id)
+        .where(Task.agent_id.in_(wanted), Task.status == TaskStatus.RUNNING.value)
+        .order_by(Task.started_at)
+    )
+    for agent_id, task_id in rows:
+        result[agent_id].append(task_id)
+    return result
+
+
+async def agent_task(session: AsyncSession, agent_id: str, task_id: str, *, lock: bool = False) -> Task | None:
+    """The task if it belongs to ``agent_id`` (else None: answered 404, ids cannot be probed)."""
+    if not is_uuid(task_id):
+        return None
+    query = select(Task).where(Task.id == task_id, Task.agent_id == agent_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def offerable_tasks(session: AsyncSession, agent: Agent) -> list[Task]:
+    """Assigned tasks the agent has room to start now, oldest first.
+
+    Room: ``max_concurrent_tasks`` minus running tasks, and one running task per repo directory.
+    """
+    tasks = (
+        await session.execute(
+            select(Task)
+            .where(Task.agent_id == agent.id, Task.status.in_([TaskStatus.RUNNING.value, TaskStatus.ASSIGNED.value]))
+            .order_by(Task.created_at, Task.id)
+        )
+    ).scalars().all()
+    running = [t for t in tasks if t.status == TaskStatus.RUNNING.value]
+    room = max(0, (agent.max_concurrent_tasks or 1) - len(running))
+    busy = {d for t in running if (d := repo_dir(agent.repos, t.target_repo))}
+    offer: list[Task] = []
+    for task in tasks:
+        if len(offer) >= room:
+            break
+        if task.status != TaskStatus.ASSIGNED.value:
+            continue
+        directory = repo_dir(agent.repos, task.target_repo)
+        if directory is not None and directory in busy:
+            continue
+        if directory is not None:
+            busy.add(directory)
+        offer.append(task)
+    return offer
+
+
+async def read_output(session: AsyncSession, task_id: str, offset: int, limit: int = 8 * 1024 * 1024) -> list[OutputChunk]:
+    """Chunks covering ``[offset, ...)`` in order, up to about ``limit`` bytes.
+
+    The first chunk may start before ``offset`` (callers slice it)."""
+    rows = (
+        await session.execute(
+            select(OutputChunk)
+            .where(OutputChunk.task_id == task_id, OutputChunk.offset + OutputChunk.length > offset)
+            .order_by(OutputChunk.offset)
+            .limit(4096)
+        )
+    ).scalars().all()
+    chunks: list[OutputChunk] = []
+    total = 0
+    for chunk in rows:
+        chunks.append(chunk)
+        total += chunk.length
+        if total >= limit:
+            break
+    return chunks
+
+
+def slice_from(chunk: OutputChunk, offset: int) -> bytes:
+    """The bytes of ``chunk`` at or after ``offset``."""
+    skip = max(0, offset - chunk.offset)
+    return bytes(chunk.data[skip:]) if skip else bytes(chunk.data)

@@ -1,0 +1,135 @@
+"""JSON shapes of the admin API objects (docs/architecture.md, "Objects") and of v1 payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestratia.protocol import AgentStatus, TaskPayload
+from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def agent_status(agent: Agent, offline_after_s: float, now: datetime | None = None) -> AgentStatus:
+    if agent.revoked_at is not None:
+        return AgentStatus.REVOKED
+    if agent.last_seen_at is None:
+        return AgentStatus.OFFLINE
+    now = now or utcnow()
+    return AgentStatus.ONLINE if now - agent.last_seen_at <= timedelta(seconds=offline_after_s) else AgentStatus.OFFLINE
+
+
+def agent_view(agent: Agent, offline_after_s: float, running_tasks: list[str]) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "hostname": agent.hostname,
+        "ip": agent.ip,
+        "os": agent.os,
+        "status": agent_status(agent, offline_after_s).value,
+        "last_seen_at": iso(agent.last_seen_at),
+        "created_at": iso(agent.created_at),
+        "system_info": agent.system_info or {},
+        "repos": agent.repos or {},
+        "runners": agent.runners,
+        "labels": agent.labels or [],
+        "agent_version": agent.agent_version,
+        "max_concurrent_tasks": agent.max_concurrent_tasks,
+        "running_tasks": running_tasks,
+    }
+
+
+def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "title": task.title,
+        "spec": task.spec,
+        "status": task.status,
+        "agent": agent_name,
+        "agent_id": task.agent_id,
+        "target_repo": task.target_repo,
+        "runner": task.runner,
+        "timeout_minutes": task.timeout_minutes,
+        "approval_policy": task.approval_policy,
+        "result": task.result,
+        "error": task.error,
+        "exit_code": task.exit_code,
+        "waiting_for_human": bool(task.waiting_for_human),
+        "output_size": task.output_size,
+        "cancel_reason": task.cancel_reason,
+        "created_at": iso(task.created_at),
+        "assigned_at": iso(task.assigned_at),
+        "started_at": iso(task.started_at),
+        "finished_at": iso(task.finished_at),
+    }
+
+
+def task_payload(task: Task) -> dict[str, Any]:
+    """The task as ``poll`` returns it and ``task_assigned`` carries it."""
+    payload = TaskPayload(
+        id=task.id,
+        title=task.title,
+        spec=task.spec,
+        target_repo=task.target_repo or "",
+        status=task.status,
+        runner=task.runner,
+        timeout_minutes=task.timeout_minutes,
+        created_at=task.created_at,
+        approval_policy=task.approval_policy,
+    )
+    return payload.model_dump(mode="json")
+
+
+def intervention_view(item: Intervention, task: Task | None, agent_name: str | None) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "task_id": item.task_id,
+        "task_title": task.title if task is not None else None,
+        "agent": agent_name,
+        "status": item.status,
+        "question": item.question,
+        "context": item.context,
+        "response": item.response,
+        "answered_by": item.answered_by,
+        "created_at": iso(item.created_at),
+        "answered_at": iso(item.answered_at),
+    }
+
+
+def intervention_payload(item: Intervention) -> dict[str, Any]:
+    """v1 ``GET /interventions/{id}``."""
+    return {
+        "id": item.id,
+        "task_id": item.task_id,
+        "status": item.status,
+        "question": item.question,
+        "context": item.context,
+        "response": item.response,
+        "created_at": iso(item.created_at),
+        "answered_at": iso(item.answered_at),
+    }
+
+
+def token_status(token: RegistrationToken, now: datetime | None = None) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.used_at is not None:
+        return "used"
+    if token.expires_at <= (now or utcnow()):
+        return "expired"
+    return "active"
+
+
+def token_view(token: RegistrationToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "label": token.label,
+        "created_at": iso(token.created_at),
+        "expires_at": iso(token.expires_at),
+        "used_at": iso(token.used_at),
+        "status": token_status(token),
+        "agent_id": token.agent_id,
+    }

@@ -1,0 +1,248 @@
+"""``/ws/agent``: both ways to authenticate, v1 output, and the extensions (PROTOCOL.md).
+
+One :class:`AgentConnection` per socket; a new authenticated socket for an agent replaces
+the old one. Pushes arrive on the bus channel ``agent:{id}`` and are forwarded only to a
+connection that has sent ``hello``. A bad message never ends anything but that message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from fastapi import APIRouter, WebSocket
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from orchestratia.protocol import WS_AUTH_CLOSE_CODE, WS_MAX_MESSAGE_BYTES, WS_PATH, TaskStatus, WsHello, WsOutput, parse_agent_message
+from orchestratia.hub.deps import agent_for_key
+from orchestratia.hub.output import DUPLICATE, GAP, STORED, append_output
+from orchestratia.hub.store.models import Agent, Task
+
+if TYPE_CHECKING:
+    from orchestratia.hub.core import Hub
+
+log = logging.getLogger(__name__)
+REPLACED_CLOSE_CODE = 4000
+MAX_INVALID_JSON = 5
+
+
+def router() -> APIRouter:
+    api = APIRouter()
+    api.add_api_websocket_route(WS_PATH, ws_agent)
+    return api
+
+
+async def ws_agent(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    await websocket.accept()
+    agent = await authenticate(websocket, hub)
+    if agent is None:
+        return
+    conn = AgentConnection(hub, websocket, agent)
+    previous = hub.connections.get(agent.id)
+    hub.connections[agent.id] = conn
+    if previous is not None:
+        await previous.close(REPLACED_CLOSE_CODE, "replaced by a newer connection")
+    try:
+        await conn.run()
+    finally:
+        if hub.connections.get(agent.id) is conn:
+            del hub.connections[agent.id]
+
+
+async def _send_json(websocket: WebSocket, message: dict[str, Any]) -> None:
+    await websocket.send_text(orjson.dumps(message).decode())
+
+
+async def authenticate(websocket: WebSocket, hub: Hub) -> Agent | None:
+    """Header ``X-API-Key``, or a first ``{"type": "auth"}`` message within the time limit."""
+    key = websocket.headers.get("x-api-key")
+    if key is None:
+        key = await _first_message_key(websocket, hub.settings.ws_auth_timeout_s)
+        if key is None:
+            return None
+    agent, why = await agent_for_key(hub, key)
+    if agent is None:
+        with contextlib.suppress(Exception):
+            await _send_json(websocket, {"type": "auth_error", "detail": why})
+            await websocket.close(WS_AUTH_CLOSE_CODE, why[:120])
+        return None
+    await hub.touch(agent)
+    await _send_json(websocket, {"type": "auth_ok", "agent_id": agent.id})
+    return agent
+
+
+async def _first_message_key(websocket: WebSocket, timeout: float) -> str | None:
+    try:
+        raw = await asyncio.wait_for(websocket.receive(), timeout)
+    except asyncio.TimeoutError:
+        with contextlib.suppress(Exception):
+            await _send_json(websocket, {"type": "auth_error", "detail": f"not authenticated within {timeout:g} s"})
+            await websocket.close(WS_AUTH_CLOSE_CODE, "authentication timeout")
+        return None
+    if raw.get("type") == "websocket.disconnect":
+        return None
+    try:
+        message = orjson.loads(raw.get("text") or raw.get("bytes") or b"")
+        key = message.get("api_key") if message.get("type") == "auth" else None
+    except (orjson.JSONDecodeError, AttributeError):
+        key = None
+    if not isinstance(key, str) or not key:
+        with contextlib.suppress(Exception):
+            detail = 'authenticate first: send {"type": "auth", "api_key": "..."} or the X-API-Key header'
+            await _send_json(websocket, {"type": "auth_error", "detail": detail})
+            await websocket.close(WS_AUTH_CLOSE_CODE, "authentication required")
+        return None
+    return key
+
+
+class AgentConnection:
+    def __init__(self, hub: Hub, websocket: WebSocket, agent: Agent) -> None:
+        self.hub = hub
+        self.ws = websocket
+        self.agent = agent
+        self.hello: WsHello | None = None
+        self.pushed: set[str] = set()
+        self.invalid_json = 0
+        self._send_lock = asyncio.Lock()
+        self._closed = asyncio.Event()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self._send_lock:
+            if self.ws.client_state == WebSocketState.CONNECTED:
+                await _send_json(self.ws, message)
+
+    async def close(self, code: int, reason: str) -> None:
+        self._closed.set()
+        with contextlib.suppress(Exception):
+            await self.ws.close(code, reason)
+
+    async def run(self) -> None:
+        async with self.hub.bus.subscribe(f"agent:{self.agent.id}") as sub:
+            jobs = [
+                asyncio.create_task(self._receive_loop()),
+                asyncio.create_task(self._push_loop(sub)),
+                asyncio.create_task(self._closed.wait()),
+            ]
+            try:
+                await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for job in jobs:
+                    job.cancel()
+                for job in jobs:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await job
+
+    # ------------------------------------------------------------------ agent → hub
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                raw = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if raw.get("type") == "websocket.disconnect":
+                return
+            data = raw.get("text")
+            if data is None:
+                data = raw.get("bytes") or b""
+            try:
+                keep_going = await self._handle(data)
+            except Exception:  # a bad message never takes the connection or the hub down
+                log.exception("agent %s: message failed", self.agent.name)
+                await self.send({"type": "error", "detail": "internal error handling this message"})
+                keep_going = True
+            if not keep_going:
+                return
+
+    async def _handle(self, data: str | bytes) -> bool:
+        size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+        await self.hub.touch(self.agent)
+        if size > WS_MAX_MESSAGE_BYTES:
+            await self.send({"type": "error", "detail": f"message refused: {size} bytes is over the {WS_MAX_MESSAGE_BYTES}-byte limit"})
+            return True
+        try:
+            orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self.invalid_json += 1
+            if self.invalid_json >= MAX_INVALID_JSON:
+                await self.send({"type": "error", "detail": "too many invalid JSON messages: closing"})
+                await self.close(1008, "repeated invalid JSON")
+                return False
+            await self.send({"type": "error", "detail": "invalid JSON: message ignored"})
+            return True
+        self.invalid_json = 0
+        try:
+            message = parse_agent_message(data)
+        except ValidationError as exc:
+            first = exc.errors()[0] if exc.errors() else {}
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            await self.send({"type": "error", "detail": f"invalid message ({where}: {first.get('msg', 'invalid')}): ignored"})
+            return True
+        await self._dispatch(message)
+        return True
+
+    async def _dispatch(self, message: Any) -> None:
+        kind = message.type
+        if kind == "ping":
+            await self.send({"type": "pong"})
+        elif kind == "auth":
+            await self.send({"type": "auth_ok", "agent_id": self.agent.id})
+        elif kind == "hello":
+            await self._hello(message)
+        elif kind == "output":
+            await self._output(message)
+
+    async def _hello(self, hello: WsHello) -> None:
+        self.hello = hello
+        listed = [t.task_id for t in hello.tasks]
+        async with self.hub.read() as session:
+            query = select(Task.id, Task.output_size).where(Task.agent_id == self.agent.id)
+            running = Task.status == TaskStatus.RUNNING.value
+            query = query.where(running | Task.id.in_(listed)) if listed else query.where(running)
+            rows = (await session.execute(query)).all()
+        await self.send({"type": "resume", "tasks": [{"task_id": r[0], "next_offset": r[1] or 0} for r in rows]})
+        self.hub.scheduler.kick(self.agent.id)
+
+    async def _output(self, message: WsOutput) -> None:
+        try:
+            data = message.raw_bytes()
+        except (binascii.Error, ValueError):
+            await self.send({"type": "error", "detail": f"output for {message.task_id}: content is not valid base64"})
+            return
+        if message.offset is not None and message.length is not None and message.length != len(data):
+            await self.send(
+                {"type": "error", "detail": f"output for {message.task_id}: length {message.length} != {len(data)} content bytes"}
+            )
+            return
+        result = await append_output(self.hub, self.agent.id, message.task_id, data, message.stream, message.offset)
+        if self.hello is None:
+            return  # a v1 connection gets none of the extensions
+        if result.status in (STORED, DUPLICATE):
+            await self.send({"type": "ack", "task_id": message.task_id, "next_offset": result.next_offset})
+        elif result.status == GAP:
+            await self.send({"type": "resend", "task_id": message.task_id, "from_offset": result.next_offset})
+
+    # ------------------------------------------------------------------ hub → agent
+
+    async def _push_loop(self, sub: Any) -> None:
+        async for message in sub:
+            kind = message.get("type")
+            if kind == "revoked":
+                await self.send({"type": "error", "detail": "this agent was revoked"})
+                await self.close(WS_AUTH_CLOSE_CODE, "agent revoked")
+                return
+            if self.hello is None:
+                continue  # pushes only to connections that said hello
+            if kind == "task_assigned":
+                task_id = (message.get("task") or {}).get("id")
+                if not task_id or task_id in self.pushed:
+                    continue
+                self.pushed.add(task_id)
+            await self.send(message)

@@ -1,0 +1,71 @@
+"""Small helpers for hub tests (a thin client over the real API; no mocks of our modules)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+ADMIN_PASSWORD = "test-admin-password"
+V1 = "/api/v1/agents"
+ADMIN = "/api/admin"
+
+
+async def wait_for(condition: Callable[[], Awaitable[Any]], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await condition()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient, hub: Any) -> None:
+        self.client = client
+        self.hub = hub
+        self.headers: dict[str, str] = {}
+
+    async def login(self, password: str = ADMIN_PASSWORD) -> None:
+        r = await self.client.post(f"{ADMIN}/login", json={"username": "admin", "password": password})
+        assert r.status_code == 200, r.text
+        self.headers = {"Authorization": f"Bearer {r.json()['token']}"}
+
+    async def admin(self, method: str, path: str, expect: int | None = 200, **kwargs: Any) -> Any:
+        r = await self.client.request(method, ADMIN + path, headers=self.headers, **kwargs)
+        if expect is not None:
+            assert r.status_code == expect, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else r
+
+    async def token(self, label: str = "t", expires_in: str = "24h") -> str:
+        body = await self.admin("POST", "/tokens", 201, json={"label": label, "expires_in": expires_in})
+        return body["token"]
+
+    async def register(self, name: str = "dev-1", **extra: Any) -> dict[str, Any]:
+        token = await self.token(name)
+        body = {"name": name, "hostname": name, "ip": "127.0.0.1", "os": "Linux", "repos": {}, "system_info": {}}
+        body.update(extra)
+        r = await self.client.post(f"{V1}/register", json={**body, "registration_token": token})
+        assert r.status_code == 200, r.text
+        data = r.json()
+        data["headers"] = {"X-API-Key": data["api_key"]}
+        return data
+
+    async def agent(self, agent: dict[str, Any], method: str, path: str, expect: int | None = 200, **kwargs: Any) -> Any:
+        r = await self.client.request(method, V1 + path, headers=agent["headers"], **kwargs)
+        if expect is not None:
+            assert r.status_code == expect, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json() if r.content else None
+
+    async def task(self, **fields: Any) -> dict[str, Any]:
+        body = {"title": "t", "spec": "echo hi", **fields}
+        return await self.admin("POST", "/tasks", 201, json=body)
+
+    async def status(self, task_id: str) -> str:
+        return (await self.admin("GET", f"/tasks/{task_id}"))["status"]
