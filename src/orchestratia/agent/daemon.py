@@ -485,6 +485,8 @@ def run_daemon(config_path: str | Path) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "websockets"):  # one line per heartbeat/poll is noise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     async def main() -> int:
         stop = asyncio.Event()
