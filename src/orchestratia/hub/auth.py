@@ -46,12 +46,13 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _hasher() -> PasswordHasher:
-    return PasswordHasher()
+def _hasher(**cost: int) -> PasswordHasher:
+    return PasswordHasher(**cost)
 
 
-def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+def hash_password(password: str, *, time_cost: int = 3, memory_cost: int = 65536, parallelism: int = 4) -> str:
+    """argon2id hash (``memory_cost`` in KiB). Verification reads the cost from the hash."""
+    return _hasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism).hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import sys
@@ -26,7 +27,13 @@ async def bootstrap_admin(hub: Hub) -> str | None:
             return None
         given = hub.settings.admin_password.get_secret_value() if hub.settings.admin_password else ""
         password = given or secrets.token_urlsafe(15)
-        session.add(Admin(username=ADMIN_USERNAME, password_hash=await asyncio.to_thread(hash_password, password)))
+        cost = {
+            "time_cost": hub.settings.argon2_time_cost,
+            "memory_cost": hub.settings.argon2_memory_kib,
+            "parallelism": hub.settings.argon2_parallelism,
+        }
+        digest = await asyncio.to_thread(functools.partial(hash_password, password, **cost))
+        session.add(Admin(username=ADMIN_USERNAME, password_hash=digest))
     if given:
         log.info("created admin account %r with the password from ORCHESTRATIA_ADMIN_PASSWORD", ADMIN_USERNAME)
         return None

@@ -48,6 +48,10 @@ class HubSettings(BaseSettings):
     sse_keepalive_s: float = Field(default=15.0, gt=0)
     ws_auth_timeout_s: float = Field(default=10.0, gt=0)
     log_level: str = "info"
+    #: argon2id cost for admin passwords (verification cost follows the stored hash's own).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
+    argon2_parallelism: int = Field(default=4, ge=1)
 
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -53,6 +53,9 @@ async def settings_factory(tmp_path, request: pytest.FixtureRequest, backend: st
                 "check_interval_s": 3600.0,
                 "public_url": None,
                 "redis_url": None,
+                "argon2_time_cost": 1,
+                "argon2_memory_kib": 8192,
+                "argon2_parallelism": 1,
                 **db,
                 **overrides,
             }

@@ -1,0 +1,204 @@
+"""The v1 agent API exactly per PROTOCOL.md, including bad input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from orchestratia.hub.store.models import Agent, RegistrationToken, utcnow
+
+from .helpers import V1, Api
+
+REG = {"name": "n", "hostname": "h", "ip": "1.2.3.4", "os": "Linux", "repos": {}, "system_info": {}}
+
+
+async def test_register_returns_id_name_key_and_key_works(api: Api) -> None:
+    agent = await api.register("dev-1", repos={"app": {"path": "/srv/app", "branch": "main"}}, runners=["shell"])
+    assert set(agent) >= {"id", "name", "api_key"} and agent["api_key"].startswith("orc_")
+    assert await api.agent(agent, "POST", "/heartbeat", json={"system_info": {"cpu_count": 4}}) == {"status": "ok"}
+    shown = await api.admin("GET", "/agents/dev-1")
+    assert shown["status"] == "ONLINE" and shown["system_info"] == {"cpu_count": 4}
+    assert shown["repos"]["app"]["path"] == "/srv/app" and shown["runners"] == ["shell"]
+
+
+async def test_register_token_problems_say_which(api: Api, hub) -> None:
+    async def register(token: str) -> tuple[int, str]:
+        r = await api.client.post(f"{V1}/register", json={**REG, "registration_token": token})
+        return r.status_code, r.json().get("detail", "")
+
+    assert (await register("orcreg_nope.nope"))[0] == 401
+    assert "unknown" in (await register("orcreg_nope.nope"))[1]
+    used = await api.token()
+    assert (await register(used))[0] == 200
+    code, detail = await register(used)
+    assert code == 401 and "already used" in detail
+    revoked = await api.token()
+    tokens = await api.admin("GET", "/tokens")
+    revoked_id = next(t["id"] for t in tokens if t["status"] == "active")
+    await api.admin("POST", f"/tokens/{revoked_id}/revoke")
+    code, detail = await register(revoked)
+    assert code == 401 and "revoked" in detail
+    expired = await api.token()
+    async with hub.write() as session:
+        await session.execute(
+            update(RegistrationToken)
+            .where(RegistrationToken.used_at.is_(None), RegistrationToken.revoked_at.is_(None))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    code, detail = await register(expired)
+    assert code == 401 and "expired" in detail
+    statuses = sorted(t["status"] for t in await api.admin("GET", "/tokens"))
+    assert statuses == ["expired", "revoked", "used"]
+
+
+async def test_every_endpoint_wants_a_valid_key(api: Api) -> None:
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1")
+    calls = [
+        ("POST", "/heartbeat", {"system_info": {}}),
+        ("GET", "/tasks/poll", None),
+        ("POST", f"/tasks/{task['id']}/start", {}),
+        ("POST", f"/tasks/{task['id']}/complete", {"result": {}}),
+        ("POST", f"/tasks/{task['id']}/fail", {"error": "x"}),
+        ("POST", f"/tasks/{task['id']}/help", {"question": "q"}),
+        ("GET", f"/interventions/{task['id']}", None),
+    ]
+    for headers, why in [({}, "missing"), ({"X-API-Key": "orc_wrong"}, "unknown")]:
+        for method, path, body in calls:
+            r = await api.client.request(method, V1 + path, json=body, headers=headers)
+            assert r.status_code == 401, (method, path, r.text)
+            assert why in r.json()["detail"]
+    await api.admin("POST", f"/agents/{agent['id']}/revoke")
+    r = await api.client.get(f"{V1}/tasks/poll", headers=agent["headers"])
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+
+async def test_another_agents_task_is_404(api: Api) -> None:
+    mine, other = await api.register("a"), await api.register("b")
+    task = await api.task(agent="a")
+    for path, body in [("start", {}), ("complete", {"result": {}}), ("fail", {"error": ""}), ("help", {"question": "q"})]:
+        r = await api.client.post(f"{V1}/tasks/{task['id']}/{path}", json=body, headers=other["headers"])
+        assert r.status_code == 404, (path, r.text)
+    r = await api.client.post(f"{V1}/tasks/not-a-uuid/start", json={}, headers=other["headers"])
+    assert r.status_code == 404
+    await api.agent(mine, "POST", f"/tasks/{task['id']}/start", json={})
+    ask = await api.agent(mine, "POST", f"/tasks/{task['id']}/help", 201, json={"question": "q"})
+    r = await api.client.get(f"{V1}/interventions/{ask['id']}", headers=other["headers"])
+    assert r.status_code == 404
+    assert await api.agent(other, "GET", "/tasks/poll") == []
+
+
+async def test_bad_bodies(api: Api) -> None:
+    agent = await api.register("dev-1")
+    h = {**agent["headers"], "Content-Type": "application/json"}
+    r = await api.client.post(f"{V1}/heartbeat", content=b"{not json", headers=h)
+    assert r.status_code == 422 and "malformed JSON" in r.json()["detail"]
+    r = await api.client.post(f"{V1}/heartbeat", content=b'{"system_info": "\xff\xfe"}', headers=h)
+    assert r.status_code == 400 and "UTF-8" in r.json()["detail"]
+    big = b'{"system_info": {"x": "' + b"a" * (2 * 1024 * 1024) + b'"}}'
+    r = await api.client.post(f"{V1}/heartbeat", content=big, headers=h)
+    assert r.status_code == 413 and "too large" in r.json()["detail"]
+
+    async def streamed():  # no Content-Length: the size is checked as the body arrives
+        yield b'{"system_info": {"x": "'
+        for _ in range(40):
+            yield b"a" * 65536
+        yield b'"}}'
+
+    r = await api.client.post(f"{V1}/heartbeat", content=streamed(), headers=h)
+    assert r.status_code == 413
+    r = await api.client.post(f"{V1}/register", json={"name": "x"})
+    assert r.status_code == 422 and "registration_token" in r.json()["detail"]
+    assert (await api.agent(agent, "GET", "/tasks/poll")) == []  # still fine afterwards
+
+
+async def test_transitions_repeat_is_200_disallowed_is_409(api: Api) -> None:
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1")
+    tid = task["id"]
+    r = await api.client.post(f"{V1}/tasks/{tid}/complete", json={"result": {}}, headers=agent["headers"])
+    assert r.status_code == 409 and "assigned" in r.json()["detail"]
+    await api.agent(agent, "POST", f"/tasks/{tid}/start", json={})
+    await api.agent(agent, "POST", f"/tasks/{tid}/start", json={})  # a retry
+    await api.agent(agent, "POST", f"/tasks/{tid}/complete", json={"result": {"exit_code": 0, "cost_usd": 0.1}})
+    await api.agent(agent, "POST", f"/tasks/{tid}/complete", json={"result": {"exit_code": 0}})
+    r = await api.client.post(f"{V1}/tasks/{tid}/fail", json={"error": "late"}, headers=agent["headers"])
+    assert r.status_code == 409 and "completed" in r.json()["detail"]
+    r = await api.client.post(f"{V1}/tasks/{tid}/start", json={}, headers=agent["headers"])
+    assert r.status_code == 409
+    shown = await api.admin("GET", f"/tasks/{tid}")
+    assert shown["result"] == {"exit_code": 0, "cost_usd": 0.1} and shown["exit_code"] == 0
+
+
+async def test_fail_from_assigned_and_from_running(api: Api) -> None:
+    agent = await api.register("dev-1")
+    a, b = await api.task(agent="dev-1"), await api.task(agent="dev-1")
+    await api.agent(agent, "POST", f"/tasks/{a['id']}/fail", json={"error": "repo missing"})
+    await api.agent(agent, "POST", f"/tasks/{b['id']}/start", json={})
+    await api.agent(agent, "POST", f"/tasks/{b['id']}/fail", json={"error": "boom", "exit_code": 3})
+    shown = await api.admin("GET", f"/tasks/{b['id']}")
+    assert (shown["status"], shown["error"], shown["exit_code"]) == ("failed", "boom", 3)
+    assert (await api.admin("GET", f"/tasks/{a['id']}"))["error"] == "repo missing"
+
+
+async def test_help_and_intervention_flow(api: Api) -> None:
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1")
+    r = await api.client.post(f"{V1}/tasks/{task['id']}/help", json={"question": "q"}, headers=agent["headers"])
+    assert r.status_code == 409  # not running yet
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+    ask = await api.agent(agent, "POST", f"/tasks/{task['id']}/help", 201, json={"question": "Which DB?", "context": "ctx"})
+    assert ask["id"] == ask["intervention_id"] and ask["status"] == "pending"
+    shown = await api.admin("GET", f"/tasks/{task['id']}")
+    assert shown["status"] == "running" and shown["waiting_for_human"] is True
+    got = await api.agent(agent, "GET", f"/interventions/{ask['id']}")
+    assert got["response"] is None and got["status"] == "pending" and got["context"] == "ctx"
+    assert set(got) >= {"id", "task_id", "status", "question", "context", "response", "created_at", "answered_at"}
+    await api.admin("POST", f"/interventions/{ask['id']}/answer", json={"response": "Postgres"})
+    got = await api.agent(agent, "GET", f"/interventions/{ask['id']}")
+    assert got["status"] == "answered" and got["response"] == "Postgres" and got["answered_at"]
+    assert (await api.admin("GET", f"/tasks/{task['id']}"))["waiting_for_human"] is False
+    second = await api.agent(agent, "POST", f"/tasks/{task['id']}/help", 201, json={"question": "again?"})
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/complete", json={"result": {}})
+    assert (await api.agent(agent, "GET", f"/interventions/{second['id']}"))["status"] == "cancelled"
+    r = await api.client.get(f"{V1}/interventions/00000000-0000-0000-0000-000000000000", headers=agent["headers"])
+    assert r.status_code == 404
+
+
+async def test_poll_is_oldest_first_and_respects_room(api: Api) -> None:
+    agent = await api.register("dev-1", repos={"a": "/srv/a", "a2": "/srv/a/", "b": "/srv/b", "c": "/srv/c"})
+    t1 = await api.task(agent="dev-1", target_repo="a")
+    t2 = await api.task(agent="dev-1", target_repo="a2")  # the same directory as "a"
+    t3 = await api.task(agent="dev-1", target_repo="b")
+    t4 = await api.task(agent="dev-1", target_repo="c")
+    ids = [t["id"] for t in await api.agent(agent, "GET", "/tasks/poll")]
+    assert ids == [t1["id"], t3["id"]]  # room 2; t2 waits for directory /srv/a
+    await api.agent(agent, "POST", f"/tasks/{t1['id']}/start", json={})
+    ids = [t["id"] for t in await api.agent(agent, "GET", "/tasks/poll")]
+    assert ids == [t3["id"]]  # one slot left; t2's directory is busy
+    await api.agent(agent, "POST", f"/tasks/{t1['id']}/complete", json={"result": {}})
+    ids = [t["id"] for t in await api.agent(agent, "GET", "/tasks/poll")]
+    assert ids == [t2["id"], t3["id"]]
+    polled = (await api.agent(agent, "GET", "/tasks/poll"))[0]
+    assert set(polled) >= {"id", "title", "spec", "target_repo", "status", "runner", "timeout_minutes", "created_at"}
+    assert polled["status"] == "assigned" and t4["status"] == "assigned"
+
+
+async def test_any_authenticated_request_counts_as_contact(api: Api, hub) -> None:
+    agent = await api.register("dev-1")
+    async with hub.write() as session:
+        await session.execute(update(Agent).values(last_seen_at=utcnow() - timedelta(hours=1)))
+    hub.forget_touch(agent["id"])
+    assert (await api.admin("GET", "/agents/dev-1"))["status"] == "OFFLINE"
+    await api.agent(agent, "GET", "/tasks/poll")
+    assert (await api.admin("GET", "/agents/dev-1"))["status"] == "ONLINE"
+
+
+async def test_reregistering_a_name_rotates_the_key(api: Api) -> None:
+    first = await api.register("dev-1")
+    second = await api.register("dev-1")
+    assert first["id"] == second["id"] and first["api_key"] != second["api_key"]
+    r = await api.client.get(f"{V1}/tasks/poll", headers=first["headers"])
+    assert r.status_code == 401
+    await api.agent(second, "GET", "/tasks/poll")
