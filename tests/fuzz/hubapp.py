@@ -35,6 +35,7 @@ class World:
     tasks: dict[str, str] = field(default_factory=dict)  # label -> task id
     intervention_id: str = ""
     dead_admin_token: str = ""
+    password: str = ADMIN_PASSWORD
 
     # ------------------------------------------------------------------ helpers
 
@@ -47,7 +48,7 @@ class World:
         return self.client.request(method, V1 + path, headers=headers, **kw)
 
     def login(self) -> str:
-        r = self.client.post("/api/admin/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        r = self.client.post("/api/admin/login", json={"username": "admin", "password": self.password})
         assert r.status_code == 200, r.text
         return r.json()["token"]
 
@@ -79,16 +80,16 @@ class World:
 
     def secrets(self) -> list[str]:
         """Every secret issued in this world, and the distinctive part of each."""
-        out = [ADMIN_PASSWORD, self.admin_token, self.dead_admin_token, *self.keys.values(), *self.tokens]
+        out = [self.password, self.admin_token, self.dead_admin_token, *self.keys.values(), *self.tokens]
         out += [t.split(".", 1)[1] for t in self.tokens if "." in t]
         out += [k[len("orc_"):] for k in self.keys.values()]
         return [s for s in out if s]
 
 
-def build_world(client: TestClient) -> World:
+def build_world(client: TestClient, password: str = ADMIN_PASSWORD) -> World:
     """Agents ``alice`` and ``bob`` (live), ``mallory`` (revoked); tasks for alice in several
     states; one pending intervention on alice's running task."""
-    w = World(client)
+    w = World(client, password=password)
     w.admin_token = w.login()
     w.dead_admin_token = w.login()
     assert w.admin("POST", "/logout", token=w.dead_admin_token).status_code in (200, 204)
@@ -112,10 +113,11 @@ def build_world(client: TestClient) -> World:
 
 
 class CaptureLogs(logging.Handler):
-    """Every log record of every logger, formatted, including exception text."""
+    """Every log record of every logger at INFO and above (what a hub logs as deployed; DEBUG
+    includes libraries' SQL parameters), formatted, including exception text."""
 
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
+        super().__init__(logging.INFO)
         self.lines: list[str] = []
         self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
 
@@ -129,7 +131,7 @@ class CaptureLogs(logging.Handler):
         root = logging.getLogger()
         self._level = root.level
         root.addHandler(self)
-        root.setLevel(logging.DEBUG)
+        root.setLevel(logging.INFO)
         return self
 
     def __exit__(self, *exc) -> None:
