@@ -53,9 +53,9 @@ def make_agent(hub: Hub, tmp_path: Path) -> Iterator[Callable[..., Agent]]:
     quits the screen sessions of their tasks afterwards."""
     agents: list[Agent] = []
 
-    def factory(repos: dict[str, Path] | None = None, start: bool = True) -> Agent:
+    def factory(repos: dict[str, Path] | None = None, start: bool = True, overrides: dict | None = None) -> Agent:
         name = f"it-{uuid.uuid4().hex[:8]}"
-        agent = Agent(hub, tmp_path / name, name, dict(repos or {}))
+        agent = Agent(hub, tmp_path / name, name, dict(repos or {}), overrides=dict(overrides or {}))
         agents.append(agent)
         agent.register()
         if start:

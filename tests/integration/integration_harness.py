@@ -222,6 +222,7 @@ class Agent:
     repos: dict[str, Path] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     starts: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
     def config(self) -> Path:
@@ -257,6 +258,8 @@ class Agent:
             "session": {"backend": "screen", "log_dir": str(self.log_dir), "pid_dir": str(self.workdir / "run"),
                         "reconcile_on_start": True, "kill_grace_seconds": 3},
         }
+        for key, value in self.overrides.items():
+            config[key] = {**config[key], **value} if isinstance(value, dict) and isinstance(config.get(key), dict) else value
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
         token = self.hub.create_token(self.name)
         cli = Cli(self.hub, self.workdir)

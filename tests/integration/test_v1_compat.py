@@ -6,6 +6,7 @@ Nothing here imports orchestratia: this is what a daemon already deployed in the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import socket
@@ -26,6 +27,7 @@ class V1Agent:
         self.http = httpx.Client(base_url=f"{hub_url}/api/v1/agents", timeout=10)
         self.api_key = ""
         self.ws = None
+        self.stack = contextlib.ExitStack()
 
     def register(self, name: str, token: str, repo_path: str) -> dict:
         body = {
@@ -54,7 +56,8 @@ class V1Agent:
 
     def connect_ws(self) -> None:
         ws_url = self.hub_url.replace("http://", "ws://", 1) + "/ws/agent"
-        self.ws = connect(ws_url, open_timeout=10)  # no X-API-Key header: first-message auth
+        # no X-API-Key header: first-message auth
+        self.ws = self.stack.enter_context(connect(ws_url, open_timeout=10))
         self.ws.send(json.dumps({"type": "auth", "api_key": self.api_key}))
         answer = json.loads(self.ws.recv(timeout=5))
         assert answer["type"] == "auth_ok", answer
@@ -110,4 +113,4 @@ def test_v1_client_runs_a_task_to_completed(hub: Hub, cli: Cli, tmp_path) -> Non
     assert again.status_code == 200, again.text  # a retry after a lost response is safe
     done = hub.task(task["id"])
     assert done["status"] == "completed" and done["result"] == {"output_lines": 3}
-    legacy.ws.close()
+    legacy.stack.close()
