@@ -85,7 +85,7 @@ class Daemon:
             await self.stop.wait()
         finally:
             log.info("shutting down: no new tasks; %d task session(s) keep running", len(self.runs))
-            pending = [t for t in self._bg if not t.done()]
+            pending = [t for t in self._bg if not t.done() and t.get_name().startswith("start-")]
             if pending:  # let task starts that already told the hub finish launching
                 await asyncio.wait(pending, timeout=10)
             for t in loops + list(self._bg):

@@ -108,7 +108,13 @@ def register_with_token(token: str, config_path: str | Path, name: str | None = 
     Returns ``(agent_id, api_key)``. Creates the config (0600) when missing; sets ``hub_url``
     (from the token), ``api_key`` and ``agent_name`` (when ``name`` is given); removes the
     consumed ``registration_token``. Raises :class:`RegistrationError` / ``ConfigError``.
+    Synchronous (runs its own event loop); in async code use :func:`register_with_token_async`.
     """
+    return asyncio.run(register_with_token_async(token, config_path, name))
+
+
+async def register_with_token_async(token: str, config_path: str | Path, name: str | None = None) -> tuple[str, str]:
+    """:func:`register_with_token` for callers that already run an event loop."""
     token = token.strip()
     p = Path(config_path).expanduser()
     raw = read_raw(p) if p.exists() else {}
@@ -119,7 +125,7 @@ def register_with_token(token: str, config_path: str | Path, name: str | None = 
         )
     cfg = config_from_dict({**raw, "hub_url": hub_url, "registration_token": ""}, base_dir=p.parent.resolve(),
                            config_path=str(p))
-    resp = asyncio.run(register_async(cfg, token, name))
+    resp = await register_async(cfg, token, name)
     updates: dict[str, Any] = {"hub_url": cfg.hub_url, "api_key": resp.api_key}
     if name:
         updates["agent_name"] = name
