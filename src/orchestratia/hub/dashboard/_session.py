@@ -91,7 +91,7 @@ def _login_page(request: Request, *, error: str = "", username: str = "", next_:
     response = render(
         request,
         "login.html",
-        {"error": error, "username": username, "next": safe_next(next_), "csrf": csrf},
+        {"error": error, "form_username": username, "next": safe_next(next_), "csrf": csrf},
         status=status,
     )
     if request.cookies.get(CSRF_COOKIE) != csrf:

@@ -131,8 +131,9 @@
     dialog.showModal();
     document.getElementById("reg-label").focus();
   });
-  document.getElementById("register-close").addEventListener("click", function () { dialog.close(); });
-  document.getElementById("register-done").addEventListener("click", function () { dialog.close(); });
+  function closeDialog() { resetDialog(); dialog.close(); }
+  document.getElementById("register-close").addEventListener("click", closeDialog);
+  document.getElementById("register-done").addEventListener("click", closeDialog);
   dialog.addEventListener("close", function () { resetDialog(); refresh(); }); // shown once: gone on close
 
   form.addEventListener("submit", function (ev) {

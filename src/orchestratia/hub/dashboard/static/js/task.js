@@ -95,9 +95,10 @@
   /* ---------- the stream ---------- */
   function setState(text, cls) { stateBox.textContent = text; stateBox.className = "stream-state " + (cls || ""); }
 
-  function connect() {
+  function connect(from) {
     if (ended) return;
-    var url = "/api/admin/tasks/" + encodeURIComponent(task.id) + "/stream?offset=" + nextOffset;
+    var start = typeof from === "number" && from >= 0 ? from : nextOffset;
+    var url = "/api/admin/tasks/" + encodeURIComponent(task.id) + "/stream?offset=" + start;
     source = new EventSource(url);
     source.onopen = function () { retryDelay = 500; setState(Orc.FINAL.indexOf(task.status) >= 0 ? "Loading…" : "● Live", "live"); };
     source.addEventListener("output", onOutput);
@@ -113,10 +114,10 @@
       retryDelay = Math.min(retryDelay * 2, 10000);
     };
   }
-  function reconnect(delay) {
+  function reconnect(delay, from) {
     if (source) { source.close(); source = null; }
     if (ended) return;
-    setTimeout(connect, delay);
+    setTimeout(function () { connect(from); }, delay);
   }
   function finish() {
     ended = true;
@@ -186,6 +187,14 @@
       start === null ? "—" : Orc.duration((end === null ? Date.now() : end) - start);
   }
   setInterval(tickDuration, 1000);
+
+  /* For diagnostics and tests: where the page is, and a way to drop the connection. A
+   * reconnect from an older offset replays bytes the page already has: they are skipped. */
+  Orc.taskStream = {
+    offset: function () { return nextOffset; },
+    ended: function () { return ended; },
+    reconnect: function (from) { reconnect(0, from); },
+  };
 
   if (task.runner === "claude") btnTranscript.hidden = false;
   setView(task.runner === "claude" ? "transcript" : "raw");

@@ -1,0 +1,53 @@
+"""/agents: the list (status, last contact, CPU/memory/disk, repos, running tasks), live
+status, revoke with confirmation. Registration through the dialog is the `agent` fixture."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from playwright.sync_api import expect
+
+from browser_helpers import shoot
+
+
+def register_via_api(hub: Any, name: str) -> dict[str, Any]:
+    """A second agent that speaks v1 only (no daemon): token from the admin API, register."""
+    r = hub.api("POST", "/tokens", json={"label": name, "expires_in": "30m"})
+    assert r.status_code == 201, r.text
+    body = {"name": name, "hostname": f"{name}.lan", "ip": "10.0.0.7", "os": "Linux",
+            "repos": {"legacy": "/srv/legacy"}, "registration_token": r.json()["token"],
+            "system_info": {"cpu_percent": 93.0, "cpu_count": 8, "memory_percent": 71.5, "memory_used_gb": 22.9,
+                            "memory_total_gb": 32.0, "disk_percent": 40.0, "disk_used_gb": 200, "disk_total_gb": 500}}
+    reg = httpx.post(f"{hub.url}/api/v1/agents/register", json=body, timeout=10)
+    assert reg.status_code == 200, reg.text
+    return reg.json()
+
+
+def test_agents_list_live_and_revoke(page: Any, hub: Any, agent: Any) -> None:
+    page.goto("/agents")
+    row = page.locator("#agents-body tr", has=page.get_by_text("web-1", exact=True))
+    expect(row.locator(".pill")).to_have_text("online")
+    expect(row.locator("td[data-label=Repos]")).to_contain_text("api")
+    expect(row.locator("td[data-label=Repos]")).to_contain_text("web")
+    expect(row.locator("td[data-label='Last contact']")).to_have_text(re.compile(r"^\d+ s ago$"))
+    expect(row.locator("td[data-label=CPU] [role=meter]")).to_have_count(1, timeout=20_000)
+    expect(row.locator("td[data-label=Memory]")).to_contain_text("GB")
+
+    legacy = register_via_api(hub, "legacy-box")
+    other = page.locator("#agents-body tr", has=page.get_by_text("legacy-box", exact=True))
+    expect(other).to_be_visible()  # appears live: the registration is a hub event
+    expect(other.locator("td[data-label=CPU]")).to_contain_text("93%")
+    shoot(page, "agents")
+
+    other.get_by_role("button", name="Revoke agent legacy-box").click()
+    confirm = page.get_by_role("dialog", name="Are you sure?")
+    expect(confirm).to_contain_text("legacy-box")
+    confirm.get_by_role("button", name="Keep it").click()
+    expect(other.locator(".pill")).not_to_have_text("revoked")
+    other.get_by_role("button", name="Revoke agent legacy-box").click()
+    confirm.get_by_role("button", name="Revoke").click()
+    expect(other.locator(".pill")).to_have_text("revoked")
+    r = httpx.get(f"{hub.url}/api/v1/agents/tasks/poll", headers={"X-API-Key": legacy["api_key"]}, timeout=10)
+    assert r.status_code == 401  # its key stopped working
