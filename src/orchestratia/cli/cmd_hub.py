@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -30,7 +31,23 @@ def build_settings(**overrides: Any) -> Any:
     try:
         return load_settings(**clean)
     except Exception as exc:  # pydantic ValidationError and friends: one line
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')} (got {e.get('input')!r})" for e in errors()]
+            raise CliError(f"invalid hub settings: {'; '.join(parts)}") from exc
         raise CliError(f"invalid hub settings: {' '.join(str(exc).split())}") from exc
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when ``host:port`` can be bound now (uvicorn binds with SO_REUSEADDR too)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def run_uvicorn(settings: Any, host: str, port: int, log_level: str = "info") -> None:
@@ -57,7 +74,7 @@ def serve(
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where the SQLite database lives")] = None,
     database_url: Annotated[Optional[str], typer.Option("--database-url", help="e.g. postgresql+asyncpg://user@host/db")] = None,
     redis_url: Annotated[Optional[str], typer.Option("--redis-url", help="Redis for events across several hub replicas")] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")] = "info",
+    log_level: Annotated[Optional[str], typer.Option("--log-level", help="debug, info, warning, error (default info)")] = None,
 ) -> None:
     """Run the hub in the foreground (settings also come from ORCHESTRATIA_* variables)."""
     if data_dir is not None and database_url is not None:
@@ -68,5 +85,8 @@ def serve(
         data_dir=str(data_dir.expanduser().resolve()) if data_dir else None,
         database_url=database_url,
         redis_url=redis_url,
+        log_level=log_level,
     )
-    run_uvicorn(settings, getattr(settings, "host", host or "127.0.0.1"), int(getattr(settings, "port", port or 8000)), log_level)
+    if settings.port and not port_free(settings.host, int(settings.port)):
+        raise CliError(f"port {settings.port} on {settings.host} is already in use: stop what uses it or pick another with --port")
+    run_uvicorn(settings, settings.host, int(settings.port), str(getattr(settings, "log_level", None) or "info").lower())

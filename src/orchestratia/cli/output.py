@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
@@ -33,7 +34,12 @@ STATUS_STYLES = {
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    """stdout. Piped (no terminal, no COLUMNS), tables get 200 columns instead of Rich's 80,
+    so scripts and logs see whole lines."""
+    width = None
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
+        width = 200
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def print_json(data: Any) -> None:

@@ -34,6 +34,7 @@ import yaml
 
 from . import output
 from .client import HubClient
+from .cmd_hub import port_free
 from .errors import CliError, guard
 from .paths import config_dir, data_dir, ensure_private_dir, read_json, write_json, write_private
 from .settings import save_cli_config
@@ -70,16 +71,6 @@ class UpPlan:
 def state_dir_for(data: Path) -> Path:
     digest = hashlib.sha256(str(data).encode()).hexdigest()[:12]
     return config_dir() / "up" / digest
-
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def candidate_passwords(plan: UpPlan) -> list[str]:
@@ -255,6 +246,7 @@ def start_agent(plan: UpPlan, token: str, name: str) -> bool:
 
 def banner(plan: UpPlan, agent_name: str, online: bool) -> None:
     con = output.console()
+    con.soft_wrap = True  # never break a password or a path
     con.print()
     con.print(f"[bold green]Orchestratia is up.[/bold green]  Dashboard: [bold]{plan.hub_url}/[/bold]")
     con.print(f"  admin user:     [bold]{ADMIN_USER}[/bold]")

@@ -135,3 +135,22 @@ def test_spec_needs_exactly_one_source(hub) -> None:
     hub(lambda r: httpx.Response(201, json=TASK))
     result = run("tasks", "create", "--title", "x")
     assert result.exit_code == 1 and "--spec" in result.stderr
+
+
+def test_admin_commands_do_not_import_the_hub_or_the_agent() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from orchestratia.cli import main; "
+        "print([m for m in sys.modules if m.startswith(('fastapi', 'sqlalchemy', 'uvicorn', 'orchestratia.hub', "
+        "'orchestratia.agent'))])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_hub_settings_errors_are_one_line(monkeypatch) -> None:
+    result = run("hub", "serve", "--port", "99999")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: invalid hub settings: port:") and result.stderr.count("\n") == 1
