@@ -13,7 +13,7 @@ import ssl
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from orchestratia import __version__
 from orchestratia.protocol import API_PREFIX, TaskPayload
@@ -110,7 +110,7 @@ class HubClient:
     async def _call(self, method: str, path: str, what: str, json: Any = None, attempts: int | None = None) -> Any:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(attempts or self.attempts),
-            wait=wait_exponential_jitter(initial=0.5, max=10),
+            wait=wait_random_exponential(multiplier=0.5, max=10),  # exponential, full jitter
             retry=retry_if_exception(_transient),
             reraise=True,
         ):

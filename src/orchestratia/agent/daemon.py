@@ -88,6 +88,7 @@ class Daemon:
             pending = [t for t in self._bg if not t.done() and t.get_name().startswith("start-")]
             if pending:  # let task starts that already told the hub finish launching
                 await asyncio.wait(pending, timeout=10)
+            await asyncio.wait([loops[2]], timeout=3)  # the WebSocket closes cleanly on stop
             for t in loops + list(self._bg):
                 t.cancel()
             await asyncio.gather(*loops, *self._bg, return_exceptions=True)
@@ -169,6 +170,8 @@ class Daemon:
         self._poke()
 
     def on_disconnected(self) -> None:
+        if self.stop.is_set():
+            return
         log.warning("WebSocket disconnected; polling every %.0f s until it is back", self.cfg.poll_interval)
 
     async def on_message(self, msg: Any) -> None:

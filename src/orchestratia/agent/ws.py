@@ -155,34 +155,11 @@ class HubSocket:
             await self._receive(conn, stop)
 
     async def _receive(self, conn: ClientConnection, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        hello_deadline = loop.time() + self.hello_timeout
-        next_ping = loop.time() + self.ping_interval
-        stop_wait = asyncio.ensure_future(stop.wait())
+        ticker = asyncio.create_task(self._tick(conn))
+        closer = asyncio.create_task(self._close_on(stop, conn))
         try:
-            while not stop.is_set():
-                now = loop.time()
-                timeout = max(0.01, min(next_ping, hello_deadline if not self.ready else next_ping) - now)
-                recv = asyncio.ensure_future(conn.recv())
-                done, _ = await asyncio.wait({recv, stop_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                if recv not in done:
-                    recv.cancel()
-                    try:
-                        await recv
-                    except (asyncio.CancelledError, websockets.ConnectionClosed):
-                        pass
-                    if stop.is_set():
-                        return
-                    now = loop.time()
-                    if not self.ready and now >= hello_deadline:
-                        log.info("the hub did not answer hello: speaking v1 (no acks, no pushes)")
-                        self.ready = True
-                        await self.handler.on_ready(None)
-                    if now >= next_ping:
-                        await conn.send(dump(WsPing()))
-                        next_ping = now + self.ping_interval
-                    continue
-                await self._dispatch(recv.result())
+            async for raw in conn:
+                await self._dispatch(raw)
         except websockets.ConnectionClosed as err:
             if err.rcvd is not None and err.rcvd.code == WS_AUTH_CLOSE_CODE:
                 self.auth_rejected = err.rcvd.reason or "closed 4401"
@@ -190,7 +167,28 @@ class HubSocket:
             else:
                 log.warning("WebSocket closed: %s", err)
         finally:
-            stop_wait.cancel()
+            for t in (ticker, closer):
+                t.cancel()
+            await asyncio.gather(ticker, closer, return_exceptions=True)
+
+    @staticmethod
+    async def _close_on(stop: asyncio.Event, conn: ClientConnection) -> None:
+        await stop.wait()
+        await conn.close()
+
+    async def _tick(self, conn: ClientConnection) -> None:
+        """v1 fallback when ``hello`` gets no ``resume``; application-level pings."""
+        try:
+            await asyncio.sleep(self.hello_timeout)
+            if not self.ready:
+                log.info("the hub did not answer hello: speaking v1 (no acks, no pushes)")
+                self.ready = True
+                await self.handler.on_ready(None)
+            while True:
+                await asyncio.sleep(self.ping_interval)
+                await conn.send(dump(WsPing()))
+        except websockets.ConnectionClosed:
+            return
 
     async def _dispatch(self, raw: str | bytes) -> None:
         try:
