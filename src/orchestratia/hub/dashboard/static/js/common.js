@@ -10,7 +10,14 @@
     return m ? decodeURIComponent(m[1]) : "";
   };
 
+  /* Once the page is on its way out (a form was submitted, a link followed), background
+   * requests that fail must not navigate somewhere else. */
+  var leaving = false;
+  window.addEventListener("beforeunload", function () { leaving = true; });
+  window.addEventListener("submit", function (ev) { if (!ev.defaultPrevented) leaving = true; });
+
   Orc.signIn = function () {
+    if (leaving) return;
     location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
   };
 
