@@ -77,6 +77,24 @@ class ShellConfig(_Section):
     timeout_minutes: float = Field(default=30, gt=0)
 
 
+class HumanConfig(_Section):
+    """Human in the loop (docs/human-in-the-loop.md): the help relay and, for claude, the
+    ``ask_human`` MCP server and the approval hook."""
+
+    enabled: bool = True
+    #: none | risky | all - the agent's default; a task's own approval_policy wins
+    approval_policy: str = "none"
+    approval_rules: list[str] = Field(default_factory=list)
+    approval_timeout_s: float = Field(default=600.0, gt=0)
+
+    @field_validator("approval_policy")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        if value not in ("none", "risky", "all"):
+            raise ValueError("must be none, risky or all")
+        return value
+
+
 class SessionConfig(_Section):
     backend: Literal["screen", "tmux", "direct"] = "screen"
     log_dir: str = ""
@@ -112,6 +130,7 @@ class AgentConfig(_Section):
     aider: CliRunnerConfig = Field(default_factory=lambda: CliRunnerConfig(binary="aider"))
     shell: ShellConfig = Field(default_factory=ShellConfig)
     session: SessionConfig = Field(default_factory=SessionConfig)
+    human: HumanConfig = Field(default_factory=HumanConfig)
     #: the file this config was read from (not a YAML key)
     config_path: str = ""
 
@@ -241,7 +260,7 @@ def config_from_dict(data: dict[str, Any], base_dir: str | Path = ".", config_pa
     """Validate an already-parsed mapping (relative paths resolve against ``base_dir``)."""
     if not isinstance(data, dict):
         raise ConfigError("the config must be a YAML mapping (key: value lines)")
-    for key in ("claude", "codex", "gemini", "aider", "shell", "session"):
+    for key in ("claude", "codex", "gemini", "aider", "shell", "session", "human"):
         if key in data and data[key] is None:
             data = {**data, key: {}}
         elif key in data and not isinstance(data[key], dict):

@@ -33,6 +33,7 @@ from orchestratia.protocol import (
 from . import tasks as T
 from .client import AuthError, ConflictError, HubClient, HubError, NotFoundError
 from .config import AgentConfig, ConfigError, load_config
+from .human_link import HumanLink
 from .output import LogWatcher, file_size, read_range
 from .register import RegistrationError, register_async, update_config_file
 from .runners import RUNNER_CLASSES, make_runners
@@ -60,6 +61,7 @@ class Daemon:
         self.stop = asyncio.Event()
         self._bg: set[asyncio.Task] = set()
         self.poll_now = asyncio.Event()
+        self.human = HumanLink(cfg)
 
     # ------------------------------------------------------------------ main
     async def run(self, stop: asyncio.Event | None = None) -> int:
@@ -69,6 +71,7 @@ class Daemon:
         self.cfg.pid_dir.mkdir(parents=True, exist_ok=True)
         self.watcher = LogWatcher([self.cfg.log_dir, self.cfg.pid_dir], poll_s=self.cfg.session.tail_poll_ms / 1000)
         self.watcher.start()
+        await self.human.start()
         if self.cfg.session.reconcile_on_start:
             self.reconcile()
         loops = [
@@ -93,6 +96,7 @@ class Daemon:
                 t.cancel()
             await asyncio.gather(*loops, *self._bg, return_exceptions=True)
             self.watcher.close()
+            await self.human.close()
             await self.client.aclose()
         return 0
 
@@ -273,10 +277,12 @@ class Daemon:
         run.track.acks = self.ws.extended or not self.ws.ready
         try:
             plan = runner.build(task.spec)
+            self.human.prepare(task, runner.name, plan)
             await asyncio.to_thread(T.launch, run, plan, cwd, self.backend)
         except (SessionError, OSError) as err:
             log.error("task %s: cannot start a %s session: %s", task.id, self.backend.name, err)
             run.files.cleanup()
+            await self.human.task_finished(task.id)
             await self._report_quietly(task.id, f"the agent could not start the task: {err}")
             return
         self.runs[task.id] = run
@@ -328,8 +334,7 @@ class Daemon:
 
     def intervention_answered(self, msg: WsInterventionAnswered) -> None:
         log.info("task %s: intervention %s answered", msg.task_id, msg.intervention_id)
-        path = self.cfg.pid_dir / f"intervention-{msg.intervention_id}.json"
-        T.write_private(path, msg.model_dump_json().encode())
+        self.human.answered(msg.intervention_id, msg.response, msg.task_id)
 
     # ------------------------------------------------------------------ supervision
     async def supervise(self, run: T.TaskRun) -> None:
@@ -427,6 +432,7 @@ class Daemon:
     def finish(self, run: T.TaskRun) -> None:
         self.runs.pop(run.id, None)
         run.files.cleanup()
+        self.spawn(self.human.task_finished(run.id), name=f"human-end-{run.id}")
         self._start_backlog()
         self.poll_now.set()
 

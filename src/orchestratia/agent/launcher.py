@@ -34,6 +34,9 @@ import time
 from datetime import datetime, timezone
 
 SECRET_ENV_PREFIX = "ORCHESTRATIA_"
+#: per-task variables the daemon sets on purpose (the help relay's socket and a per-task
+#: credential, never the agent's API key); every other ORCHESTRATIA_* variable is removed
+TASK_ENV_ALLOWED = frozenset({"ORCHESTRATIA_TASK_ID", "ORCHESTRATIA_TASK_CREDENTIAL", "ORCHESTRATIA_SOCKET"})
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -48,9 +51,10 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
-def clean_env(env: dict[str, str]) -> dict[str, str]:
-    """The task's environment: never any ORCHESTRATIA_* variable (API keys, admin tokens)."""
-    return {k: v for k, v in env.items() if not k.startswith(SECRET_ENV_PREFIX)}
+def clean_env(env: dict[str, str], allow: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The task's environment: no ORCHESTRATIA_* variable (API keys, admin tokens) but those in
+    ``allow``."""
+    return {k: v for k, v in env.items() if not k.startswith(SECRET_ENV_PREFIX) or k in allow}
 
 
 def exit_status(returncode: int) -> tuple[int, int | None]:
@@ -93,7 +97,8 @@ def _tee(out_fd: int, log_fd: int, term_fd: int | None) -> None:
 
 def run(spec: dict) -> int:
     log_fd = os.open(spec["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-    env = clean_env(spec.get("env") or dict(os.environ))
+    given = spec.get("env")
+    env = clean_env(given, TASK_ENV_ALLOWED) if given is not None else clean_env(dict(os.environ))
     stdin = open(spec["stdin_path"], "rb") if spec.get("stdin_path") else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(

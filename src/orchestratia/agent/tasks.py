@@ -139,9 +139,11 @@ class TaskRun:
 
 
 def launch_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The task's environment: the daemon's, minus every ORCHESTRATIA_* variable."""
+    """The task's environment: the daemon's minus every ORCHESTRATIA_* variable, plus ``extra``
+    (the per-task variables of the help relay, which the launcher lets through)."""
     env = launcher.clean_env(dict(os.environ))
-    env.update(extra or {})
+    env.update({k: v for k, v in (extra or {}).items() if not k.startswith("ORCHESTRATIA_")
+                or k in launcher.TASK_ENV_ALLOWED})
     return env
 
 

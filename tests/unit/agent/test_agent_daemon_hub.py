@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import socket
 import subprocess
@@ -120,7 +121,7 @@ async def test_task_completes_with_result_and_exact_output(hub, tmp_path, cleanu
     try:
         t0 = time.monotonic()
         t = (await admin.call("POST", "/tasks", json={"title": "t", "spec": "go FAKE_LINES=5 FAKE_TURNS=2 FAKE_UNICODE "
-                                                      "FAKE_INVALID_UTF8", "target_repo": "repo",
+                                                      "FAKE_INVALID_UTF8 FAKE_ECHO_ENV=ORCHESTRATIA_TASK_ID", "target_repo": "repo",
                                                       "agent": "ut-complete"})).json()
         cleanup_sessions.append(("screen", f"orc-{t['id']}"))
         running = await admin.wait_task(t["id"], {"running", "completed"})
@@ -134,6 +135,11 @@ async def test_task_completes_with_result_and_exact_output(hub, tmp_path, cleanu
         log = (tmp_path / "log" / f"task-{t['id']}.log").read_bytes()
         assert await admin.output(t["id"]) == log  # byte for byte, invalid UTF-8 included
         assert b"\xff\xfe" in log
+        # human in the loop is wired in: the ask_human MCP server, its tool allowed, the task's id in env
+        init = json.loads(log.splitlines()[0])
+        assert init["mcp_servers"] == [{"name": "orchestratia", "status": "connected"}]
+        assert "mcp__orchestratia__ask_human" in init["tools"] and "Bash" in init["tools"]
+        assert f"env ORCHESTRATIA_TASK_ID={t['id']}".encode() in log
         assert started < 5  # pushed, not waiting for a poll
         assert not list((tmp_path / "run").glob(f"task-{t['id']}.*"))  # cleaned up after the report
     finally:
