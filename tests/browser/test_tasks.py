@@ -111,3 +111,12 @@ def test_cancel_a_running_task(page: Any, hub: Any, agent: Any) -> None:
     expect(page.locator("#task-status")).to_have_text("cancelled", timeout=30_000)
     expect(page.get_by_role("button", name="Cancel task")).to_be_hidden()
     assert hub.wait_final(task["id"])["status"] == "cancelled"
+
+
+def test_unknown_task_and_active_filter(page: Any, hub: Any) -> None:
+    response = page.goto("/tasks/00000000-0000-4000-8000-000000000000")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    shoot(page, "not-found")
+    page.goto("/tasks?status=active")
+    expect(page.get_by_role("link", name="Active")).to_have_attribute("aria-current", "true")

@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from browser_helpers import UUID_RE
+from browser_helpers import UUID_RE, shoot
 
 EVIL_TITLE = '<img src=x onerror="window.__xss=1"> Evil <b>title</b>'
 EVIL_SPEC = r"""printf '%s\n' '<script>window.__xss=1</script>' '<img src=x onerror="window.__xss=2">'
@@ -37,6 +37,7 @@ def test_output_and_fields_are_rendered_inert(page: Any, hub: Any, agent: Any) -
     expect(raw).to_contain_text("after-osc cleared")
     assert "\x1b" not in raw.evaluate("n => n.textContent") and "window title" not in raw.inner_text()
     expect(page.get_by_role("heading", level=1)).to_have_text(EVIL_TITLE)
+    shoot(page, "task-xss-output")
     page.get_by_text("Spec", exact=True).click()
     expect(page.locator(".spec pre")).to_contain_text("<script>window.__xss=1</script>")
     assert page.locator("main script:not([type='application/json']), main img, #raw-output *:not(span)").count() == 0

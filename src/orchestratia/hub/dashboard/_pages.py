@@ -16,6 +16,7 @@ from ._session import SignedOut, csrf_ok, login_redirect, page_base
 router = APIRouter()
 
 TASK_FILTERS = ["queued", "assigned", "running", "completed", "failed", "cancelled", "timed_out", "lost"]
+ACTIVE = "queued,assigned,running"
 RUNNERS = ["claude", "codex", "gemini", "aider", "shell"]
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png",
                 ".ico": "image/x-icon"}
@@ -89,12 +90,14 @@ async def agent_revoke(request: Request, agent_id: str) -> Response:
 async def tasks_page(request: Request) -> Response:
     base = await page_base(request, "tasks")
     status = request.query_params.get("status", "")
-    status = status if status in TASK_FILTERS else ""
+    status = status if status in TASK_FILTERS or status == "active" else ""
+    api_status = ACTIVE if status == "active" else status
     params: dict[str, Any] = {"limit": 200}
-    if status:
-        params["status"] = status
+    if api_status:
+        params["status"] = api_status
     tasks = await call(request, "GET", "/tasks", params=params)
-    return render(request, "tasks.html", {**base, "tasks": tasks, "status": status, "filters": TASK_FILTERS})
+    return render(request, "tasks.html", {**base, "tasks": tasks, "status": status, "api_status": api_status,
+                                          "filters": TASK_FILTERS})
 
 
 async def _new_task_page(request: Request, values: dict[str, Any], error: str = "", status: int = 200) -> Response:
@@ -160,7 +163,7 @@ async def task_cancel(request: Request, task_id: str) -> Response:
         return bad_csrf(request)
     target = f"/tasks/{quote(task_id, safe='')}"
     try:
-        await call(request, "POST", f"{target}/cancel", json={"reason": "cancelled from the dashboard"})
+        await call(request, "POST", f"{target}/cancel", json={})
     except ApiError as exc:
         if exc.status != 409:
             raise

@@ -95,12 +95,20 @@
     if (m < 60) return m + " min " + (s % 60) + " s";
     return Math.floor(m / 60) + " h " + (m % 60) + " min";
   };
+  /* Compact local times: "14:03:12" today, "Nov 3, 14:03" this year, else with the year. */
   Orc.absTime = function (iso) {
     var t = Orc.parseTime(iso);
     if (t === null) return "—";
-    return new Date(t).toLocaleString(undefined, {
-      year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
-    });
+    var d = new Date(t), now = new Date();
+    var clock = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+    if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString(undefined, clock);
+    var opts = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false };
+    if (d.getFullYear() !== now.getFullYear()) opts.year = "numeric";
+    return d.toLocaleString(undefined, opts);
+  };
+  Orc.fullTime = function (iso) {
+    var t = Orc.parseTime(iso);
+    return t === null ? "" : new Date(t).toLocaleString(undefined, { dateStyle: "full", timeStyle: "long" });
   };
   Orc.timeEl = function (iso, mode) {
     var node = Orc.el("time", { datetime: iso || "" });
@@ -111,13 +119,8 @@
   Orc.refreshTime = function (node) {
     var iso = node.getAttribute("datetime");
     if (!iso) { node.textContent = "—"; return; }
-    if (node.hasAttribute("data-rel")) {
-      node.textContent = Orc.ago(iso);
-      node.title = Orc.absTime(iso);
-    } else {
-      node.textContent = Orc.absTime(iso);
-      node.title = iso;
-    }
+    node.title = Orc.fullTime(iso);
+    node.textContent = node.hasAttribute("data-rel") ? Orc.ago(iso) : Orc.absTime(iso);
   };
   Orc.refreshTimes = function (root) {
     (root || document).querySelectorAll("time[data-rel], time[data-abs]").forEach(Orc.refreshTime);
