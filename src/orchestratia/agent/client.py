@@ -127,7 +127,7 @@ class HubClient:
 
     # ------------------------------------------------------------------ v1 endpoints
     async def register(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return await self._call("POST", "/register", "register", json=payload)
+        return await self._call("POST", "/register", "register", json=payload, attempts=3)
 
     async def heartbeat(self, system_info: dict[str, Any], active_tasks: list[str] | None = None) -> None:
         body: dict[str, Any] = {"system_info": system_info, "agent_version": __version__}

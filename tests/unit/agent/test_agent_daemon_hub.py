@@ -209,3 +209,54 @@ async def test_restart_adopts_running_and_finished_sessions(hub, tmp_path, clean
             assert await admin.output(tid) == (tmp_path / "log" / f"task-{tid}.log").read_bytes()
     finally:
         assert await d.shutdown() == 0
+
+
+async def test_daemon_side_timeout_stops_and_reports(hub, tmp_path, cleanup_sessions) -> None:
+    cfg, admin = await setup_agent(hub, tmp_path, "ut-timeout",
+                                   claude={"binary": str(FAKE_CLAUDE), "timeout_minutes": 0.01})  # 0.6 s
+    d = Running(cfg)
+    try:
+        t = (await admin.call("POST", "/tasks", json={"title": "slow", "spec": "FAKE_LINES=1 FAKE_SLEEP=60",
+                                                      "target_repo": "repo", "agent": "ut-timeout"})).json()
+        cleanup_sessions.append(("screen", f"orc-{t['id']}"))
+        done = await admin.wait_task(t["id"], {"failed", "timed_out", "completed"})
+        assert done["status"] in ("failed", "timed_out"), done
+        if done["status"] == "failed":
+            assert done["error"].startswith("timed out") and done["exit_code"] == 130
+    finally:
+        assert await d.shutdown() == 0
+
+
+async def test_seed_flow_registers_prints_key_and_heartbeats(hub, tmp_path, capsys, cleanup_sessions) -> None:
+    admin = Admin(hub)
+    token = (await admin.call("POST", "/tokens", json={"label": "seed"})).json()["token"]
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f'hub_url: "{hub["url"]}"\nregistration_token: "{token}"  # One-time token from dashboard\n'
+                   'api_key: ""                        # Auto-set after registration\nagent_name: "ut-seed"\n\n'
+                   f'session:\n  backend: screen\n  log_dir: {tmp_path}/log\n  pid_dir: {tmp_path}/run\n')
+    d = Running(cfg)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            agents = (await admin.call("GET", "/agents")).json()
+            agent = next((a for a in agents if a["name"] == "ut-seed"), None)
+            if agent and agent["status"] == "ONLINE" and agent.get("system_info"):
+                break
+            assert time.monotonic() < deadline, agents
+            await asyncio.sleep(0.1)
+        out = capsys.readouterr().out
+        key = yaml.safe_load(cfg.read_text())["api_key"]
+        assert f"SAVE THIS API KEY to your config.yaml: {key}\n" in out and key.startswith("orc_")
+        text = cfg.read_text()
+        assert "registration_token" not in text and "# Auto-set after registration" in text
+        info = agent["system_info"]
+        for k in ("cpu_count", "cpu_percent", "memory_total_gb", "memory_used_gb", "memory_percent", "disk_total_gb",
+                  "disk_used_gb", "disk_percent", "platform", "platform_release", "python_version", "uptime_seconds"):
+            assert k in info, k
+    finally:
+        assert await d.shutdown() == 0
+    # the token is consumed: registering with it again says so
+    from orchestratia.agent.register import RegistrationError
+
+    with pytest.raises(RegistrationError, match="used|consumed"):
+        await register_with_token_async(token, tmp_path / "other.yaml")
