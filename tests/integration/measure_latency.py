@@ -2,9 +2,9 @@
 
     .venv/bin/python tests/integration/measure_latency.py [--tasks 10] [--lines 50]
 
-1. dispatch: from ``POST /api/admin/tasks`` returning (what ``orchestratia tasks create``
-   does) to the task being ``running`` (seen by polling every 5 ms), and the hub's own
-   ``started_at - created_at``;
+1. dispatch: from ``POST /api/admin/tasks`` returning to the task being ``running`` (seen
+   by polling every 5 ms), the hub's own ``started_at - created_at``, and from starting
+   ``orchestratia tasks create`` (process start-up included) to ``running``;
 2. output: from a line printed by the task (a shell task prints ``MARK <epoch ns>``) to that
    line reaching a client of the hub's SSE stream (the hub publishes after storing, so this
    bounds the time to "stored at the hub" from above).
@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from integration_harness import Agent, Hub, kill_screen_sessions  # noqa: E402
+from integration_harness import ORCHESTRATIA, Agent, Hub, kill_screen_sessions  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -57,6 +57,26 @@ def measure_dispatch(hub: Hub, agent: Agent, n: int) -> tuple[list[float], list[
             server.append(s.total_seconds() * 1000)
         hub.wait_final(task_id)
     return observed, server
+
+
+def measure_dispatch_cli(hub: Hub, agent: Agent, n: int, home: Path) -> list[float]:
+    """From starting ``orchestratia tasks create`` (a new process, as a user would) to running."""
+    import subprocess
+
+    from integration_harness import Cli
+
+    cli, observed = Cli(hub, home), []
+    for i in range(n):
+        t0 = time.monotonic()
+        proc = subprocess.run([ORCHESTRATIA, "tasks", "create", "--title", f"c{i}", "--spec", "true", "--agent",
+                               agent.name, "--repo", "work", "--runner", "shell", "--json"],
+                              capture_output=True, text=True, env=cli.env(), check=True)
+        task_id = json.loads(proc.stdout)["id"]
+        while hub.task(task_id)["status"] in ("queued", "assigned"):
+            time.sleep(0.005)
+        observed.append((time.monotonic() - t0) * 1000)
+        hub.wait_final(task_id)
+    return observed
 
 
 def measure_output(hub: Hub, agent: Agent, lines: int) -> list[float]:
@@ -103,7 +123,9 @@ def main() -> None:
         try:
             agent.register().start()
             observed, server = measure_dispatch(hub, agent, args.tasks)
-            print(summary("create -> running (client view, 5 ms polling)", observed))
+            print(summary("POST /api/admin/tasks returned -> running (5 ms polling)", observed))
+            cli_ms = measure_dispatch_cli(hub, agent, args.tasks, Path(tmp) / "cli")
+            print(summary("`orchestratia tasks create` started -> running (incl. CLI start-up)", cli_ms))
             if server:
                 print(summary("create -> running (hub's started_at - created_at)", server))
             print(summary("line printed -> received from the hub's SSE stream", measure_output(hub, agent, args.lines)))
