@@ -35,6 +35,9 @@ def test_output_and_fields_are_rendered_inert(page: Any, hub: Any, agent: Any) -
     expect(raw.locator("span.a-fg-10.a-b, span.a-fg-2.a-b")).to_have_text("bold green")
     expect(raw.locator("span", has_text="orange")).to_have_count(1)
     expect(raw).to_contain_text("after-osc cleared")
+    expected = ('<script>window.__xss=1</script>\n<img src=x onerror="window.__xss=2">\n'
+                'red alert and bold green orange\nafter-osc cleared\ntab\there & &amp; "quotes" </pre></div>\n')
+    assert expected in raw.evaluate("n => n.textContent")  # one line per line: no stray CRs
     assert "\x1b" not in raw.evaluate("n => n.textContent") and "window title" not in raw.inner_text()
     expect(page.get_by_role("heading", level=1)).to_have_text(EVIL_TITLE)
     shoot(page, "task-xss-output")

@@ -124,7 +124,8 @@ async def task_new_submit(request: Request) -> Response:
         return bad_csrf(request)
     values = {k: str(form.get(k) or "").strip() for k in
               ("title", "spec", "agent", "target_repo", "runner", "timeout_minutes")}
-    values["spec"] = str(form.get("spec") or "")
+    # browsers submit a textarea's line breaks as CRLF; a prompt or script wants LF
+    values["spec"] = str(form.get("spec") or "").replace("\r\n", "\n")
     body: dict[str, Any] = {"title": values["title"], "spec": values["spec"]}
     for key in ("agent", "target_repo", "runner"):
         if values[key]:

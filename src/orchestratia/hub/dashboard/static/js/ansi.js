@@ -122,9 +122,11 @@
           i += 2; // two-byte escapes (charset selection, keypad modes, …)
         }
       } else if (ch === 13) {
-        if (i + 1 >= n && !flush) { this.pending = "\r"; i++; break; }
-        if (s.charCodeAt(i + 1) !== 10) buf += "\n"; // a lone CR: show as a line break
-        i++;
+        var r = i;
+        while (r < n && s.charCodeAt(r) === 13) r++;
+        if (r >= n && !flush) { this.pending = s.slice(i); break; } // CRs at the end: wait for more
+        if (r >= n || s.charCodeAt(r) !== 10) buf += "\n"; // CR without LF: show as a line break
+        i = r; // CR(s) before LF: the LF makes the line break
       } else if ((ch < 32 && ch !== 10 && ch !== 9) || ch === 127 || (ch >= 0x80 && ch < 0xa0)) {
         i++; // other control characters are not shown
       } else {

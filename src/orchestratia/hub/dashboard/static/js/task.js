@@ -174,7 +174,9 @@
     var summaryText = first(r, ["summary", "result"]);
     var summary = document.getElementById("t-summary");
     summary.hidden = !summaryText;
-    summary.replaceChildren(el("div", { class: "tool-label", text: "Summary" }), el("div", { class: "prose", text: summaryText || "" }));
+    var summaryBody = el("div", { class: "prose summary-text" });
+    summaryBody.appendChild(new Orc.Ansi().feed(String(summaryText || ""), true)); // escapes stripped, text only
+    summary.replaceChildren(el("div", { class: "tool-label", text: "Summary" }), summaryBody);
     var final = Orc.FINAL.indexOf(t.status) >= 0;
     document.getElementById("cancel-form").hidden = final;
     tickDuration();
