@@ -47,8 +47,10 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     if shutil.which("screen") is None:
         pytest.fail("screen is not installed: sudo apt install -y screen")
     # 5 failed logins a minute per (username, address): the rate-limit test uses its own username.
+    # An agent is OFFLINE after 8 s without contact (daemons here heartbeat every 2 s).
     server = Hub(tmp_path_factory.mktemp("hub"), extra_env={"ORCHESTRATIA_LOGIN_FAILURES_PER_MINUTE": "5",
-                                                             "ORCHESTRATIA_SSE_KEEPALIVE_S": "2"})
+                                                             "ORCHESTRATIA_SSE_KEEPALIVE_S": "2",
+                                                             "ORCHESTRATIA_OFFLINE_AFTER_S": "8"})
     try:
         server.start()
         yield server

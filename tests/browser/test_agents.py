@@ -51,3 +51,18 @@ def test_agents_list_live_and_revoke(page: Any, hub: Any, agent: Any) -> None:
     expect(other.locator(".pill")).to_have_text("revoked")
     r = httpx.get(f"{hub.url}/api/v1/agents/tasks/poll", headers={"X-API-Key": legacy["api_key"]}, timeout=10)
     assert r.status_code == 401  # its key stopped working
+
+
+def test_online_offline_changes_live(page: Any, hub: Any, agent: Any) -> None:
+    quiet = register_via_api(hub, "quiet-box")  # a v1 agent: contact only when we say so
+    page.goto("/agents")
+    row = page.locator("#agents-body tr", has=page.get_by_text("quiet-box", exact=True))
+    expect(row.locator(".pill")).to_have_text("online")
+    expect(row.locator(".pill")).to_have_text("offline", timeout=25_000)  # no contact for 8 s
+    expect(page.locator("#agents-summary")).to_contain_text("1 offline")
+    r = httpx.post(f"{hub.url}/api/v1/agents/heartbeat", headers={"X-API-Key": quiet["api_key"]},
+                   json={"system_info": {"cpu_percent": 12.5}}, timeout=10)
+    assert r.status_code == 200, r.text
+    expect(row.locator(".pill")).to_have_text("online")
+    expect(row.locator("td[data-label='Last contact']")).to_have_text(re.compile(r"^\d s ago$"))
+    hub.api("POST", f"/agents/{quiet['id']}/revoke")
