@@ -222,7 +222,8 @@ async def test_daemon_side_timeout_stops_and_reports(hub, tmp_path, cleanup_sess
         done = await admin.wait_task(t["id"], {"failed", "timed_out", "completed"})
         assert done["status"] in ("failed", "timed_out"), done
         if done["status"] == "failed":
-            assert done["error"].startswith("timed out") and done["exit_code"] == 130
+            # SIGINT: 130 once the fake handles it; 1 when it lands while python is still starting
+            assert done["error"].startswith("timed out") and done["exit_code"] in (1, 130)
     finally:
         assert await d.shutdown() == 0
 
