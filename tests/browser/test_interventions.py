@@ -57,11 +57,14 @@ def test_pending_question_on_the_task_page(page: Any, hub: Any, agent: Any) -> N
     key = agent.api_key()
     task = create_task(hub, title="Ask on the page", spec="FAKE_LINES=1 FAKE_SLEEP=60", agent="web-1", target_repo="web")
     hub.wait_status(task["id"], "running")
+    page.goto(f"/tasks/{task['id']}")
+    expect(page.locator("#task-status")).to_have_text("running")
     r = httpx.post(f"{hub.url}/api/v1/agents/tasks/{task['id']}/help", json={"question": "Which branch?"},
                    headers={"X-API-Key": key}, timeout=10)
     assert r.status_code == 201, r.text
-    page.goto(f"/tasks/{task['id']}")
-    expect(page.get_by_text("waiting for a human")).to_be_visible()
+    expect(page.get_by_role("link", name="waiting for a human")).to_be_visible()  # live
+    expect(page.locator("#new-question")).to_be_visible()
+    page.get_by_role("link", name="Show it here").click()
     callout = page.get_by_role("region", name="Question from the agent")
     expect(callout).to_contain_text("Which branch?")
     callout.get_by_label("Your answer").fill("main")

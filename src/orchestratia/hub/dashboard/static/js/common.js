@@ -225,6 +225,20 @@
     });
   });
 
+  /* the account menu closes on a click elsewhere and on Escape */
+  document.addEventListener("click", function (ev) {
+    document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
+      if (!menu.contains(ev.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape") return;
+    document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     Orc.refreshTimes();
     connectHub();

@@ -190,6 +190,15 @@
   }
   setInterval(tickDuration, 1000);
 
+  /* a question from this task's agent: refresh the facts and offer the answer box */
+  Orc.onHub("intervention", function (ev) {
+    if (!ev || ev.task_id !== task.id) return;
+    Orc.api("GET", "/tasks/" + encodeURIComponent(task.id)).then(update).catch(function () {});
+    if (ev.status === "pending" && !document.querySelector("[aria-label='Question from the agent']")) {
+      document.getElementById("new-question").hidden = false;
+    }
+  });
+
   /* For diagnostics and tests: where the page is, and a way to drop the connection. A
    * reconnect from an older offset replays bytes the page already has: they are skipped. */
   Orc.taskStream = {
