@@ -89,7 +89,7 @@ class LiveServer:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", ws="websockets")
+            uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", ws="websockets-sansio")
         )
         self._task: asyncio.Task[None] | None = None
 

@@ -69,3 +69,16 @@ class Api:
 
     async def status(self, task_id: str) -> str:
         return (await self.admin("GET", f"/tasks/{task_id}"))["status"]
+
+
+async def next_message(sub: Any, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+    """The next bus message whose fields equal ``match`` (others are skipped)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        left = deadline - loop.time()
+        message = await sub.get(timeout=max(0.01, left))
+        if message is not None and all(message.get(k) == v for k, v in match.items()):
+            return message
+        if loop.time() > deadline:
+            raise AssertionError(f"no message matching {match}")

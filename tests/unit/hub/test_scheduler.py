@@ -1,0 +1,143 @@
+"""Scheduling: queued assignment (repo, runner, room, least busy), timeouts, lost, liveness."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from orchestratia.hub.store.models import Agent, Task, utcnow
+
+from .helpers import Api, next_message, wait_for
+
+
+async def _age_agent(hub, agent_id: str, seconds: float) -> None:
+    async with hub.write() as session:
+        await session.execute(
+            update(Agent).where(Agent.id == agent_id).values(last_seen_at=utcnow() - timedelta(seconds=seconds))
+        )
+    hub.forget_touch(agent_id)
+
+
+async def test_queued_task_waits_for_an_eligible_agent(api: Api, hub) -> None:
+    task = await api.task(target_repo="web", runner="shell")
+    assert task["status"] == "queued" and task["agent"] is None
+    await api.register("no-repo", repos={"api": "/srv/api"}, runners=["shell"])
+    await api.register("no-runner", repos={"web": "/srv/web"}, runners=["claude"])
+    await hub.scheduler.tick()
+    assert await api.status(task["id"]) == "queued"
+    await api.register("good", repos={"web": "/srv/web"}, runners=["claude", "shell"])
+    await hub.scheduler.tick()
+    shown = await api.admin("GET", f"/tasks/{task['id']}")
+    assert (shown["status"], shown["agent"]) == ("assigned", "good")
+
+
+async def test_assignment_runs_on_its_own_when_kicked(api: Api) -> None:
+    await api.register("dev-1")
+    task = await api.task()
+
+    async def assigned() -> bool:
+        return await api.status(task["id"]) == "assigned"
+
+    await wait_for(assigned, what="queued task assigned by the scheduler loop")
+
+
+async def test_least_busy_first_and_room(api: Api, hub) -> None:
+    busy = await api.register("busy", repos={"r": "/srv/r", "s": "/srv/s"})
+    await api.register("idle", repos={"r": "/srv/r2", "s": "/srv/s2"})
+    pinned = await api.task(agent="busy", target_repo="s")
+    await api.agent(busy, "POST", f"/tasks/{pinned['id']}/start", json={})
+    first = await api.task(target_repo="r")
+    await hub.scheduler.tick()
+    assert (await api.admin("GET", f"/tasks/{first['id']}"))["agent"] == "idle"
+    second = await api.task(target_repo="s")
+    await hub.scheduler.tick()
+    assert (await api.admin("GET", f"/tasks/{second['id']}"))["agent"] == "idle"
+    third = await api.task(target_repo="r")  # idle has 2 (full); busy has 1 and /srv/r free
+    await hub.scheduler.tick()
+    assert (await api.admin("GET", f"/tasks/{third['id']}"))["agent"] == "busy"
+    fourth = await api.task()  # everyone full
+    await hub.scheduler.tick()
+    assert await api.status(fourth["id"]) == "queued"
+
+
+async def test_one_running_task_per_repo_directory_for_queued(api: Api, hub) -> None:
+    agent = await api.register("solo", repos={"a": "/srv/a"})
+    first = await api.task(target_repo="a")
+    await hub.scheduler.tick()
+    await api.agent(agent, "POST", f"/tasks/{first['id']}/start", json={})
+    second = await api.task(target_repo="a")
+    await hub.scheduler.tick()
+    assert await api.status(second["id"]) == "queued"  # /srv/a is busy
+    await api.agent(agent, "POST", f"/tasks/{first['id']}/complete", json={"result": {}})
+    await hub.scheduler.tick()
+    assert await api.status(second["id"]) == "assigned"
+
+
+async def test_offline_agents_get_nothing(api: Api, hub) -> None:
+    agent = await api.register("gone")
+    await _age_agent(hub, agent["id"], 3600)
+    task = await api.task()
+    await hub.scheduler.tick()
+    assert await api.status(task["id"]) == "queued"
+    await api.agent(agent, "POST", "/heartbeat", json={"system_info": {}})
+    await hub.scheduler.tick()
+    assert await api.status(task["id"]) == "assigned"
+
+
+async def test_timeout_ends_timed_out(api: Api, hub) -> None:
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1", timeout_minutes=1)
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+    async with hub.bus.subscribe(f"agent:{agent['id']}") as sub:
+        await hub.scheduler.tick(now=utcnow() + timedelta(seconds=30))
+        assert await api.status(task["id"]) == "running"
+        await hub.scheduler.tick(now=utcnow() + timedelta(seconds=61))
+        shown = await api.admin("GET", f"/tasks/{task['id']}")
+        assert shown["status"] == "timed_out" and "timed out" in shown["error"]
+        message = await next_message(sub, type="task_cancel")
+        assert message == {"type": "task_cancel", "task_id": task["id"], "reason": "timed out after 1 minutes"}
+    r = await api.client.post(
+        f"/api/v1/agents/tasks/{task['id']}/fail", json={"error": "killed"}, headers=agent["headers"]
+    )
+    assert r.status_code == 409 and "timed_out" in r.json()["detail"]
+
+
+async def test_lost_then_late_report_accepted(api: Api, hub) -> None:
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1")
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+    await hub.scheduler.tick()
+    assert await api.status(task["id"]) == "running"
+    await _age_agent(hub, agent["id"], hub.settings.lost_grace_s + 1)
+    assert (await api.admin("GET", "/agents/dev-1"))["status"] == "OFFLINE"
+    await hub.scheduler.tick()
+    assert await api.status(task["id"]) == "lost"
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/complete", json={"result": {"exit_code": 0}})
+    assert await api.status(task["id"]) == "completed"
+
+
+async def test_liveness_changes_are_published(api: Api, hub) -> None:
+    agent = await api.register("dev-1")
+    await hub.scheduler.tick()
+    async with hub.bus.subscribe("hub") as sub:
+        await _age_agent(hub, agent["id"], 3600)
+        await hub.scheduler.tick()
+        message = await next_message(sub, kind="agent")
+        assert message == {"kind": "agent", "id": agent["id"], "status": "OFFLINE"}
+        await api.agent(agent, "GET", "/tasks/poll")
+        assert await next_message(sub, kind="agent") == {"kind": "agent", "id": agent["id"], "status": "ONLINE"}
+
+
+async def test_revoked_agent_tasks_go_back_to_the_queue(api: Api, hub) -> None:
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1")
+    revoked = await api.admin("POST", f"/agents/{agent['id']}/revoke")
+    assert revoked["status"] == "REVOKED"
+    shown = await api.admin("GET", f"/tasks/{task['id']}")
+    assert (shown["status"], shown["agent"]) == ("queued", None)
+    await api.register("dev-2")
+    await hub.scheduler.tick()
+    assert (await api.admin("GET", f"/tasks/{task['id']}"))["agent"] == "dev-2"
+    async with hub.read() as session:
+        assert (await session.get(Task, task["id"])).assigned_at is not None
