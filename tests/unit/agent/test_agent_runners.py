@@ -202,3 +202,21 @@ def test_runner_availability_messages(tmp_path) -> None:
     assert runners["shell"].unavailable_reason() is None and runners["claude"].unavailable_reason() is None
     plan = runners["shell"].build("echo hi")
     assert plan.script == "echo hi" and plan.argv[-1] == SCRIPT_PLACEHOLDER
+
+
+@pytest.mark.parametrize("name", ["codex", "gemini", "aider"])
+def test_other_runners_against_their_fakes(name, tmp_path) -> None:
+    fake = str(FAKE_CLAUDE.parent / name)
+    runner = make_runners(config_from_dict({"hub_url": "http://h", name: {"binary": fake}}))[name]
+    assert runner.unavailable_reason() is None
+    plan = runner.build("-leading dash, \"quotes\"\nnewline")
+    proc = run_fake(plan.argv)
+    rep = runner.report(proc.returncode, proc.stdout)
+    assert rep.ok, (proc.stdout, proc.stderr)
+    assert "leading dash" in rep.summary
+    if name != "aider":
+        assert rep.session_id
+        plan = runner.build("FAKE_FAIL")
+        proc = run_fake(plan.argv)
+        rep = runner.report(proc.returncode, proc.stdout)
+        assert not rep.ok and "fake failure requested" in rep.error
