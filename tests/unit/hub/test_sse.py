@@ -1,0 +1,105 @@
+"""SSE: a task's output replayed then tailed live (no gap, no duplicate), and /events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from orchestratia.hub.output import append_output
+
+from .helpers import ADMIN
+
+
+class SseReader:
+    """Events from one streamed response (one line iterator for its whole life)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.lines = response.aiter_lines()
+
+    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        async def run() -> dict[str, Any]:
+            current: dict[str, Any] = {}
+            async for line in self.lines:
+                if line.startswith(":"):
+                    continue
+                if not line:
+                    if current:
+                        return current
+                    continue
+                field, _, value = line.partition(": ")
+                current[field] = json.loads(value) if field == "data" else value
+            raise AssertionError("stream ended")
+
+        return await asyncio.wait_for(run(), timeout)
+
+    async def until(self, kind: str) -> list[dict[str, Any]]:
+        events = [await self.next()]
+        while events[-1]["event"] != kind:
+            events.append(await self.next())
+        return events
+
+
+async def test_replay_then_live_tail_then_end(live) -> None:
+    api, hub = live.api, live.hub
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1")
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+    await append_output(hub, agent["id"], task["id"], b"one\n", offset=0)
+    await append_output(hub, agent["id"], task["id"], b"two\n", offset=4)
+    url = f"{ADMIN}/tasks/{task['id']}/stream?offset=2"
+    async with api.client.stream("GET", url, headers=api.headers) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        sse = SseReader(response)
+        status = await sse.next()
+        assert status["event"] == "status" and status["data"]["status"] == "running"
+        events = [await sse.next() for _ in range(2)]
+        assert [(e["event"], e["id"], e["data"]["text"]) for e in events] == [("output", "4", "e\n"), ("output", "8", "two\n")]
+        await append_output(hub, agent["id"], task["id"], b"three\n", offset=8)
+        live_event = await sse.next()
+        assert (live_event["id"], live_event["data"]) == ("14", {"offset": 8, "length": 6, "stream": "stdout", "text": "three\n"})
+        await api.agent(agent, "POST", f"/tasks/{task['id']}/complete", json={"result": {"exit_code": 0}})
+        rest = await sse.until("end")
+    assert [e["event"] for e in rest][-1] == "end"
+    assert rest[-1]["data"]["status"] == "completed" and rest[-1]["id"] == "14"
+    assert not [e for e in rest if e["event"] == "output"]  # nothing twice
+
+
+async def test_last_event_id_resumes_and_final_task_ends(live) -> None:
+    api, hub = live.api, live.hub
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1")
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+    for i in range(3):
+        await append_output(hub, agent["id"], task["id"], f"line {i}\n".encode(), offset=i * 7)
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/fail", json={"error": "x"})
+    headers = {**api.headers, "Last-Event-ID": "7"}
+    async with api.client.stream("GET", f"{ADMIN}/tasks/{task['id']}/stream", headers=headers) as response:
+        events = await SseReader(response).until("end")
+    outputs = [e for e in events if e["event"] == "output"]
+    assert "".join(e["data"]["text"] for e in outputs) == "line 1\nline 2\n"
+    assert events[-1]["event"] == "end" and events[-1]["data"]["status"] == "failed"
+
+
+async def test_stream_of_unknown_task_is_404(live) -> None:
+    r = await live.api.client.get(f"{ADMIN}/tasks/00000000-0000-0000-0000-000000000000/stream", headers=live.api.headers)
+    assert r.status_code == 404
+
+
+async def test_hub_events(live) -> None:
+    api = live.api
+    async with api.client.stream("GET", f"{ADMIN}/events", headers=api.headers) as response:
+        lines = response.aiter_lines()
+        assert await asyncio.wait_for(lines.__anext__(), 10) == ": connected"
+        task = await api.task(title="watch me", target_repo="nowhere")
+        current: dict[str, Any] = {}
+        async for line in lines:
+            if not line and current:
+                break
+            if line and not line.startswith(":"):
+                field, _, value = line.partition(": ")
+                current[field] = json.loads(value) if field == "data" else value
+        assert current["event"] == "task"
+        assert current["data"]["id"] == task["id"] and current["data"]["status"] == "queued"
