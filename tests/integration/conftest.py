@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -40,6 +42,38 @@ def hub(tmp_path_factory: pytest.TempPathFactory, _prereqs: None) -> Iterator[Hu
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class EarlyTimeout:
+    """A task with the smallest hub-enforced timeout, started when the test session starts so
+    its minute overlaps the other tests (the hub stores whole minutes)."""
+
+    agent: Agent
+    task_id: str
+    minutes: str
+
+
+@pytest.fixture(scope="session", autouse=True)
+def early_timeout(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EarlyTimeout]:
+    agent = Agent(hub, tmp_path_factory.mktemp("timeout-agent"), f"it-timeout-{uuid.uuid4().hex[:6]}")
+    agent.register().start()
+    cli = Cli(hub, agent.workdir / "cli-home")
+    base = ["tasks", "create", "--title", "slow", "--spec", "too slow FAKE_LINES=1 FAKE_SLEEP=150",
+            "--agent", agent.name, "--repo", "work", "--json"]
+    probe = cli.run(*base, "--timeout", "0.05", check=False)
+    if probe.returncode == 0:  # the hub learned fractional minutes: 3 s
+        task, minutes = json.loads(probe.stdout), "0.05"
+    else:
+        assert "timeout_minutes" in probe.stderr, probe.stderr
+        task, minutes = json.loads(cli.run(*base, "--timeout", "1").stdout), "1"
+    try:
+        yield EarlyTimeout(agent, task["id"], minutes)
+    finally:
+        if hub.task(task["id"])["status"] not in FINAL:
+            hub.api("POST", f"/tasks/{task['id']}/cancel", json={"reason": "test teardown"})
+        agent.stop()
+        kill_screen_sessions([task["id"]])
 
 
 @pytest.fixture

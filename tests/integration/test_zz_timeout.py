@@ -1,0 +1,25 @@
+"""``timeout_minutes`` enforced by the hub: the task ends ``timed_out`` and the fake is stopped.
+
+The hub stores whole minutes (``--timeout 0.05`` is refused with 422), so the smallest
+hub-enforced timeout is one minute. The task is started by the session fixture
+``early_timeout`` (conftest.py) when the test session begins, and this module's name sorts
+last, so that minute overlaps the other tests instead of adding to the suite's time."""
+
+from __future__ import annotations
+
+import pytest
+
+from integration_harness import Hub, screen_sessions, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
+
+
+def test_timeout_ends_timed_out(hub: Hub, early_timeout) -> None:
+    task_id = early_timeout.task_id
+    task = hub.wait_final(task_id, timeout=100)
+    assert task["status"] == "timed_out", task
+    assert "timed out" in (task["error"] or ""), task
+    assert task["started_at"] and task["finished_at"]
+    log = early_timeout.agent.task_log(task_id)
+    wait_for(lambda: b"Interrupted" in log.read_bytes(), 20, "the fake to get SIGINT (its 'Interrupted' result)")
+    wait_for(lambda: f"orc-{task_id}" not in screen_sessions(), 20, "the task's screen session to end")
