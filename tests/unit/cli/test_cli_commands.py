@@ -154,3 +154,15 @@ def test_hub_settings_errors_are_one_line(monkeypatch) -> None:
     result = run("hub", "serve", "--port", "99999")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: invalid hub settings: port:") and result.stderr.count("\n") == 1
+
+
+def test_bad_ca_bundle_is_one_line(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("ORCHESTRATIA_HUB_URL", "https://hub.test")
+    monkeypatch.setenv("ORCHESTRATIA_TOKEN", "tok")
+    result = run("--ca-bundle", str(tmp_path / "missing.pem"), "tasks", "list")
+    assert result.exit_code == 1 and result.stderr.startswith("error: cannot use the CA bundle")
+
+
+def test_tls_is_verified_by_default() -> None:
+    assert client_mod.tls_verify(None) is True
