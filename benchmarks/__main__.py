@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 import traceback
@@ -22,7 +23,12 @@ BENCHMARKS = {
 }
 
 
+def _terminate(signum, frame):  # noqa: ANN001
+    raise KeyboardInterrupt(f"signal {signum}")  # so every finally: stops its hub and daemon
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes: a couple of minutes in all")
     parser.add_argument("--profile", action="store_true", help="py-spy the hub and daemon; top functions in the output")

@@ -120,14 +120,19 @@ def measure_throughput(hub: Hub, daemon: Daemon, work: Path, total: int, profile
         tid = create_task(client, daemon.name, spec, "output throughput")
         t_running = wait_until(lambda: client.get(f"/api/admin/tasks/{tid}").json()["status"] != "assigned"
                                and time.monotonic(), 60, 0.01, "task running")
-        sizes = []
+        sizes: list[tuple[float, int]] = []
 
         def stored() -> bool:
             t = client.get(f"/api/admin/tasks/{tid}").json()
-            sizes.append((time.monotonic(), t.get("output_size", 0)))
-            return t.get("output_size", 0) >= total
+            now, size = time.monotonic(), t.get("output_size") or 0
+            if sizes and size == sizes[-1][1] and now - sizes[-1][0] > 20:
+                raise RuntimeError(f"output stalled at {size} of {total} bytes for 20 s (task {t['status']}); "
+                                   f"daemon log: {daemon.log_path}")
+            if not sizes or size != sizes[-1][1]:
+                sizes.append((now, size))
+            return size >= total
 
-        wait_until(stored, 600, 0.05, f"{total} bytes stored")
+        wait_until(stored, 60 + total / 2e6, 0.05, f"{total} bytes stored")
         t_stored = time.monotonic()
         task = wait_final(client, tid, 120)
     program_s = float(marker.read_text()) if marker.exists() else float("nan")

@@ -122,6 +122,7 @@ def _stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
     try:
         proc.wait(grace)
     except subprocess.TimeoutExpired:
+        print(f"  (pid {proc.pid} ignored SIGTERM for {grace:.0f} s: SIGKILL)", flush=True)
         proc.kill()
         proc.wait(5)
 
@@ -269,7 +270,8 @@ class Daemon:
     def stop(self) -> None:
         if self.proc:
             _stop(self.proc)
-        kill_sessions(self.log_dir.parent)
+        if self.config_path:
+            kill_sessions(self.config_path.parent)
 
     @property
     def pid(self) -> int:
