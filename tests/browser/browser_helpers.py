@@ -53,13 +53,17 @@ def sign_in(page: Any, username: str = "admin", password: str = ADMIN_PASSWORD) 
 
 
 def shoot(page: Any, name: str) -> None:
-    """Full-page screenshots of the current page at desktop and phone width."""
+    """Full-page screenshots of the current page: desktop, phone width, and desktop in dark mode."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size
     page.set_viewport_size(DESKTOP)
     page.screenshot(path=str(SHOTS / f"{name}-desktop.png"), full_page=True)
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=str(SHOTS / f"{name}-dark.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
     page.set_viewport_size(size or DESKTOP)
 
 

@@ -66,3 +66,28 @@ def test_online_offline_changes_live(page: Any, hub: Any, agent: Any) -> None:
     expect(row.locator(".pill")).to_have_text("online")
     expect(row.locator("td[data-label='Last contact']")).to_have_text(re.compile(r"^\d s ago$"))
     hub.api("POST", f"/agents/{quiet['id']}/revoke")
+
+
+def test_registration_tokens_list_and_revoke(page: Any, hub: Any, agent: Any) -> None:
+    page.goto("/agents")
+    page.get_by_role("button", name="Register agent").click()
+    dialog = page.get_by_role("dialog", name="Register an agent")
+    dialog.get_by_label("Label").fill("spare-token")
+    dialog.get_by_role("button", name="Generate token").click()
+    token = dialog.locator("#reg-token")
+    expect(token).to_have_text(re.compile(r"^orcreg_"))
+    secret = token.inner_text().strip()
+    dialog.get_by_role("button", name="Close").click()
+    page.get_by_text("Registration tokens").click()
+    tokens = page.get_by_role("table", name="Registration tokens")
+    used = tokens.locator("tr", has=page.get_by_text("web-1", exact=True)).first
+    expect(used.locator(".pill")).to_have_text("used")
+    spare = tokens.locator("tr", has=page.get_by_text("spare-token", exact=True))
+    expect(spare.locator(".pill")).to_have_text("active")
+    shoot(page, "agents-tokens")
+    spare.get_by_role("button", name="Revoke token spare-token").click()
+    page.get_by_role("dialog", name="Are you sure?").get_by_role("button", name="Revoke").click()
+    expect(spare.locator(".pill")).to_have_text("revoked")
+    reg = httpx.post(f"{hub.url}/api/v1/agents/register", json={"name": "nope", "hostname": "h", "ip": "1.2.3.4",
+                     "os": "Linux", "repos": {}, "system_info": {}, "registration_token": secret}, timeout=10)
+    assert reg.status_code == 401 and "revoked" in reg.json()["detail"]

@@ -72,7 +72,8 @@ async def static(name: str) -> Response:
 async def agents_page(request: Request) -> Response:
     base = await page_base(request, "agents")
     agents = await call(request, "GET", "/agents")
-    return render(request, "agents.html", {**base, "agents": _agents_sorted(agents)})
+    tokens = await call(request, "GET", "/tokens")
+    return render(request, "agents.html", {**base, "agents": _agents_sorted(agents), "tokens": tokens})
 
 
 @router.post("/agents/{agent_id}/revoke", include_in_schema=False)

@@ -73,8 +73,9 @@
     document.getElementById("agents-empty").hidden = agents.length > 0;
     var online = agents.filter(function (a) { return a.status === "ONLINE"; }).length;
     var offline = agents.filter(function (a) { return a.status === "OFFLINE"; }).length;
+    var revoked = agents.length - online - offline;
     document.getElementById("agents-summary").textContent = agents.length
-      ? online + " online · " + offline + " offline" : "";
+      ? online + " online · " + offline + " offline" + (revoked ? " · " + revoked + " revoked" : "") : "";
   }
 
   var pending = null;
@@ -113,6 +114,52 @@
     });
   });
 
+  /* ---------- registration tokens ---------- */
+  var tokens = JSON.parse(document.getElementById("tokens-data").textContent || "[]");
+  var tokenBody = document.getElementById("tokens-body");
+
+  function tokenRow(t) {
+    var agentName = "";
+    agents.forEach(function (a) { if (a.id === t.agent_id) agentName = a.name; });
+    var action = t.status === "active"
+      ? el("button", { type: "button", class: "btn btn-small btn-danger-ghost", "aria-label": "Revoke token " + (t.label || t.id),
+          data: { revokeToken: t.id, label: t.label || "unlabelled" }, text: "Revoke" })
+      : el("span");
+    return el("tr", { data: { id: t.id } }, [
+      cell("Label", [el("strong", { text: t.label || "(no label)" })], "cell-primary"),
+      cell("Status", [Orc.pill(t.status)]),
+      cell("Created", [Orc.timeEl(t.created_at, "rel")]),
+      cell("Expires", [Orc.timeEl(t.expires_at, "abs")]),
+      cell("Agent", [el("span", { text: agentName || "—" })]),
+      cell("", [action], "cell-actions"),
+    ]);
+  }
+  function renderTokens() {
+    tokenBody.replaceChildren.apply(tokenBody, tokens.map(tokenRow));
+    document.getElementById("tokens-empty").hidden = tokens.length > 0;
+    var active = tokens.filter(function (t) { return t.status === "active"; }).length;
+    document.getElementById("tokens-summary").textContent = active + " active · " + tokens.length + " in all";
+  }
+  var tokenTimer = null;
+  function refreshTokens() {
+    clearTimeout(tokenTimer);
+    tokenTimer = setTimeout(function () {
+      Orc.api("GET", "/tokens").then(function (list) { tokens = list || []; renderTokens(); }).catch(function () {});
+    }, 200);
+  }
+  Orc.onHub("agent", refreshTokens); // a registration uses a token
+  tokenBody.addEventListener("click", function (ev) {
+    var button = ev.target.closest("[data-revoke-token]");
+    if (!button) return;
+    Orc.confirm("Revoke the registration token “" + button.dataset.label + "”? It can no longer register an agent.",
+      "Revoke").then(function (ok) {
+      if (!ok) return;
+      button.disabled = true;
+      Orc.api("POST", "/tokens/" + encodeURIComponent(button.dataset.revokeToken) + "/revoke").then(refreshTokens,
+        function (err) { button.disabled = false; alert(err.message); });
+    });
+  });
+
   /* ---------- Register Agent ---------- */
   var dialog = document.getElementById("register-dialog");
   var form = document.getElementById("register-form");
@@ -134,7 +181,7 @@
   function closeDialog() { resetDialog(); dialog.close(); }
   document.getElementById("register-close").addEventListener("click", closeDialog);
   document.getElementById("register-done").addEventListener("click", closeDialog);
-  dialog.addEventListener("close", function () { resetDialog(); refresh(); }); // shown once: gone on close
+  dialog.addEventListener("close", function () { resetDialog(); refresh(); refreshTokens(); }); // shown once
 
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -160,4 +207,5 @@
   });
 
   render();
+  renderTokens();
 })();
