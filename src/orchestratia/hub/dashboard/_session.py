@@ -101,7 +101,14 @@ def _login_page(request: Request, *, error: str = "", username: str = "", next_:
 
 @router.get("/login", include_in_schema=False)
 async def login_form(request: Request):
-    return _login_page(request, next_=request.query_params.get("next", ""))
+    next_ = request.query_params.get("next", "")
+    if request.cookies.get(SESSION_COOKIE):  # already signed in: go on
+        try:
+            await call(request, "GET", "/me")
+            return RedirectResponse(safe_next(next_), status_code=303)
+        except ApiError:
+            pass
+    return _login_page(request, next_=next_)
 
 
 @router.post("/login", include_in_schema=False)
