@@ -12,12 +12,12 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query
-from fastapi.responses import StreamingResponse
 
 from orchestratia.protocol import FINAL_STATUSES, TaskStatus
 from orchestratia.hub.admin_tasks import load_task, show
 from orchestratia.hub.core import Hub
 from orchestratia.hub.deps import get_hub
+from orchestratia.hub.responses import EventStreamResponse
 from orchestratia.hub.store.queries import read_output, slice_from
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -25,8 +25,8 @@ REPLAY_BATCH = 1024 * 1024
 
 
 def add_routes(api: APIRouter) -> None:
-    api.add_api_route("/tasks/{task_id}/stream", stream_task, methods=["GET"], response_class=StreamingResponse)
-    api.add_api_route("/events", stream_events, methods=["GET"], response_class=StreamingResponse)
+    api.add_api_route("/tasks/{task_id}/stream", stream_task, methods=["GET"], response_class=EventStreamResponse)
+    api.add_api_route("/events", stream_events, methods=["GET"], response_class=EventStreamResponse)
 
 
 def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
@@ -44,12 +44,12 @@ async def stream_task(
     hub: Hub = Depends(get_hub),
     offset: int = Query(default=0, ge=0),
     last_event_id: str | None = Header(default=None),
-) -> StreamingResponse:
+) -> EventStreamResponse:
     if last_event_id and last_event_id.strip().isdigit():
         offset = int(last_event_id.strip())
     async with hub.read() as session:
         task = await load_task(session, task_id)
-    return StreamingResponse(TaskStream(hub, task.id, offset).events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return EventStreamResponse(TaskStream(hub, task.id, offset).events(), headers=SSE_HEADERS)
 
 
 class TaskStream:
@@ -122,8 +122,8 @@ class TaskStream:
             return
 
 
-async def stream_events(hub: Hub = Depends(get_hub)) -> StreamingResponse:
-    return StreamingResponse(_hub_events(hub), media_type="text/event-stream", headers=SSE_HEADERS)
+async def stream_events(hub: Hub = Depends(get_hub)) -> EventStreamResponse:
+    return EventStreamResponse(_hub_events(hub), headers=SSE_HEADERS)
 
 
 async def _hub_events(hub: Hub) -> AsyncIterator[bytes]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -12,6 +12,7 @@ from orchestratia.protocol import TaskStatus
 from orchestratia.hub.auth import current_admin
 from orchestratia.hub.core import Hub
 from orchestratia.hub.deps import get_hub
+from orchestratia.hub.responses import OctetStreamResponse
 from orchestratia.hub.states import TransitionConflict, emit, kick, status_event, transition
 from orchestratia.hub.store.models import Admin, Task, utcnow
 from orchestratia.hub.store.queries import agent_names, find_agent, is_uuid, read_output, slice_from
@@ -40,7 +41,7 @@ def add_routes(api: APIRouter) -> None:
     api.add_api_route("/tasks", create_task, methods=["POST"], status_code=201)
     api.add_api_route("/tasks", list_tasks, methods=["GET"])
     api.add_api_route("/tasks/{task_id}", get_task, methods=["GET"])
-    api.add_api_route("/tasks/{task_id}/output", get_output, methods=["GET"], response_class=Response)
+    api.add_api_route("/tasks/{task_id}/output", get_output, methods=["GET"], response_class=OctetStreamResponse)
     api.add_api_route("/tasks/{task_id}/cancel", cancel_task, methods=["POST"])
 
 
@@ -117,14 +118,16 @@ async def get_task(task_id: str, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
         return await show(session, await load_task(session, task_id))
 
 
-async def get_output(task_id: str, hub: Hub = Depends(get_hub), offset: int = Query(default=0, ge=0)) -> Response:
+async def get_output(
+    task_id: str, hub: Hub = Depends(get_hub), offset: int = Query(default=0, ge=0)
+) -> OctetStreamResponse:
     """Stored output from ``offset`` as raw bytes; ``X-Next-Offset`` is where to continue."""
     async with hub.read() as session:
         task = await load_task(session, task_id)
         chunks = await read_output(session, task.id, offset, MAX_OUTPUT_RESPONSE)
     data = b"".join(slice_from(chunk, offset) for chunk in chunks)
     headers = {"X-Next-Offset": str(offset + len(data)), "X-Task-Status": task.status}
-    return Response(content=data, media_type="application/octet-stream", headers=headers)
+    return OctetStreamResponse(content=data, headers=headers)
 
 
 async def cancel_task(

@@ -14,9 +14,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse
-
-from orchestratia.hub.responses import OrjsonResponse
+from orchestratia.hub.responses import MarkdownResponse, OrjsonResponse
 
 from orchestratia import __version__
 from orchestratia.hub import api_admin, api_agent, middleware, ws_agent
@@ -58,7 +56,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     app.include_router(api_admin.router())
     app.include_router(ws_agent.router())
     app.add_api_route("/health", health, methods=["GET"], tags=["hub"])
-    app.add_api_route("/ORCHESTRATIA.md", guide, methods=["GET"], tags=["hub"], response_class=PlainTextResponse)
+    app.add_api_route("/ORCHESTRATIA.md", guide, methods=["GET"], tags=["hub"], response_class=MarkdownResponse)
     include_dashboard(app)
     return app
 
@@ -86,10 +84,10 @@ def guide_text(hub_url: str) -> str:
     return text.replace(GUIDE_PLACEHOLDER, hub_url.rstrip("/"))
 
 
-async def guide(request: Request) -> PlainTextResponse:
+async def guide(request: Request) -> MarkdownResponse:
     settings: HubSettings = request.app.state.settings
     url = settings.public_url.rstrip("/") if settings.public_url else str(request.base_url).rstrip("/")
-    return PlainTextResponse(guide_text(url), media_type="text/markdown; charset=utf-8")
+    return MarkdownResponse(guide_text(url))
 
 
 def app_factory() -> FastAPI:

@@ -117,7 +117,35 @@ async def _unhandled(_request: Request, exc: Exception) -> OrjsonResponse:
     return OrjsonResponse({"detail": "internal error; see the hub log"}, status_code=500)
 
 
+VALIDATION_ERROR_SCHEMA = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "title": "Detail"},
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
+    },
+    "required": ["detail"],
+}
+
+
+def _publish_error_shape(app: FastAPI) -> None:
+    """/openapi.json describes our 422 body (``detail`` string + ``errors`` list)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI, max_body_bytes: int) -> None:
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled)
+    _publish_error_shape(app)

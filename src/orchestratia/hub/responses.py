@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 
 class OrjsonResponse(JSONResponse):
@@ -13,3 +13,15 @@ class OrjsonResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+class MarkdownResponse(PlainTextResponse):
+    media_type = "text/markdown"
+
+
+class OctetStreamResponse(Response):
+    media_type = "application/octet-stream"
+
+
+class EventStreamResponse(StreamingResponse):
+    media_type = "text/event-stream"
