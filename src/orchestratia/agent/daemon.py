@@ -35,8 +35,8 @@ from .client import AuthError, ConflictError, HubClient, HubError, NotFoundError
 from .config import AgentConfig, ConfigError, load_config
 from .human_link import HumanLink
 from .output import LogWatcher, file_size, read_range
-from .register import RegistrationError, register_async, update_config_file
-from .runners import RUNNER_CLASSES, make_runners
+from .register import RegistrationError, register_from_config
+from .runners import make_runners
 from .sessions import SessionError, get_backend
 from .stats import system_info
 from .ws import HubSocket
@@ -224,25 +224,8 @@ class Daemon:
             self.submit(task)
 
     def check_task(self, task: TaskPayload) -> tuple[str | None, str, Any]:
-        """(error or None, cwd, runner) for a task: unknown repo or unusable runner -> error."""
-        name = task.runner or self.cfg.default_runner
-        runner = self.runners.get(name)
-        if runner is None:
-            return (f"unknown runner {name!r}; this agent knows {', '.join(RUNNER_CLASSES)}", "", None)
-        why = runner.unavailable_reason()
-        if why:
-            return why, "", runner
-        if task.target_repo:
-            repo = self.cfg.repos.get(task.target_repo)
-            if repo is None:
-                have = ", ".join(sorted(self.cfg.repos)) or "none"
-                return (f"repo {task.target_repo!r} is not configured on agent {self.cfg.agent_name!r} (it has: {have}); "
-                        "add it under repos: in the agent's config.yaml and restart the daemon", "", runner)
-            if not Path(repo.path).is_dir():
-                return (f"repo {task.target_repo!r}: directory {repo.path} does not exist on agent "
-                        f"{self.cfg.agent_name!r}; clone it there or fix repos.{task.target_repo}.path", "", runner)
-            return None, repo.path, runner
-        return None, "", runner
+        """(error or None, cwd, runner): an unknown repo or an unusable runner is an error."""
+        return T.check_task(task, self.cfg, self.runners)
 
     async def start_task(self, task: TaskPayload) -> None:
         try:
@@ -464,23 +447,11 @@ async def run_daemon_async(config: str | Path | AgentConfig, stop: asyncio.Event
         log.error("%s", err)
         return 2
     if not cfg.api_key:
-        if not cfg.registration_token:
-            log.error("%s: api_key is empty and there is no registration_token; get a token from the hub and run "
-                      "`orchestratia agent register TOKEN --config %s`", cfg.config_path or "config", cfg.config_path)
-            return 2
         try:
-            resp = await register_async(cfg, cfg.registration_token)
-        except RegistrationError as err:
+            await register_from_config(cfg)
+        except (RegistrationError, ConfigError) as err:
             log.error("%s", err)
             return 2
-        print(f"SAVE THIS API KEY to your config.yaml: {resp.api_key}", flush=True)
-        cfg.api_key, cfg.registration_token = resp.api_key, ""
-        if cfg.config_path:
-            try:
-                update_config_file(cfg.config_path, {"api_key": resp.api_key}, remove=("registration_token",))
-                log.info("registered as %s (id %s); api_key saved in %s", resp.name, resp.id, cfg.config_path)
-            except (OSError, ConfigError) as err:
-                log.warning("could not write the api_key into %s (%s): copy it there yourself", cfg.config_path, err)
     try:
         return await Daemon(cfg).run(stop)
     except OSError as err:

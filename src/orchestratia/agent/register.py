@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from .client import AuthError, HubClient, HubError
 from .config import AgentConfig, ConfigError, config_from_dict, read_raw
 from .runners import available_runners, make_runners
 from .stats import host_identity, system_info
+
+log = logging.getLogger("orchestratia.agent")
 
 
 class RegistrationError(Exception):
@@ -100,6 +103,30 @@ async def register_async(cfg: AgentConfig, token: str, name: str | None = None) 
         except Exception as err:  # network errors after retries
             raise RegistrationError(f"cannot reach the hub at {cfg.hub_url}: {err}") from None
     return RegisterResponse.model_validate(data)
+
+
+async def register_from_config(cfg: AgentConfig) -> RegisterResponse:
+    """The setup guide's flow: ``registration_token`` in the config and no ``api_key``.
+
+    Registers, prints exactly ``SAVE THIS API KEY to your config.yaml: orc_...`` on stdout, sets
+    ``cfg.api_key`` and writes it into the config file (dropping the consumed token) when the
+    file is writable; otherwise the operator copies it, as the guide says."""
+    if not cfg.registration_token:
+        where = cfg.config_path or "the config"
+        raise RegistrationError(
+            f"{where}: api_key is empty and there is no registration_token; get a token from the hub and run "
+            f"`orchestratia agent register TOKEN --config {where}`"
+        )
+    resp = await register_async(cfg, cfg.registration_token)
+    print(f"SAVE THIS API KEY to your config.yaml: {resp.api_key}", flush=True)
+    cfg.api_key, cfg.registration_token = resp.api_key, ""
+    if cfg.config_path:
+        try:
+            update_config_file(cfg.config_path, {"api_key": resp.api_key}, remove=("registration_token",))
+            log.info("registered as %s (id %s); api_key saved in %s", resp.name, resp.id, cfg.config_path)
+        except (OSError, ConfigError) as err:
+            log.warning("could not write the api_key into %s (%s): copy it there yourself", cfg.config_path, err)
+    return resp
 
 
 def register_with_token(token: str, config_path: str | Path, name: str | None = None) -> tuple[str, str]:

@@ -178,6 +178,30 @@ def launch(run: TaskRun, plan: LaunchPlan, cwd: str, backend: SessionBackend) ->
     backend.start(run.session, [sys.executable, LAUNCHER_PATH, str(files.spec)], env=env, cwd=cwd)
 
 
+def check_task(task: TaskPayload, cfg: Any, runners: dict[str, Any]) -> tuple[str | None, str, Any]:
+    """(error or None, working directory, runner) for a task on this agent. The error says what
+    is wrong and what to do on the agent: unknown runner, runner disabled or not installed,
+    repo not configured or its directory missing."""
+    name = task.runner or cfg.default_runner
+    runner = runners.get(name)
+    if runner is None:
+        return f"unknown runner {name!r}; this agent knows {', '.join(runners)}", "", None
+    why = runner.unavailable_reason()
+    if why:
+        return why, "", runner
+    if not task.target_repo:
+        return None, "", runner
+    repo = cfg.repos.get(task.target_repo)
+    if repo is None:
+        have = ", ".join(sorted(cfg.repos)) or "none"
+        return (f"repo {task.target_repo!r} is not configured on agent {cfg.agent_name!r} (it has: {have}); "
+                "add it under repos: in the agent's config.yaml and restart the daemon", "", runner)
+    if not Path(repo.path).is_dir():
+        return (f"repo {task.target_repo!r}: directory {repo.path} does not exist on agent {cfg.agent_name!r}; "
+                f"clone it there or fix repos.{task.target_repo}.path", "", runner)
+    return None, repo.path, runner
+
+
 def new_run(task: TaskPayload, runner: str, backend: str, log_dir: Path, pid_dir: Path,
             timeout_minutes: float | None) -> TaskRun:
     return TaskRun(task=task, runner=runner, backend=backend, session=session_name(task.id),

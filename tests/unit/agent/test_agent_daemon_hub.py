@@ -188,7 +188,7 @@ async def test_failures_rejections_and_cancel(hub, tmp_path, cleanup_sessions) -
 async def test_restart_adopts_running_and_finished_sessions(hub, tmp_path, cleanup_sessions) -> None:
     cfg, admin = await setup_agent(hub, tmp_path, "ut-restart")
     d = Running(cfg)
-    long = (await admin.call("POST", "/tasks", json={"title": "long", "spec": "FAKE_LINES=40 FAKE_LINE_DELAY=0.05",
+    long = (await admin.call("POST", "/tasks", json={"title": "long", "spec": "FAKE_LINES=100 FAKE_LINE_DELAY=0.04",
                                                      "target_repo": "repo", "agent": "ut-restart"})).json()["id"]
     short = (await admin.call("POST", "/tasks", json={"title": "short", "spec": "FAKE_LINES=3 FAKE_SLEEP=0.5",
                                                       "target_repo": "repo2", "agent": "ut-restart"})).json()["id"]
@@ -197,8 +197,10 @@ async def test_restart_adopts_running_and_finished_sessions(hub, tmp_path, clean
     await admin.wait_task(short, {"running"})
     await asyncio.sleep(0.3)
     assert await d.shutdown() == 0  # the sessions keep running without the daemon
-    await asyncio.sleep(1.0)  # `short` ends while no daemon runs
-    assert (tmp_path / "run" / f"task-{short}.exit").exists()
+    deadline = time.monotonic() + 15
+    while not (tmp_path / "run" / f"task-{short}.exit").exists():  # `short` ends while no daemon runs
+        assert time.monotonic() < deadline, "the short task did not end"
+        await asyncio.sleep(0.02)
     assert (await admin.task(short))["status"] == "running"
     assert not (tmp_path / "run" / f"task-{long}.exit").exists()  # `long` is still running
     d = Running(cfg)
