@@ -135,9 +135,12 @@ def agent(admin_context: Any, hub: Hub, daemons: list[Daemon], tmp_path_factory:
     command = dialog.locator("#reg-cmd").inner_text().strip()
     assert command == f"orchestratia agent register {token}"
     assert f'registration_token: "{token}"' in snippet and f'hub_url: "{hub.url}"' in snippet
-    dialog.get_by_role("button", name="Copy").first.click()
-    expect(dialog.get_by_role("button", name="Copied ✓")).to_be_visible()
+    dialog.get_by_role("button", name="Copy token").click()
+    expect(dialog.get_by_role("button", name="Copied ✓ token")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == token
+    dialog.get_by_role("button", name="Copy config snippet").click()
+    expect(dialog.get_by_role("button", name="Copied ✓ config snippet")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == snippet
     shoot(page, "agents-register-dialog")
     dialog.get_by_role("button", name="Done").click()
     expect(dialog).to_be_hidden()

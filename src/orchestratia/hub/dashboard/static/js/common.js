@@ -170,17 +170,27 @@
 
   /* ---------- copy buttons: <button data-copy="element-id"> ---------- */
   function copyText(text, button) {
+    var label = button.querySelector(".copy-label") || button;
     function done(ok) {
-      var old = button.dataset.label || button.textContent;
+      var old = button.dataset.label || label.textContent;
       button.dataset.label = old;
-      button.textContent = ok ? "Copied ✓" : "Select & copy";
-      setTimeout(function () { button.textContent = old; }, 1600);
+      label.textContent = ok ? "Copied ✓" : "Press Ctrl+C";
+      if (!ok) selectText(document.getElementById(button.getAttribute("data-copy")));
+      setTimeout(function () { label.textContent = old; }, 1600);
     }
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(fallback(text)); });
     } else {
       done(fallback(text));
     }
+  }
+  function selectText(node) {
+    if (!node) return;
+    var range = document.createRange();
+    range.selectNodeContents(node);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
   }
   function fallback(text) {
     var area = Orc.el("textarea", { class: "offscreen", "aria-hidden": "true" });

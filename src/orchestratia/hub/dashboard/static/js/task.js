@@ -109,6 +109,7 @@
     });
     source.onerror = function () {
       if (ended) return;
+      Orc.api("GET", "/me").catch(function () {}); // a session that ended sends the reader to sign in
       setState("Reconnecting…", "warn");
       reconnect(retryDelay);
       retryDelay = Math.min(retryDelay * 2, 10000);
