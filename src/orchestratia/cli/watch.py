@@ -35,10 +35,23 @@ def _status_line(task: dict[str, Any], quiet: bool) -> None:
     sys.stderr.flush()
 
 
+def _progress(task: dict[str, Any], seen: dict[str, Any], quiet: bool) -> None:
+    """A status change before the end (queued → assigned → running), on stderr."""
+    status = task.get("status")
+    if quiet or not status or status == seen.get("status") or status in WATCH_EXIT_CODES:
+        return
+    seen["status"] = status
+    where = f" on {task['agent']}" if task.get("agent") else ""
+    waiting = " (waiting for a human)" if task.get("waiting_for_human") else ""
+    sys.stderr.write(f"[task {status}{where}{waiting}]\n")
+    sys.stderr.flush()
+
+
 def watch_task(hub: HubClient, task_id: str, offset: int = 0, quiet: bool = False) -> int:
     """Print the task's output as it arrives; the exit status for its final status."""
     position = offset
     deadline: float | None = None
+    seen: dict[str, Any] = {}
     while True:
         try:
             for event in hub.stream_task(task_id, offset=position):
@@ -50,6 +63,8 @@ def watch_task(hub: HubClient, task_id: str, offset: int = 0, quiet: bool = Fals
                     _write(payload.get("text", ""))
                     if "offset" in payload and "length" in payload:
                         position = max(position, int(payload["offset"]) + int(payload["length"]))
+                elif event.event == "status":
+                    _progress(json.loads(event.data or "{}"), seen, quiet)
                 elif event.event == "end":
                     task = json.loads(event.data or "{}")
                     _status_line(task, quiet)

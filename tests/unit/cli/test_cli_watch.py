@@ -65,3 +65,12 @@ def test_gives_up_after_the_deadline(monkeypatch) -> None:
     hub = FakeHub([[CliError("cannot reach the hub")]] * 10)
     with pytest.raises(CliError, match="lost the stream"):
         watch_mod.watch_task(hub, "t")
+
+
+def test_status_changes_go_to_stderr_once(capsys) -> None:
+    status = lambda s: SseEvent("status", json.dumps({"id": "t", "status": s, "agent": "dev-1"}), None)  # noqa: E731
+    hub = FakeHub([[status("assigned"), status("running"), status("running"), out(0, "x"), status("completed"), end("completed")]])
+    assert watch_mod.watch_task(hub, "t") == 0
+    captured = capsys.readouterr()
+    assert captured.out == "x"
+    assert captured.err.count("[task running on dev-1]") == 1 and "[task assigned on dev-1]" in captured.err
