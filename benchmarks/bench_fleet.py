@@ -32,6 +32,15 @@ async def register_many(hub: Hub, n: int, concurrency: int = 24) -> tuple[list[s
     async with hub.admin_async(limits=limits) as admin, httpx.AsyncClient(base_url=hub.url, limits=limits,
                                                                           timeout=60) as anon:
         async def one(i: int) -> None:
+            for attempt in range(4):  # a keep-alive connection closed under us: new token, same name
+                try:
+                    return await attempt_one(i)
+                except httpx.TransportError:
+                    if attempt == 3:
+                        raise
+                    await asyncio.sleep(0.2)
+
+        async def attempt_one(i: int) -> None:
             async with sem:
                 r = await admin.post("/api/admin/tokens", json={"label": f"fleet-{i}", "expires_in": "24h"})
                 r.raise_for_status()
@@ -43,6 +52,30 @@ async def register_many(hub: Hub, n: int, concurrency: int = 24) -> tuple[list[s
                 keys[i] = r.json()["api_key"]
 
         await asyncio.gather(*(one(i) for i in range(n)))
+    return keys, time.monotonic() - t0
+
+
+def register_direct(hub: Hub, first: int, n: int) -> tuple[list[str], float]:
+    """Agents ``fleet-<first>`` .. through the hub's own store (a setup step: thousands of
+    one-use tokens through the API only measure registration, which is not the point here)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from orchestratia.hub.auth import hash_secret
+    from orchestratia.hub.store.models import Agent
+    from orchestratia.protocol import new_api_key
+
+    t0 = time.monotonic()
+    db = hub.workdir / "hub-data" / "orchestratia.db"
+    engine = create_engine(f"sqlite:///{db}", connect_args={"timeout": 60})
+    keys = [new_api_key() for _ in range(n)]
+    with Session(engine) as session, session.begin():
+        session.add_all([
+            Agent(name=f"fleet-{first + i:05d}", api_key_hash=hash_secret(k), hostname=f"sim-{first + i}",
+                  ip="127.0.0.1", os="Linux", repos={"app": "/srv/app"}, system_info={}, labels=[],
+                  runners=["claude"], agent_version="fleet-sim", max_concurrent_tasks=2)
+            for i, k in enumerate(keys)])
+    engine.dispose()
     return keys, time.monotonic() - t0
 
 
@@ -77,7 +110,13 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
     with workdir("fleet") as work:
         hub = Hub(work, extra_env={}).start()
         try:
-            keys, reg_s = asyncio.run(register_many(hub, max(steps)))
+            via_api = min(max(steps), 500)
+            keys, reg_s = asyncio.run(register_many(hub, via_api))
+            if max(steps) > via_api:
+                more, direct_s = register_direct(hub, via_api, max(steps) - via_api)
+                keys += more
+            else:
+                direct_s = 0.0
             keyfile = work / "keys.txt"
             keyfile.write_text("\n".join(keys))
             watch = OfflineWatch(hub)
@@ -138,13 +177,15 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
     if base and results[-1] is not base and base["poll"]["p99_ms"]:
         ratios["poll_p99_largest_over_smallest"] = results[-1]["poll"]["p99_ms"] / base["poll"]["p99_ms"]
         ratios["heartbeat_p99_largest_over_smallest"] = results[-1]["heartbeat"]["p99_ms"] / base["heartbeat"]["p99_ms"]
-    text += f"\nregistration of {max(steps)} agents via the API: {reg_s:.1f} s ({max(steps) / reg_s:.0f} agents/s)"
+    text += (f"\nregistration through the API (token + register each): {via_api} agents in {reg_s:.1f} s "
+             f"({via_api / reg_s:.0f} agents/s); the other {max(steps) - via_api} inserted through the store "
+             f"in {direct_s:.1f} s")
     text += "\n" + "  ".join(f"{k}={v:.2f}" for k, v in ratios.items())
     text += f"\nlargest fleet meeting the bar: {largest}; target >= 5000: {'MET' if largest >= 5000 else 'NOT MET'}"
     text += prof.report()
     if sim_err.strip():
         text += "\nsim stderr (tail): " + sim_err.strip()[-500:]
-    result = {"steps": results, "largest_passing": largest, "registration_s": reg_s, "ratios": ratios,
+    result = {"steps": results, "largest_passing": largest, "registration_api": {"agents": via_api, "seconds": reg_s}, "ratios": ratios,
               "targets": {"agents_ge_5000": largest >= 5000}, "step_seconds": step_s, "quick": quick,
               "profile_top": prof.top}
     result["file"] = str(write_result("fleet", result))

@@ -320,7 +320,7 @@ class Profiler:
             RESULTS.mkdir(parents=True, exist_ok=True)
             self.out = RESULTS / f"profile-{self.name}.txt"
             self.proc = subprocess.Popen(
-                [exe, "record", "--pid", str(self.pid), "--rate", str(self.rate), "--format", "raw",
+                [exe, "record", "--pid", str(self.pid), "--rate", str(self.rate), "--format", "raw", "--gil",
                  "--nonblocking", "-o", str(self.out)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
@@ -341,11 +341,11 @@ class Profiler:
     def report(self, n: int = 12) -> str:
         if not self.top:
             return ""
-        rows = [[f"{v:.1f}%", k[:110]] for k, v in self.top["inclusive"][:n]]
         own = [[f"{v:.1f}%", k[:110]] for k, v in self.top["own"][:n]]
-        return (table(f"profile {self.name}: inclusive ({self.top['samples']} samples, idle excluded)",
-                      ["share", "function"], rows)
-                + table(f"profile {self.name}: own time", ["share", "function"], own))
+        app = [[f"{v:.1f}%", k[:110]] for k, v in self.top["app"][:n]]
+        return (table(f"profile {self.name}: GIL-holding samples by deepest orchestratia frame "
+                      f"({self.top['samples']} samples)", ["share", "where"], app)
+                + table(f"profile {self.name}: own time (leaf function)", ["share", "function"], own))
 
 
 def _frame_name(frame: str) -> str:
@@ -357,12 +357,13 @@ def _frame_name(frame: str) -> str:
     return f"{name} ({short})"
 
 
-IDLE_LEAVES = ("select (selectors.py)", "poll (selectors.py)", "_run_once", "epoll", "run_forever")
+IDLE_LEAVES = ("select (selectors.py)", "poll (selectors.py)", "epoll", "Condition.wait", "wait (threading")
 
 
 def collapsed_top(text: str) -> dict[str, Any]:
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    app: Counter[str] = Counter()
     total = 0
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -380,10 +381,19 @@ def collapsed_top(text: str) -> dict[str, Any]:
         own[leaf] += n
         for f in set(frames):
             inclusive[f] += n
+        raw = [f for f in stack.split(";") if "orchestratia" in f]
+        if raw:
+            app[_frame_name(raw[-1]) + " :" + raw[-1].rpartition(":")[2].rstrip(")")] += n
+        else:
+            lib = next((f for f in frames if any(x in f for x in ("sqlalchemy", "aiosqlite", "uvicorn", "starlette",
+                                                                   "fastapi", "websockets", "pydantic", "httpx"))),
+                       frames[min(2, len(frames) - 1)])
+            app["(no app frame) " + lib] += n
     if not total:
         return {}
     return {
         "samples": total,
         "own": [(k, 100 * v / total) for k, v in own.most_common(25)],
         "inclusive": [(k, 100 * v / total) for k, v in inclusive.most_common(40)],
+        "app": [(k, 100 * v / total) for k, v in app.most_common(30)],
     }
