@@ -80,30 +80,43 @@ def test_task_list_status_changes_live(page: Any, hub: Any, agent: Any) -> None:
 
 
 def test_page_opened_mid_task_shows_everything_once_across_reconnects(page: Any, hub: Any, agent: Any) -> None:
-    task = create_task(hub, title="Long run", spec="FAKE_LINES=30 FAKE_LINE_DELAY=0.15", agent="web-1",
+    task = create_task(hub, title="Long run", spec="FAKE_LINES=40 FAKE_LINE_DELAY=0.15", agent="web-1",
                        target_repo="web", runner="claude")
     wait_output(hub, task["id"], 200)  # it has printed something already
     page.goto(f"/tasks/{task['id']}")
     transcript = page.locator("#transcript")
-    expect(transcript.get_by_text("line 10 of 30", exact=True)).to_be_visible(timeout=30_000)
+    expect(transcript.get_by_text("line 10 of 40", exact=True)).to_be_visible(timeout=30_000)
     # the connection drops and comes back, from where the page is ...
     page.evaluate("Orc.taskStream.reconnect()")
-    expect(transcript.get_by_text("line 15 of 30", exact=True)).to_be_visible(timeout=30_000)
+    expect(transcript.get_by_text("line 15 of 40", exact=True)).to_be_visible(timeout=30_000)
+    # the reader scrolls up: auto-scroll pauses, and "Jump to live" appears with new output
+    scroller = page.locator("#output-scroll")
+    scroller.evaluate("n => { n.scrollTop = 0; n.dispatchEvent(new Event('scroll')); }")
+    jump = page.get_by_role("button", name="↓ Jump to live")
+    expect(jump).to_be_visible()
+    assert scroller.evaluate("n => n.scrollTop") == 0
+    jump.click()
+    expect(jump).to_be_hidden()
+    assert scroller.evaluate("n => n.scrollHeight - n.scrollTop - n.clientHeight") < 32
     # ... and a stream replaying from 0 (a stale Last-Event-ID) must not duplicate anything
     page.evaluate("Orc.taskStream.reconnect(0)")
     expect(page.locator("#task-status")).to_have_text("completed", timeout=30_000)
-    page.wait_for_function("Orc.taskStream.ended()")
+    expect(page.locator("#stream-state")).to_have_text("Ended · completed")
+    assert page.evaluate("Orc.taskStream.ended()") is True
     stored = hub.output(task["id"])
     assert page.evaluate("Orc.taskStream.offset()") == len(stored)
     assert page.locator("#raw-output").evaluate("n => n.textContent") == stored.decode()
-    for i in range(1, 31):
-        expect(transcript.get_by_text(f"line {i} of 30", exact=True)).to_have_count(1)
+    for i in range(1, 41):
+        expect(transcript.get_by_text(f"line {i} of 40", exact=True)).to_have_count(1)
 
 
 def test_cancel_a_running_task(page: Any, hub: Any, agent: Any) -> None:
     task = create_task(hub, title="Sleepy", spec="FAKE_LINES=1 FAKE_SLEEP=60", agent="web-1", target_repo="api")
     hub.wait_status(task["id"], "running")
-    page.goto(f"/tasks/{task['id']}")
+    page.goto("/agents")
+    row = page.locator("#agents-body tr", has=page.get_by_text("web-1", exact=True))
+    row.locator("td[data-label=Running]").get_by_role("link", name="Sleepy").click()  # the agent's running task
+    expect(page).to_have_url(f"{hub.url}/tasks/{task['id']}")
     expect(page.locator("#task-status")).to_have_text("running")
     page.get_by_role("button", name="Cancel task").click()
     page.get_by_role("dialog", name="Are you sure?").get_by_role("button", name="Confirm").click()

@@ -73,7 +73,10 @@ async def agents_page(request: Request) -> Response:
     base = await page_base(request, "agents")
     agents = await call(request, "GET", "/agents")
     tokens = await call(request, "GET", "/tokens")
-    return render(request, "agents.html", {**base, "agents": _agents_sorted(agents), "tokens": tokens})
+    active = await call(request, "GET", "/tasks", params={"status": "assigned,running", "limit": 500})
+    titles = {t["id"]: t["title"] for t in active}
+    return render(request, "agents.html", {**base, "agents": _agents_sorted(agents), "tokens": tokens,
+                                           "titles": titles})
 
 
 @router.post("/agents/{agent_id}/revoke", include_in_schema=False)

@@ -4,6 +4,7 @@
   var el = Orc.el;
   var body = document.getElementById("agents-body");
   var agents = JSON.parse(document.getElementById("agents-data").textContent || "[]");
+  var titles = JSON.parse(document.getElementById("titles-data").textContent || "{}"); // task id → title
   var ORDER = { ONLINE: 0, OFFLINE: 1, REVOKED: 2 };
 
   function num(v) { var n = Number(v); return isFinite(n) ? n : null; }
@@ -43,7 +44,9 @@
       : el("span", { class: "muted", text: "—" });
     var runList = running.length
       ? el("ul", { class: "links" }, running.map(function (id) {
-          return el("li", {}, [el("a", { href: "/tasks/" + encodeURIComponent(id), class: "mono", text: String(id).slice(0, 8) })]);
+          var title = titles[id];
+          return el("li", {}, [el("a", { href: "/tasks/" + encodeURIComponent(id), class: title ? "run-link" : "mono",
+            title: title || id, text: title || String(id).slice(0, 8) })]);
         }))
       : el("span", { class: "muted", text: "idle" });
     var actions = a.status === "REVOKED" ? el("span") :
@@ -82,7 +85,13 @@
   function refresh() {
     clearTimeout(pending);
     pending = setTimeout(function () {
-      Orc.api("GET", "/agents").then(function (list) { agents = list || []; render(); }).catch(function () {});
+      Promise.all([Orc.api("GET", "/agents"), Orc.api("GET", "/tasks?status=assigned,running&limit=500")])
+        .then(function (got) {
+          agents = got[0] || [];
+          titles = {};
+          (got[1] || []).forEach(function (t) { titles[t.id] = t.title; });
+          render();
+        }).catch(function () {});
     }, 200);
   }
 
