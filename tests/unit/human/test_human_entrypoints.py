@@ -27,14 +27,24 @@ HOSTILE_INPUTS = [
 ]
 
 
+def _argv(args: list[str]) -> list[str]:
+    return [sys.executable, *args] if args[0] == "-c" else [*ENTRY, *args]
+
+
 async def run_entry(args: list[str], env: dict[str, str] | None, stdin: bytes = b"", timeout: float = 30) -> tuple[int, str, str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATIA_")}
     full_env.update(env or {})
     proc = await asyncio.create_subprocess_exec(
-        *ENTRY, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        *_argv(args), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=full_env,
     )
-    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+    except BaseException:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
     return proc.returncode or 0, out.decode(), err.decode()
 
 
@@ -52,8 +62,13 @@ def decision_of(stdout: str) -> tuple[str, str]:
     return out["permissionDecision"], out["permissionDecisionReason"]
 
 
+def pending_ids(hub: FakeHub) -> list[str]:
+    return [i for i, v in hub.interventions.items() if v["status"] == "pending"]
+
+
 async def answer_when_asked(hub: FakeHub, response: str) -> str:
-    iid = await wait_until(lambda: hub.interventions and hub.only_pending(), timeout=20, what="approval request")
+    iid = await wait_until(lambda: pending_ids(hub), timeout=20, what="a question on the hub")
+    iid = hub.only_pending()
     hub.answer(iid, response)
     return iid
 
@@ -203,3 +218,23 @@ async def test_mcp_ask_human_over_stdio(relay: HelpRelay, hub: FakeHub) -> None:
         await relay.task_finished("t1")
         result = await asyncio.wait_for(call, 10)
         assert result.is_error and "ended" in result.content[0].text
+
+
+# ------------------------------------------------------------------------------ the Typer commands
+
+TYPER = ["-c", "import sys; from orchestratia.cli.human import app; sys.argv[0] = 'orchestratia'; app()"]
+
+
+async def test_typer_commands(relay: HelpRelay, hub: FakeHub) -> None:
+    env = relay.register_task("t1")
+    run = asyncio.create_task(run_entry([*TYPER, "ask", "Typer?", "--context", "ctx", "--timeout", "5"], env))
+    await answer_when_asked(hub, "yes via typer")
+    code, out, err = await run
+    assert (code, out) == (0, "yes via typer\n"), err
+    code, out, err = await run_entry([*TYPER, "ask", "q"], {})
+    assert code == 2 and "not running inside" in err
+    run = asyncio.create_task(run_entry([*TYPER, "approval-hook", "--policy", "risky", "--rule", "ask Read(/etc/*)"],
+                                        env, hook_input("Read", {"file_path": "/etc/shadow"}, "toolu_typer")))
+    await answer_when_asked(hub, "no")
+    code, out, _ = await run
+    assert code == 0 and decision_of(out)[0] == "deny"
