@@ -21,6 +21,7 @@ from orchestratia.hub import api_admin, api_agent, middleware, ws_agent
 from orchestratia.hub.bootstrap import bootstrap_admin
 from orchestratia.hub.core import Hub
 from orchestratia.hub.events import EventBus
+from orchestratia.hub.integrations import start_webhooks
 from orchestratia.hub.settings import HubSettings, load_settings
 from orchestratia.hub.store.migrate import upgrade
 
@@ -36,12 +37,16 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = Hub(settings, bus=bus)
         app.state.hub = hub
+        webhooks = None
         try:
             await upgrade(hub.db)
             hub.bootstrap_password = await bootstrap_admin(hub)
             await hub.scheduler.start()
+            webhooks = await start_webhooks(hub)
             yield
         finally:
+            if webhooks is not None:
+                await webhooks.close()
             await hub.close()
 
     app = FastAPI(

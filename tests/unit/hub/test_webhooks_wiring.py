@@ -1,0 +1,52 @@
+"""The hub starts the webhook dispatcher when ORCHESTRATIA_WEBHOOKS is set; a delivery for a
+finished task carries the admin API's task object."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from orchestratia.hub.app import create_app
+
+from .conftest import LiveServer
+from .helpers import Api
+
+
+async def _receiver() -> tuple[asyncio.base_events.Server, int, asyncio.Queue]:
+    got: asyncio.Queue = asyncio.Queue()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length"))
+        await got.put(json.loads(await reader.readexactly(length)))
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1], got
+
+
+async def test_task_finished_webhook(settings_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, port, got = await _receiver()
+    hooks = [{"url": f"http://127.0.0.1:{port}/hook", "secret": "s", "events": ["task.finished"]}]
+    monkeypatch.setenv("ORCHESTRATIA_WEBHOOKS", json.dumps(hooks))
+    app = create_app(settings_factory())
+    try:
+        async with LiveServer(app) as live:
+            import httpx
+
+            async with httpx.AsyncClient(base_url=live.url) as client:
+                api = Api(client, live.hub)
+                await api.login()
+                agent = await api.register("dev-1")
+                task = await api.task(title="hooked", agent="dev-1")
+                await api.agent(agent, "POST", f"/tasks/{task['id']}/fail", json={"error": "nope"})
+                delivery = await asyncio.wait_for(got.get(), 10)
+    finally:
+        server.close()
+    assert delivery["event"] == "task.finished"
+    assert delivery["data"]["id"] == task["id"] and delivery["data"]["agent"] == "dev-1"
+    assert delivery["data"]["status"] == "failed" and "hooked" in delivery["text"]
