@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from .common import (PYTHON, Daemon, Hub, Profiler, pct, ratio, summary, table, wait_until, workdir,
+from .common import (PYTHON, RESULTS, Daemon, Hub, Profiler, ratio, summary, table, wait_until, workdir,
                      write_result)
 from .sse import Event, SseReader
 
@@ -162,7 +162,11 @@ def run(quick: bool = False, profile: bool = False) -> dict:
     lines, gap = (100, 0.02) if quick else (500, 0.02)
     total = (20 if quick else 200) * 1_000_000
     with workdir("output") as work:
-        hub = Hub(work).start()
+        hub = Hub(work)
+        if profile:  # py-spy samples the throughput run; pyinstrument sees the whole hub life
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            hub.pyinstrument_out = RESULTS / "pyinstrument-output-hub.txt"
+        hub.start()
         daemon = None
         try:
             daemon = Daemon(work, hub, name="output-daemon").start()

@@ -138,6 +138,8 @@ class Hub:
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     token: str = ""
+    #: run the hub under pyinstrument, writing a text profile here when it stops
+    pyinstrument_out: Path | None = None
 
     @property
     def url(self) -> str:
@@ -151,6 +153,8 @@ class Hub:
         data_dir = self.workdir / "hub-data"
         data_dir.mkdir(parents=True, exist_ok=True)
         argv = [PYTHON, "-m", "orchestratia.cli.main", "hub", "serve", "--host", HOST, "--port", str(self.port)]
+        if self.pyinstrument_out:
+            argv[1:1] = ["-m", "pyinstrument", "-r", "text", "--show-all", "-o", str(self.pyinstrument_out)]
         argv += ["--database-url", self.database_url] if self.database_url else ["--data-dir", str(data_dir)]
         env = {**os.environ, "ORCHESTRATIA_ADMIN_PASSWORD": self.password, "PYTHONUNBUFFERED": "1", **self.extra_env}
         self.log_path = self.workdir / "hub.log"
@@ -189,6 +193,10 @@ class Hub:
         )
 
     def stop(self) -> None:
+        if self.proc and self.pyinstrument_out and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # a clean exit, so pyinstrument writes its report
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(60)
         if self.proc:
             _stop(self.proc)
 
