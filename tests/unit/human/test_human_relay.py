@@ -189,3 +189,20 @@ async def test_second_relay_on_same_socket_refuses(relay: HelpRelay, hub: FakeHu
     else:
         await other.close()
         raise AssertionError("a second relay must not steal a live socket")
+
+
+async def test_long_state_dir_gets_a_private_short_socket(hub: FakeHub, short_dir) -> None:
+    deep = short_dir / ("d" * 60) / ("e" * 60)
+    relay = HelpRelay(hub, deep, poll_interval=0.05)
+    await relay.start()
+    try:
+        assert len(str(relay.socket_path)) < 100 and relay.socket_path.parent.name.startswith("orchestratia-")
+        assert stat.S_IMODE(os.stat(relay.socket_path.parent).st_mode) == 0o700
+        env = relay.register_task("t1")
+        waiter = asyncio.create_task(_ask(env))
+        iid = await wait_until(lambda: hub.interventions and hub.only_pending())
+        relay.notify_answered(iid, "short")
+        assert (await asyncio.wait_for(waiter, 5)).response == "short"
+    finally:
+        await relay.close()
+    assert not relay.socket_path.exists()

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import logging
 import os
 import secrets
 import socket
+import stat
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -67,7 +70,7 @@ class HelpRelay:
     ) -> None:
         self.api = api
         self.state_dir = Path(state_dir)
-        self.socket_path = Path(socket_path) if socket_path else self.state_dir / wire.SOCKET_NAME
+        self.socket_path = Path(socket_path) if socket_path else _default_socket_path(self.state_dir)
         self.poll_interval = poll_interval
         self.keepalive_interval = keepalive_interval
         self.retry_max = retry_max
@@ -398,6 +401,21 @@ class HelpRelay:
         req = self._add_request(task_id, request_id, record)
         req.watcher = asyncio.create_task(self._watch(req))
         return req
+
+
+def _default_socket_path(state_dir: Path) -> Path:
+    """``state_dir/orchestratia.sock``; when that is too long for a Unix socket, a socket in a
+    private (0700, ours) dir under the temp dir, named after the state dir."""
+    path = state_dir / wire.SOCKET_NAME
+    if len(str(path).encode()) <= _MAX_SOCKET_PATH:
+        return path
+    private = Path(tempfile.gettempdir()) / f"orchestratia-{os.getuid()}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(private)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        raise RuntimeError(f"{private} is not a private directory of this user; set a shorter pid_dir")
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:20]
+    return private / f"{digest}.sock"
 
 
 def _error(code: str, detail: str) -> dict[str, Any]:
