@@ -68,12 +68,19 @@ async def call(
     json: Any = None,
     params: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    csrf_checked: bool = False,
 ) -> Any:
     """``method`` ``/api/admin{path}``; returns the decoded JSON (None for 204) or raises
-    :class:`ApiError`."""
+    :class:`ApiError`.
+
+    A change (unsafe method) is only forwarded with ``csrf_checked=True``: the caller has
+    compared the form's CSRF field with the cookie. Only then does the request carry the
+    ``X-CSRF-Token`` header that the admin API demands for cookie sessions."""
     extra = dict(headers or {})
     if method.upper() not in ("GET", "HEAD", "OPTIONS"):
-        extra.setdefault("x-csrf-token", request.cookies.get(CSRF_COOKIE, ""))
+        if not csrf_checked:
+            raise RuntimeError(f"{method} {path}: check the form's CSRF field before changing anything")
+        extra["x-csrf-token"] = request.cookies.get(CSRF_COOKIE, "")
     async with _client(request) as client:
         response = await client.request(method, ADMIN + path, json=json, params=params, headers=extra)
     if response.status_code >= 400:

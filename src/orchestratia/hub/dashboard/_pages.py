@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ router = APIRouter()
 
 TASK_FILTERS = ["queued", "assigned", "running", "completed", "failed", "cancelled", "timed_out", "lost"]
 ACTIVE = "queued,assigned,running"
+TASK_PATH = re.compile(r"/tasks/[A-Za-z0-9-]{1,64}")
 RUNNERS = ["claude", "codex", "gemini", "aider", "shell"]
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png",
                 ".ico": "image/x-icon"}
@@ -85,7 +87,7 @@ async def agent_revoke(request: Request, agent_id: str) -> Response:
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return bad_csrf(request)
-    await call(request, "POST", f"/agents/{quote(agent_id, safe='')}/revoke")
+    await call(request, "POST", f"/agents/{quote(agent_id, safe='')}/revoke", csrf_checked=True)
     return RedirectResponse("/agents?notice=revoked", status_code=303)
 
 
@@ -142,7 +144,7 @@ async def task_new_submit(request: Request) -> Response:
     if not values["title"] or not values["spec"].strip():
         return await _new_task_page(request, values, "A task needs a title and a spec.", 400)
     try:
-        task = await call(request, "POST", "/tasks", json=body)
+        task = await call(request, "POST", "/tasks", json=body, csrf_checked=True)
     except ApiError as exc:
         if exc.status == 401:
             raise
@@ -168,7 +170,7 @@ async def task_cancel(request: Request, task_id: str) -> Response:
         return bad_csrf(request)
     target = f"/tasks/{quote(task_id, safe='')}"
     try:
-        await call(request, "POST", f"{target}/cancel", json={})
+        await call(request, "POST", f"{target}/cancel", json={}, csrf_checked=True)
     except ApiError as exc:
         if exc.status != 409:
             raise
@@ -194,12 +196,12 @@ async def intervention_answer(request: Request, intervention_id: str) -> Respons
         return bad_csrf(request)
     text = str(form.get("response") or "").strip()
     back = str(form.get("back") or "")
-    back = back if back.startswith("/tasks/") and "//" not in back else "/interventions"
+    back = back if TASK_PATH.fullmatch(back) else "/interventions"
     if not text:
         return RedirectResponse(back, status_code=303)
     try:
         await call(request, "POST", f"/interventions/{quote(intervention_id, safe='')}/answer",
-                   json={"response": text})
+                   json={"response": text}, csrf_checked=True)
     except ApiError as exc:
         if exc.status != 409:
             raise

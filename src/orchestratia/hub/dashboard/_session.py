@@ -125,7 +125,8 @@ async def login_submit(request: Request):
     if not username or not password:
         return _login_page(request, error="Enter your username and password.", username=username, next_=next_, status=400)
     try:
-        data = await call(request, "POST", "/login", json={"username": username, "password": password})
+        data = await call(request, "POST", "/login", json={"username": username, "password": password},
+                          csrf_checked=True)
     except ApiError as exc:
         if exc.status == 429:
             wait = exc.headers.get("retry-after")
@@ -152,7 +153,7 @@ async def logout(request: Request):
         return render(request, "error.html", {"title": "Sign-out failed",
                       "message": "The page was out of date. Reload it and try again."}, status=403)
     try:
-        await call(request, "POST", "/logout")
+        await call(request, "POST", "/logout", csrf_checked=True)
     except ApiError:
         pass  # the session may already be gone; the cookies go either way
     response = RedirectResponse("/login?notice=signed_out", status_code=303, headers=SECURITY_HEADERS)
