@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from orchestratia.hub.responses import OrjsonResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -25,6 +24,7 @@ from orchestratia.hub.auth import (
 )
 from orchestratia.hub.core import Hub
 from orchestratia.hub.deps import get_hub
+from orchestratia.hub.responses import OrjsonResponse
 from orchestratia.hub.states import emit
 from orchestratia.hub.store.models import Admin, RegistrationToken, utcnow
 from orchestratia.hub.store.queries import is_uuid
@@ -75,13 +75,13 @@ async def login(body: LoginBody, request: Request, hub: Hub = Depends(get_hub)) 
             detail=f"too many failed logins for {body.username!r}: wait {retry} s and try again",
             headers={"Retry-After": str(retry)},
         )
-    async with hub.write() as session:
+    async with hub.read() as session:  # argon2 runs outside the (SQLite) write lock
         admin = await authenticate(session, body.username, body.password)
-        if admin is not None:
-            token, expires_at = await create_admin_session(session, admin, hub.settings.session_ttl_s)
     if admin is None:
         hub.limiter.failed(body.username, ip)
         raise HTTPException(401, detail="wrong username or password")
+    async with hub.write() as session:
+        token, expires_at = await create_admin_session(session, admin, hub.settings.session_ttl_s)
     return {"token": token, "username": admin.username, "expires_at": iso(expires_at)}
 
 

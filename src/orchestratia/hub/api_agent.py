@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
-from orchestratia.hub.responses import OrjsonResponse
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +23,7 @@ from orchestratia.protocol import (
 from orchestratia.hub.auth import hash_secret
 from orchestratia.hub.core import Hub
 from orchestratia.hub.deps import current_agent, get_hub
+from orchestratia.hub.responses import OrjsonResponse
 from orchestratia.hub.states import TransitionConflict, emit, transition
 from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
 from orchestratia.hub.store.queries import agent_task, is_uuid, offerable_tasks

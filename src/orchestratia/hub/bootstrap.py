@@ -9,6 +9,7 @@ import secrets
 import sys
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from orchestratia.hub.auth import hash_password
 from orchestratia.hub.core import Hub
@@ -21,19 +22,24 @@ ADMIN_USERNAME = "admin"
 async def bootstrap_admin(hub: Hub) -> str | None:
     """Create ``admin`` if there is no admin yet. Returns the generated password (or None when
     the password came from ``ORCHESTRATIA_ADMIN_PASSWORD`` or an admin already existed)."""
-    async with hub.write() as session:
-        count = (await session.execute(select(func.count()).select_from(Admin))).scalar_one()
-        if count:
+    async with hub.read() as session:
+        if (await session.execute(select(func.count()).select_from(Admin))).scalar_one():
             return None
-        given = hub.settings.admin_password.get_secret_value() if hub.settings.admin_password else ""
-        password = given or secrets.token_urlsafe(15)
-        cost = {
-            "time_cost": hub.settings.argon2_time_cost,
-            "memory_cost": hub.settings.argon2_memory_kib,
-            "parallelism": hub.settings.argon2_parallelism,
-        }
-        digest = await asyncio.to_thread(functools.partial(hash_password, password, **cost))
-        session.add(Admin(username=ADMIN_USERNAME, password_hash=digest))
+    given = hub.settings.admin_password.get_secret_value() if hub.settings.admin_password else ""
+    password = given or secrets.token_urlsafe(15)
+    cost = {
+        "time_cost": hub.settings.argon2_time_cost,
+        "memory_cost": hub.settings.argon2_memory_kib,
+        "parallelism": hub.settings.argon2_parallelism,
+    }
+    digest = await asyncio.to_thread(functools.partial(hash_password, password, **cost))
+    try:
+        async with hub.write() as session:
+            if (await session.execute(select(func.count()).select_from(Admin))).scalar_one():
+                return None
+            session.add(Admin(username=ADMIN_USERNAME, password_hash=digest))
+    except IntegrityError:
+        return None  # another replica created it first
     if given:
         log.info("created admin account %r with the password from ORCHESTRATIA_ADMIN_PASSWORD", ADMIN_USERNAME)
         return None

@@ -8,8 +8,9 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from orchestratia.hub.responses import OrjsonResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orchestratia.hub.responses import OrjsonResponse
 
 log = logging.getLogger(__name__)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
