@@ -120,4 +120,4 @@ def success(message: str) -> None:
 
 def info(message: str) -> None:
     """Progress notes go to stderr, so stdout stays clean for data."""
-    Console(stderr=True, highlight=False).print(Text(message, style="dim"))
+    Console(stderr=True, highlight=False, soft_wrap=True).print(Text(message, style="dim"))
