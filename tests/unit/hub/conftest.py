@@ -108,9 +108,16 @@ class LiveServer:
 
     async def __aexit__(self, *exc: object) -> None:
         self.server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 15)
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait({self._task}, timeout=10)
+        if not done:  # open streams: stop waiting for them
+            self.server.force_exit = True
+            done, _ = await asyncio.wait({self._task}, timeout=10)
+        if not done:
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
     @property
     def hub(self) -> Any:

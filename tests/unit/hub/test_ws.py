@@ -203,3 +203,14 @@ async def test_ws_contact_marks_online(setup) -> None:
             return (await live.api.admin("GET", "/agents/dev-1"))["status"] == "ONLINE"
 
         await wait_for(online, what="agent ONLINE")
+
+
+async def test_revoking_the_agent_closes_its_socket(setup) -> None:
+    live, agent, _task = setup
+    async with connect(live.ws_url + "/ws/agent", additional_headers=agent["headers"]) as ws:
+        await recv(ws)
+        await live.api.admin("POST", f"/agents/{agent['id']}/revoke")
+        with pytest.raises(ConnectionClosed) as info:
+            for _ in range(5):
+                await recv(ws)
+        assert info.value.rcvd.code == 4401
