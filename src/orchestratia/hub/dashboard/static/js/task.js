@@ -28,7 +28,7 @@
   var transcript = new Orc.Transcript(transcriptBox, function () {
     if (!detected) {
       detected = true;
-      btnTranscript.hidden = false;
+      showSwitch();
       if (!userChoseView) setView("transcript");
     }
   });
@@ -208,7 +208,12 @@
     reconnect: function (from) { reconnect(0, from); },
   };
 
-  if (task.runner === "claude") btnTranscript.hidden = false;
+  function showSwitch() {
+    btnTranscript.hidden = false;
+    document.getElementById("view-switch").hidden = false;
+    document.getElementById("output-title").hidden = true;
+  }
+  if (task.runner === "claude") showSwitch();
   setView(task.runner === "claude" ? "transcript" : "raw");
   update(task);
   connect();
