@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -121,8 +121,11 @@ async def _upsert_agent(session: AsyncSession, body: RegisterRequest, api_key: s
 
 
 async def heartbeat(
-    body: HeartbeatRequest, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+    body: HeartbeatRequest | None = Body(default=None),
+    agent: Agent = Depends(current_agent),
+    hub: Hub = Depends(get_hub),
 ) -> dict[str, str]:
+    body = body or HeartbeatRequest()
     values: dict[str, Any] = {"system_info": body.system_info, "last_seen_at": utcnow()}
     if body.agent_version:
         values["agent_version"] = body.agent_version
@@ -161,8 +164,12 @@ async def start(task_id: str, agent: Agent = Depends(current_agent), hub: Hub = 
 
 
 async def complete(
-    task_id: str, body: CompleteRequest, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+    task_id: str,
+    body: CompleteRequest | None = Body(default=None),
+    agent: Agent = Depends(current_agent),
+    hub: Hub = Depends(get_hub),
 ) -> dict[str, Any]:
+    body = body or CompleteRequest()
     exit_code = body.result.get("exit_code")
     fields: dict[str, Any] = {"result": body.result}
     if isinstance(exit_code, int) and not isinstance(exit_code, bool):
@@ -171,8 +178,12 @@ async def complete(
 
 
 async def fail(
-    task_id: str, body: FailRequest, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+    task_id: str,
+    body: FailRequest | None = Body(default=None),
+    agent: Agent = Depends(current_agent),
+    hub: Hub = Depends(get_hub),
 ) -> dict[str, Any]:
+    body = body or FailRequest()
     fields: dict[str, Any] = {"error": body.error or "failed (no error message)"}
     if body.exit_code is not None:
         fields["exit_code"] = body.exit_code

@@ -74,13 +74,16 @@ class Scheduler:
     async def _loop(self) -> None:
         assert self._wake is not None
         interval = self.hub.settings.check_interval_s
+        loop = asyncio.get_running_loop()
+        last_periodic = loop.time()
         while True:
-            periodic = False
-            try:
-                await asyncio.wait_for(self._wake.wait(), interval)
-            except asyncio.TimeoutError:
-                periodic = True
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, last_periodic + interval - loop.time()))
             self._wake.clear()
+            # steady kicks (many agents heartbeating) must not starve the periodic checks
+            periodic = loop.time() - last_periodic >= interval
+            if periodic:
+                last_periodic = loop.time()
             pending, self._pending = self._pending, set()
             try:
                 await self.tick(pending, periodic=periodic)

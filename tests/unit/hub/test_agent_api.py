@@ -202,3 +202,12 @@ async def test_reregistering_a_name_rotates_the_key(api: Api) -> None:
     r = await api.client.get(f"{V1}/tasks/poll", headers=first["headers"])
     assert r.status_code == 401
     await api.agent(second, "GET", "/tasks/poll")
+
+
+async def test_bodies_may_be_left_out_where_nothing_is_required(api: Api) -> None:
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1")
+    await api.agent(agent, "POST", "/heartbeat")
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/start")
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/complete")
+    assert (await api.admin("GET", f"/tasks/{task['id']}"))["result"] == {}

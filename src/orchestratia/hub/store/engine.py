@@ -89,9 +89,6 @@ class Database:
         try:
             async with self._sessions() as session:
                 async with session.begin():
-                    if self.is_sqlite:
-                        # take the write lock at BEGIN, so readers never block a writer mid-way
-                        await session.execute(text("SELECT 1"))
                     yield session
         finally:
             if lock is not None:
