@@ -110,6 +110,25 @@ def test_page_opened_mid_task_shows_everything_once_across_reconnects(page: Any,
         expect(transcript.get_by_text(f"line {i} of 40", exact=True)).to_have_count(1)
 
 
+def test_hidden_tab_lets_go_of_the_stream_and_resumes(page: Any, hub: Any, agent: Any) -> None:
+    task = create_task(hub, title="Background tab", spec="FAKE_LINES=20 FAKE_LINE_DELAY=0.1", agent="web-1",
+                       target_repo="api", runner="claude")
+    page.goto(f"/tasks/{task['id']}")
+    expect(page.locator("#transcript").get_by_text("line 3 of 20", exact=True)).to_be_visible(timeout=30_000)
+    visibility = """hidden => {
+        Object.defineProperty(document, 'hidden', {value: hidden, configurable: true});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }"""
+    page.evaluate("Orc.sleepAfterMs = 0")
+    page.evaluate(visibility, True)
+    expect(page.locator("#stream-state")).to_have_text("Paused")
+    hub.wait_final(task["id"])  # the rest of the output arrives while the tab sleeps
+    page.evaluate(visibility, False)
+    expect(page.locator("#stream-state")).to_have_text("Ended · completed")
+    stored = hub.output(task["id"])
+    assert page.locator("#raw-output").evaluate("n => n.textContent") == stored.decode()
+
+
 def test_cancel_a_running_task(page: Any, hub: Any, agent: Any) -> None:
     task = create_task(hub, title="Sleepy", spec="FAKE_LINES=1 FAKE_SLEEP=60", agent="web-1", target_repo="api")
     hub.wait_status(task["id"], "running")

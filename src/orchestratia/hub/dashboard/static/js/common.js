@@ -128,7 +128,7 @@
   setInterval(function () { document.querySelectorAll("time[data-rel]").forEach(Orc.refreshTime); }, 1000);
 
   /* ---------- the hub's live events (one EventSource per page) ---------- */
-  var listeners = { task: [], agent: [], intervention: [], open: [] };
+  var listeners = { task: [], agent: [], intervention: [], open: [], sleep: [], wake: [] };
   Orc.onHub = function (kind, fn) { listeners[kind].push(fn); };
   function emit(kind, data) { listeners[kind].forEach(function (fn) { try { fn(data); } catch (e) { console.error(e); } }); }
   function connectHub() {
@@ -146,6 +146,28 @@
       });
     });
   }
+
+  /* A tab hidden for a while lets go of its streams: over HTTP/1.1 a browser allows only
+   * six connections per host, and every dashboard tab holds one or two event streams.
+   * Coming back reconnects, and every page catches up (lists refetch, output resumes). */
+  var hideTimer = null;
+  var sleeping = false;
+  Orc.sleepAfterMs = 30000;
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) {
+      hideTimer = setTimeout(function () {
+        sleeping = true;
+        if (Orc.hubSource) { Orc.hubSource.close(); Orc.hubSource = null; }
+        emit("sleep", null);
+      }, Orc.sleepAfterMs);
+    } else {
+      clearTimeout(hideTimer);
+      if (!sleeping) return;
+      sleeping = false;
+      connectHub();
+      emit("wake", null);
+    }
+  });
 
   /* ---------- the pending-interventions badge ---------- */
   var badgeTimer = null;

@@ -191,6 +191,10 @@
   }
   setInterval(tickDuration, 1000);
 
+  /* a hidden tab closes its stream (see common.js) and resumes from its offset */
+  Orc.onHub("sleep", function () { if (!ended && source) { source.close(); source = null; setState("Paused", ""); } });
+  Orc.onHub("wake", function () { if (!ended && !source) reconnect(0); });
+
   /* a question from this task's agent: refresh the facts and offer the answer box */
   Orc.onHub("intervention", function (ev) {
     if (!ev || ev.task_id !== task.id) return;
