@@ -77,7 +77,7 @@ def create(
 @app.command("list")
 @guard
 def list_(
-    status: Annotated[Optional[str], typer.Option("--status", help="queued, assigned, running, completed, failed, cancelled, timed_out, lost")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="queued, assigned, running, completed, failed, cancelled, timed_out, lost (comma-separate several)")] = None,
     agent: Annotated[Optional[str], typer.Option("--agent", "-a", help="Only this agent's tasks")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
@@ -155,11 +155,16 @@ def output_(
     offset: Annotated[int, typer.Option("--offset", help="Start at this byte")] = 0,
 ) -> None:
     """Print the task's stored output, raw bytes, to stdout."""
-    with client(timeout=120.0) as hub:
-        data, _ = hub.task_output(resolve_task_id(hub, task_id), offset=offset)
     sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    with client(timeout=120.0) as hub:
+        full_id = resolve_task_id(hub, task_id)
+        while True:  # the hub answers at most 16 MiB per call: ask again from X-Next-Offset
+            data, next_offset = hub.task_output(full_id, offset=offset)
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            if not data or next_offset is None or next_offset <= offset:
+                return
+            offset = next_offset
 
 
 @app.command("watch")

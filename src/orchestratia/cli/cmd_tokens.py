@@ -17,7 +17,7 @@ app = typer.Typer(help="Registration tokens: one use each, for `orchestratia age
 @guard
 def create(
     label: Annotated[str, typer.Option("--label", "-l", help="What the token is for, e.g. the server's name")],
-    expires: Annotated[str, typer.Option("--expires", help="Lifetime: 30m, 24h, 7d")] = "24h",
+    expires: Annotated[str, typer.Option("--expires", help="Lifetime: 30m, 24h, 7d, 2w (at most 365d)")] = "24h",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (has `token`, `config_snippet`)")] = False,
 ) -> None:
     """Create a registration token; it is shown only now."""

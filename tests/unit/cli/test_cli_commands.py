@@ -85,10 +85,18 @@ def test_human_table_and_prefix_lookup(hub) -> None:
     assert seen[-1].url.path == f"/api/admin/tasks/{TASK['id']}"
 
 
-def test_output_is_raw_bytes(hub) -> None:
-    hub(lambda r: httpx.Response(200, content=b"a\xffb", headers={"X-Next-Offset": "3"}))
+def test_output_is_raw_bytes_across_pages(hub) -> None:
+    pages = {"0": b"a\xffb", "3": b"cd", "5": b""}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = request.url.params["offset"]
+        body = pages[offset]
+        return httpx.Response(200, content=body, headers={"X-Next-Offset": str(int(offset) + len(body))})
+
+    seen = hub(handler)
     result = run("tasks", "output", TASK["id"])
-    assert result.exit_code == 0 and result.stdout_bytes == b"a\xffb"
+    assert result.exit_code == 0 and result.stdout_bytes == b"a\xffbcd"
+    assert [r.url.params["offset"] for r in seen] == ["0", "3", "5"]
 
 
 def test_errors_are_one_line_with_advice(hub) -> None:
