@@ -104,7 +104,9 @@ class SessionConfig(_Section):
     kill_grace_seconds: float = Field(default=10.0, ge=0)
     #: tmux only: a socket path (``tmux -S``); empty = the user's default server
     tmux_socket: str = ""
-    #: fallback stat-poll of the task logs when inotify is unavailable (milliseconds)
+    #: watch task logs with inotify (Linux); false, or inotify unavailable: stat-poll them
+    inotify: bool = True
+    #: the stat-poll period of the task logs when not using inotify (milliseconds)
     tail_poll_ms: int = Field(default=20, ge=1, le=5000)
 
 

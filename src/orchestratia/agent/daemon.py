@@ -69,7 +69,8 @@ class Daemon:
             self.stop = stop
         self.cfg.log_dir.mkdir(parents=True, exist_ok=True)
         self.cfg.pid_dir.mkdir(parents=True, exist_ok=True)
-        self.watcher = LogWatcher([self.cfg.log_dir, self.cfg.pid_dir], poll_s=self.cfg.session.tail_poll_ms / 1000)
+        self.watcher = LogWatcher([self.cfg.log_dir, self.cfg.pid_dir], poll_s=self.cfg.session.tail_poll_ms / 1000,
+                                  use_inotify=self.cfg.session.inotify)
         self.watcher.start()
         await self.human.start()
         if self.cfg.session.reconcile_on_start:

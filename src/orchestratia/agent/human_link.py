@@ -37,7 +37,6 @@ class HumanLink:
             relay = HelpRelay(self._api, self.cfg.pid_dir / "human")
             await relay.start()
             self.relay = relay
-            log.info("help relay listening on %s", relay.socket_path)
         except Exception as err:  # noqa: BLE001 - the daemon runs tasks without it
             log.warning("human-in-the-loop disabled: the help relay did not start (%s)", err)
             await self._close_api()
