@@ -29,9 +29,9 @@ def ask(
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Give up after this many minutes (default: wait)", min=0.001)] = None,
 ) -> None:
     """Ask a human and wait; prints the answer. Only inside a task the agent daemon runs."""
-    from orchestratia.agent.human.__main__ import ask_command
+    from orchestratia.agent.human.__main__ import ask_command, fast_exit
 
-    raise typer.Exit(ask_command(question, context, timeout))
+    fast_exit(ask_command(question, context, timeout))
 
 
 def mcp() -> None:
@@ -48,8 +48,9 @@ def approval_hook(
 ) -> None:
     """Claude Code PreToolUse hook: reads the tool call on stdin, prints allow/deny. Fails closed."""
     from orchestratia.agent.human.__main__ import approval_hook as run_hook
+    from orchestratia.agent.human.__main__ import fast_exit
 
-    raise typer.Exit(run_hook(policy, list(rule or []), timeout))
+    fast_exit(run_hook(policy, list(rule or []), timeout))
 
 
 def register(app: typer.Typer) -> None:

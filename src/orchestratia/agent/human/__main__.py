@@ -29,8 +29,20 @@ def main(argv: list[str] | None = None) -> int:
         run_stdio()
         return 0
     if args.command == "approval-hook":
-        return approval_hook(args.policy, args.rule, args.timeout)
-    return ask_command(args.question, args.context, args.timeout)
+        fast_exit(approval_hook(args.policy, args.rule, args.timeout))
+    fast_exit(ask_command(args.question, args.context, args.timeout))
+    return 0  # not reached
+
+
+def fast_exit(code: int) -> None:
+    """Flush and leave at once: the interpreter's teardown of a CLI full of imports costs
+    100-400 ms, and the caller (a shell's ``$(...)``, Claude Code) waits for our exit."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - a closed pipe: nothing more to say
+        pass
+    os._exit(code)
 
 
 def approval_hook(policy: str | None, rules: list[str], timeout_s: float | None) -> int:
