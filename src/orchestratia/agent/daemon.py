@@ -72,6 +72,10 @@ class Daemon:
         self.watcher = LogWatcher([self.cfg.log_dir, self.cfg.pid_dir], poll_s=self.cfg.session.tail_poll_ms / 1000,
                                   use_inotify=self.cfg.session.inotify)
         self.watcher.start()
+        if not self.backend.available():
+            log.error("%s is not installed (session.backend: %s): tasks will fail until it is "
+                      "(sudo apt install -y %s) or session.backend is set to direct",
+                      self.backend.binary, self.backend.name, self.backend.binary)
         await self.human.start()
         if self.cfg.session.reconcile_on_start:
             self.reconcile()

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from orchestratia.protocol import TaskPayload
 
 from . import launcher
@@ -130,6 +132,8 @@ class TaskRun:
     def runner_alive(self) -> bool:
         pid = self.runner_pid()
         if pid is None:
+            return False
+        if psutil.boot_time() > self.started_at + 1:  # rebooted since: the pid belongs to someone else
             return False
         try:
             os.killpg(pid, 0)

@@ -125,3 +125,20 @@ def test_missing_multiplexer_is_explained(monkeypatch) -> None:
 
     with pytest.raises(SessionError, match="screen is not installed"):
         get_backend("screen").start("orc-x", ["true"], dict(os.environ), "/")
+
+
+def test_a_pid_from_before_a_reboot_is_not_alive(dirs, task_id) -> None:
+    import subprocess
+
+    import psutil
+
+    sleeper = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        run = T.new_run(new_task(task_id), "claude", "direct", dirs["log"], dirs["run"], None)
+        run.files.pid.write_text(f"{sleeper.pid}\n")
+        assert run.runner_alive()
+        run.started_at = psutil.boot_time() - 3600  # the task started before the machine booted
+        assert not run.runner_alive()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
