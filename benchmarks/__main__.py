@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="py-spy the hub and daemon; top functions in the output")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these")
     parser.add_argument("--fleet-steps", help="fleet sizes, comma-separated (default 1000,2000,5000,10000)")
+    parser.add_argument("--fleet-poll", type=float, default=60.0,
+                        help="simulated agents' poll interval: 60 = our daemon with its WebSocket up (default), "
+                             "10 = the deployed v1 daemons")
     args = parser.parse_args(argv)
     names = args.only or list(BENCHMARKS)
     summary, failed = {}, []
@@ -43,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         try:
             kwargs = {"quick": args.quick, "profile": args.profile}
-            if name == "fleet" and args.fleet_steps:
-                kwargs["steps"] = [int(s) for s in args.fleet_steps.split(",")]
+            if name == "fleet":
+                kwargs["poll_s"] = args.fleet_poll
+                if args.fleet_steps:
+                    kwargs["steps"] = [int(s) for s in args.fleet_steps.split(",")]
             result = BENCHMARKS[name](**kwargs)
             summary[name] = {"targets": result.get("targets"), "ratios": result.get("ratios"),
                              "seconds": round(time.monotonic() - started, 1), "file": result.get("file")}

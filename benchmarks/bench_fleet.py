@@ -79,6 +79,32 @@ def register_direct(hub: Hub, first: int, n: int) -> tuple[list[str], float]:
     return keys, time.monotonic() - t0
 
 
+def request_costs(hub: Hub, key: str, n: int) -> dict:
+    """Hub CPU time per request (psutil, the hub process) for heartbeat, poll and a loopback
+    /health, one request at a time on one keep-alive connection: a capacity figure that holds
+    on a busy machine too (CPU time, not wall time)."""
+    from .fleet_sim import HEARTBEAT_BODY
+
+    proc = psutil.Process(hub.pid)
+    out = {}
+    with httpx.Client(base_url=hub.url, headers={"X-API-Key": key, "Content-Type": "application/json"}) as c:
+        for name, call in [("health", lambda: c.get("/health")),
+                           ("heartbeat", lambda: c.post("/api/v1/agents/heartbeat", content=HEARTBEAT_BODY)),
+                           ("poll", lambda: c.get("/api/v1/agents/tasks/poll"))]:
+            for _ in range(20):
+                call()
+            t = proc.cpu_times()
+            c0, w0 = t.user + t.system, time.monotonic()
+            for _ in range(n):
+                r = call()
+                r.raise_for_status()
+            t = proc.cpu_times()
+            cpu = (t.user + t.system - c0) / n
+            out[name] = {"hub_cpu_ms": cpu * 1000, "wall_ms": (time.monotonic() - w0) / n * 1000,
+                         "max_per_s_one_core": 1 / cpu if cpu else float("inf")}
+    return out
+
+
 class OfflineWatch:
     def __init__(self, hub: Hub):
         self.offline: list[tuple[float, str]] = []
@@ -102,7 +128,9 @@ def agent_statuses(hub: Hub) -> dict[str, int]:
     return counts
 
 
-def run(quick: bool = False, profile: bool = False, steps: list[int] | None = None) -> dict:
+def run(quick: bool = False, profile: bool = False, steps: list[int] | None = None, poll_s: float = 60.0) -> dict:
+    """``poll_s``: 60 is what our daemon does while its WebSocket is up (the safety poll); 10 is
+    the deployed v1 daemons' rate, the worst case."""
     steps = steps or ([100, 300] if quick else [1000, 2000, 5000, 10000])
     step_s = 20 if quick else 75
     settle_s = 5 if quick else 15
@@ -117,6 +145,7 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
                 keys += more
             else:
                 direct_s = 0.0
+            costs = request_costs(hub, keys[0], 300 if quick else 1000)
             keyfile = work / "keys.txt"
             keyfile.write_text("\n".join(keys))
             watch = OfflineWatch(hub)
@@ -125,7 +154,8 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
             hub_proc.cpu_percent()
             sim = subprocess.Popen(
                 [PYTHON, "-m", "benchmarks.fleet_sim", "--hub", hub.url, "--keys", str(keyfile),
-                 "--steps", ",".join(map(str, steps)), "--step-seconds", str(step_s), "--settle", str(settle_s)],
+                 "--steps", ",".join(map(str, steps)), "--step-seconds", str(step_s), "--settle", str(settle_s),
+                 "--poll", str(poll_s)],
                 cwd=ROOT, stdout=subprocess.PIPE, stderr=(work / "sim.err").open("wb"), text=True,
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
@@ -169,7 +199,8 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
              r["poll"]["p50_ms"], r["poll"]["p99_ms"], f"{r['hub_cpu_percent']:.0f}", f"{r['sim_cpu_percent']:.0f}",
              f"{r['hub_rss_mb']:.0f}", r["offline_events_total"], sum(r["errors"].values()),
              "yes" if r["passed"] else "NO"] for r in results]
-    text = table(f"fleet scale, one hub process on SQLite ({step_s:.0f} s per step; latencies in ms)",
+    text = table(f"fleet scale, one hub process on SQLite ({step_s:.0f} s per step, heartbeat 30 s, poll {poll_s:g} s; "
+                 "latencies in ms)",
                  ["agents", "hb n", "hb p50", "hb p99", "poll n", "poll p50", "poll p99", "hub cpu%", "sim cpu%",
                   "hub MB", "offline", "errors", "pass"], rows)
     base = results[0] if results else None
@@ -177,6 +208,12 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
     if base and results[-1] is not base and base["poll"]["p99_ms"]:
         ratios["poll_p99_largest_over_smallest"] = results[-1]["poll"]["p99_ms"] / base["poll"]["p99_ms"]
         ratios["heartbeat_p99_largest_over_smallest"] = results[-1]["heartbeat"]["p99_ms"] / base["heartbeat"]["p99_ms"]
+    text += table("hub CPU per request (one at a time; capacity = 1 / cpu)", ["request", "hub CPU ms", "wall ms",
+                                                                              "max/s on one core"],
+                  [[k, v["hub_cpu_ms"], v["wall_ms"], v["max_per_s_one_core"]] for k, v in costs.items()])
+    need = {n: n / 30 + n / poll_s for n in steps}
+    text += f"\nrequests/s the fleet needs (heartbeat/30 s + poll/{poll_s:g} s): " + ", ".join(
+        f"{n}: {v:.0f}/s" for n, v in need.items())
     text += (f"\nregistration through the API (token + register each): {via_api} agents in {reg_s:.1f} s "
              f"({via_api / reg_s:.0f} agents/s); the other {max(steps) - via_api} inserted through the store "
              f"in {direct_s:.1f} s")
@@ -185,9 +222,10 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
     text += prof.report()
     if sim_err.strip():
         text += "\nsim stderr (tail): " + sim_err.strip()[-500:]
-    result = {"steps": results, "largest_passing": largest, "registration_api": {"agents": via_api, "seconds": reg_s}, "ratios": ratios,
-              "targets": {"agents_ge_5000": largest >= 5000}, "step_seconds": step_s, "quick": quick,
+    result = {"steps": results, "largest_passing": largest, "registration_api": {"agents": via_api, "seconds": reg_s},
+              "request_costs": costs, "ratios": ratios,
+              "targets": {"agents_ge_5000": largest >= 5000}, "step_seconds": step_s, "quick": quick, "poll_s": poll_s,
               "profile_top": prof.top}
-    result["file"] = str(write_result("fleet", result))
+    result["file"] = str(write_result(f"fleet-poll{poll_s:g}s", result))
     print(text, flush=True)
     return result

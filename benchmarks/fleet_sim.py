@@ -2,7 +2,8 @@
 
 Each agent speaks the protocol like our daemon: a WebSocket authenticated with ``X-API-Key``,
 ``hello`` (features offsets + push), then every ``--heartbeat`` seconds ``POST /heartbeat``
-and every ``--poll`` seconds ``GET /tasks/poll`` (the fallback poll), each at a random phase.
+and every ``--poll`` seconds ``GET /tasks/poll`` (the fallback poll: 60 s is what our daemon does
+while its WebSocket is up, 10 s what the deployed v1 daemons do), each at a random phase.
 HTTP requests go over a pool of raw keep-alive HTTP/1.1 connections (a full HTTP client per
 request would make this process, not the hub, the bottleneck on 2 cores).
 
@@ -196,7 +197,7 @@ async def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=90)
     parser.add_argument("--settle", type=float, default=10)
     parser.add_argument("--heartbeat", type=float, default=30)
-    parser.add_argument("--poll", type=float, default=10)
+    parser.add_argument("--poll", type=float, default=60)
     parser.add_argument("--pool", type=int, default=200)
     parser.add_argument("--connect-rate", type=float, default=500, help="new WebSockets per second")
     args = parser.parse_args()
