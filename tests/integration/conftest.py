@@ -1,5 +1,13 @@
 """Fixtures for the end-to-end tests: the real hub (one per test session), real daemons
-(one per test), and the CLI as a subprocess. See integration_harness.py."""
+(one per test), and the CLI as a subprocess. See integration_harness.py.
+
+Run them with ``./scripts/test.sh tests/integration`` (or ``.venv/bin/python -m pytest
+tests/integration``; ``-m integration`` selects them anywhere). They need ``screen`` and the
+``hub`` extra. Every test has a pytest timeout; every wait is a condition with a deadline.
+Screen sessions are named ``orc-<task id>``; the fixtures quit those of the tasks they made.
+
+Fixtures other tests may use: ``hub`` (Hub), ``cli`` (Cli), ``agent`` (a started Agent),
+``make_agent(repos=None, start=True, overrides=None)``."""
 
 from __future__ import annotations
 
