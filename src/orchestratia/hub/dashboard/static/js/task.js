@@ -175,9 +175,13 @@
     var summaryText = first(r, ["summary", "result"]);
     var summary = document.getElementById("t-summary");
     summary.hidden = !summaryText;
-    var summaryBody = el("div", { class: "prose summary-text" });
-    summaryBody.appendChild(new Orc.Ansi().feed(String(summaryText || ""), true)); // escapes stripped, text only
-    summary.replaceChildren(el("div", { class: "tool-label", text: "Summary" }), summaryBody);
+    var text = String(summaryText || "");
+    var multiline = text.indexOf("\n") >= 0;
+    var summaryBody = el("div", { class: multiline ? "code wrap summary-text" : "prose summary-text" });
+    summaryBody.textContent = new Orc.Ansi().feed(text, true).textContent; // escapes and colours stripped
+    var box = el("details", { class: "summary-box" }, [el("summary", { text: "Summary" }), summaryBody]);
+    if (text.length <= 400) box.open = true;
+    summary.replaceChildren(box);
     var final = Orc.FINAL.indexOf(t.status) >= 0;
     document.getElementById("cancel-form").hidden = final;
     tickDuration();
