@@ -237,3 +237,54 @@ def test_approval_hook_through_the_real_hub(hub: Hub, cli: Cli, agent: Agent, tm
     decision, reason = hook_decision(proc)
     assert decision == "deny" and "2 s" in reason and time.monotonic() - started < 20
     hub.api("POST", f"/tasks/{task_id}/cancel", json={"reason": "done"})
+
+
+# ------------------------------------------------------------------ a claude task, as the daemon sets it up
+
+
+def test_claude_task_gets_the_mcp_server_and_the_hook(hub: Hub, agent: Agent, tmp_path: Path) -> None:
+    """The daemon adds our MCP server and hook to a claude run; started exactly as the config
+    says (as Claude Code would), the server asks the hub and the hook decides."""
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    created = hub.api("POST", "/tasks", json={"title": "claude hitl", "spec": "work FAKE_LINES=1 FAKE_SLEEP=60",
+                                              "agent": agent.name, "target_repo": "work", "runner": "claude",
+                                              "approval_policy": "all"})
+    assert created.status_code == 201, created.text
+    task_id = created.json()["id"]
+    run_dir = agent.workdir / "run"
+    mcp_file, settings_file = run_dir / f"human-{task_id}.mcp.json", run_dir / f"human-{task_id}.settings.json"
+    wait_for(lambda: b'"mcp_servers"' in hub.output(task_id), 30, "the fake claude's init event")
+    init = json.loads(next(line for line in hub.output(task_id).decode().splitlines() if '"init"' in line))
+    assert {"name": "orchestratia", "status": "connected"} in init["mcp_servers"]
+    server = json.loads(mcp_file.read_text())["mcpServers"]["orchestratia"]
+    hook = json.loads(settings_file.read_text())["hooks"]["PreToolUse"][0]["hooks"][0]
+
+    async def ask_via_config() -> Any:
+        params = StdioServerParameters(command=server["command"], args=server["args"], env=server["env"])
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            call = asyncio.create_task(session.call_tool("ask_human", {"question": "Via the config?"}))
+            question = await asyncio.to_thread(wait_question, hub, task_id)
+            await asyncio.to_thread(answer, hub, question["id"], "works")
+            return await asyncio.wait_for(call, 15)
+
+    result = asyncio.run(ask_via_config())
+    assert not result.is_error and result.content[0].text == "works"
+
+    payload = json.dumps({"tool_name": "Write", "tool_input": {"file_path": "/etc/x", "content": "'''$(id)\n"},
+                          "tool_use_id": "toolu_cfg", "cwd": str(tmp_path), "hook_event_name": "PreToolUse"})
+    proc = subprocess.Popen(["sh", "-c", hook["command"]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**base_env(tmp_path), **server["env"]})
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(payload)
+    proc.stdin.close()
+    answer(hub, wait_question(hub, task_id)["id"], "deny: not /etc")
+    proc.wait(timeout=30)
+    decision = json.loads(proc.stdout.read())["hookSpecificOutput"]
+    assert decision["permissionDecision"] == "deny" and "not /etc" in decision["permissionDecisionReason"]
+
+    hub.api("POST", f"/tasks/{task_id}/cancel", json={"reason": "done"})
+    hub.wait_final(task_id)
+    wait_for(lambda: not mcp_file.exists() and not settings_file.exists(), 15, "the per-task files removed")

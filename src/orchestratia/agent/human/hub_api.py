@@ -74,10 +74,11 @@ class HttpHubHelpAPI:
             transport=transport,
         )
 
-    async def request_help(self, task_id: str, question: str, context: str | None) -> str:
+    async def request_help(self, task_id: str, question: str, context: str | None, **extra: Any) -> str:
         body: dict[str, Any] = {"question": question}
         if context:
             body["context"] = context
+        body.update({k: v for k, v in extra.items() if v is not None})
         response = await self._client.post(f"/tasks/{task_id}/help", json=body)
         _check(response)
         data = response.json()
@@ -85,6 +86,16 @@ class HttpHubHelpAPI:
         if not intervention_id:
             raise RuntimeError(f"help response without an intervention id: {data!r}")
         return str(intervention_id)
+
+    async def request_approval(
+        self, task_id: str, question: str, context: str | None, tool_name: str, tool_input: Any
+    ) -> str:
+        """A help request that says it is a tool-call approval. Extension fields (``kind``,
+        ``tool_name``, ``tool_input``): a hub that does not know them ignores them and still
+        shows the readable question and context."""
+        return await self.request_help(
+            task_id, question, context, kind="approval", tool_name=tool_name, tool_input=tool_input
+        )
 
     async def get_intervention(self, intervention_id: str) -> dict[str, Any]:
         response = await self._client.get(f"/interventions/{intervention_id}")

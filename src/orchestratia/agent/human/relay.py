@@ -274,7 +274,11 @@ class HelpRelay:
     async def _create(self, req: _Request) -> str:
         rec = req.record
         if rec["kind"] == wire.KIND_APPROVAL:
-            question, context = format_approval_request(rec.get("tool_name") or "", rec.get("tool_input"), rec)
+            tool_name = rec.get("tool_name") or ""
+            question, context = format_approval_request(tool_name, rec.get("tool_input"), rec)
+            request_approval = getattr(self.api, "request_approval", None)
+            if request_approval is not None:  # optional: a hub API that knows approvals
+                return await request_approval(req.task_id, question, context, tool_name, rec.get("tool_input"))
         else:
             question, context = rec["question"], rec.get("context") or None
         return await self.api.request_help(req.task_id, question, context)
