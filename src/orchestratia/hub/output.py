@@ -1,13 +1,15 @@
 """Task output: one append-only byte stream per task, stored in chunks.
 
 Both v1 ``output`` (no offset: appended at the end) and offset messages go through
-:func:`append_output`, which applies PROTOCOL.md's offset rules against ``tasks.output_size``
-(the task's ``next_offset``):
+:func:`append_many` (or :func:`append_output` for one), which applies PROTOCOL.md's offset
+rules against ``tasks.output_size`` (the task's ``next_offset``):
 
 * ``offset == next_offset`` → stored, ``next_offset += length``;
 * ``offset + length <= next_offset`` → duplicate, dropped;
 * ``offset > next_offset`` → gap, not stored (the caller asks for a resend);
 * an overlap (``offset < next_offset < offset + length``) stores only the new tail.
+
+A burst of messages is applied in one transaction (one commit for many chunks).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from orchestratia.hub.states import emit
-from orchestratia.hub.store.models import OutputChunk
+from orchestratia.hub.store.models import OutputChunk, Task
 from orchestratia.hub.store.queries import agent_task
 
 if TYPE_CHECKING:
@@ -26,6 +30,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STORED, DUPLICATE, GAP, NOT_FOUND = "stored", "duplicate", "gap", "not_found"
+
+
+@dataclass(frozen=True)
+class OutputItem:
+    task_id: str
+    data: bytes
+    stream: str = "stdout"
+    offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -38,31 +50,36 @@ async def append_output(
     hub: Hub, agent_id: str, task_id: str, data: bytes, stream: str = "stdout", offset: int | None = None
 ) -> AppendResult:
     """Store ``data`` (logged at ``offset``, or at the end when None) for the agent's task."""
+    return (await append_many(hub, agent_id, [OutputItem(task_id, data, stream, offset)]))[0]
+
+
+async def append_many(hub: Hub, agent_id: str, items: list[OutputItem]) -> list[AppendResult]:
+    """Apply ``items`` in order, in one transaction; one result per item."""
     async with hub.write() as session:
-        task = await agent_task(session, agent_id, task_id, lock=True)
-        if task is None:
-            log.warning("dropping output of agent %s for task %s: not its task", agent_id, task_id)
-            return AppendResult(NOT_FOUND)
-        held = task.output_size or 0
-        if offset is None:
-            offset = held
-        if offset > held:
-            return AppendResult(GAP, held)
-        if offset + len(data) <= held:
-            return AppendResult(DUPLICATE, held)
-        data = data[held - offset :]
-        session.add(OutputChunk(task_id=task.id, offset=held, length=len(data), data=data, stream=stream))
-        task.output_size = held + len(data)
+        tasks: dict[str, Task | None] = {}
+        results = []
+        for item in items:
+            if item.task_id not in tasks:
+                tasks[item.task_id] = await agent_task(session, agent_id, item.task_id, lock=True)
+            results.append(_apply(session, tasks[item.task_id], item, agent_id))
         await session.flush()
-        emit(
-            session,
-            f"task:{task.id}",
-            {
-                "kind": "output",
-                "offset": held,
-                "length": len(data),
-                "stream": stream,
-                "text": data.decode("utf-8", errors="replace"),
-            },
-        )
-        return AppendResult(STORED, task.output_size)
+    return results
+
+
+def _apply(session: AsyncSession, task: Task | None, item: OutputItem, agent_id: str) -> AppendResult:
+    if task is None:
+        log.warning("dropping output of agent %s for task %s: not its task", agent_id, item.task_id)
+        return AppendResult(NOT_FOUND)
+    held = task.output_size or 0
+    offset = held if item.offset is None else item.offset
+    if offset > held:
+        return AppendResult(GAP, held)
+    if offset + len(item.data) <= held:
+        return AppendResult(DUPLICATE, held)
+    data = item.data[held - offset :]
+    session.add(OutputChunk(task_id=task.id, offset=held, length=len(data), data=data, stream=item.stream))
+    task.output_size = held + len(data)
+    text = data.decode("utf-8", errors="replace")
+    message = {"kind": "output", "offset": held, "length": len(data), "stream": item.stream, "text": text}
+    emit(session, f"task:{task.id}", message)
+    return AppendResult(STORED, task.output_size)

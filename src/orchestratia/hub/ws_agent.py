@@ -11,6 +11,7 @@ import asyncio
 import binascii
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -21,7 +22,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from orchestratia.protocol import WS_AUTH_CLOSE_CODE, WS_MAX_MESSAGE_BYTES, WS_PATH, TaskStatus, WsHello, WsOutput, parse_agent_message
 from orchestratia.hub.deps import agent_for_key
-from orchestratia.hub.output import DUPLICATE, GAP, STORED, append_output
+from orchestratia.hub.output import DUPLICATE, GAP, STORED, OutputItem, append_many
 from orchestratia.hub.store.models import Agent, Task
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 REPLACED_CLOSE_CODE = 4000
 MAX_INVALID_JSON = 5
+OUTPUT_QUEUE = 1000
+WRITE_BATCH = 200
+RESEND_REPEAT_S = 2.0
 
 
 def router() -> APIRouter:
@@ -112,6 +116,8 @@ class AgentConnection:
         self.invalid_json = 0
         self._send_lock = asyncio.Lock()
         self._closed = asyncio.Event()
+        self._outq: asyncio.Queue[OutputItem | None] = asyncio.Queue(OUTPUT_QUEUE)
+        self._last_resend: dict[str, tuple[int, float]] = {}
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -125,6 +131,7 @@ class AgentConnection:
 
     async def run(self) -> None:
         async with self.hub.bus.subscribe(f"agent:{self.agent.id}") as sub:
+            writer = asyncio.create_task(self._writer_loop())
             jobs = [
                 asyncio.create_task(self._receive_loop()),
                 asyncio.create_task(self._push_loop(sub)),
@@ -138,6 +145,17 @@ class AgentConnection:
                 for job in jobs:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await job
+                await self._finish_writes(writer)
+
+    async def _finish_writes(self, writer: asyncio.Task[None]) -> None:
+        """Store what was received before the socket ended (v1 daemons never resend)."""
+        await self._outq.put(None)
+        done, _ = await asyncio.wait({writer}, timeout=30)
+        if not done:
+            writer.cancel()
+            log.error("agent %s: output writer did not finish; %d messages dropped", self.agent.name, self._outq.qsize())
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
 
     # ------------------------------------------------------------------ agent → hub
 
@@ -217,17 +235,57 @@ class AgentConnection:
             await self.send({"type": "error", "detail": f"output for {message.task_id}: content is not valid base64"})
             return
         if message.offset is not None and message.length is not None and message.length != len(data):
-            await self.send(
-                {"type": "error", "detail": f"output for {message.task_id}: length {message.length} != {len(data)} content bytes"}
-            )
+            detail = f"output for {message.task_id}: length {message.length} != {len(data)} content bytes"
+            await self.send({"type": "error", "detail": detail})
             return
-        result = await append_output(self.hub, self.agent.id, message.task_id, data, message.stream, message.offset)
+        await self._outq.put(OutputItem(message.task_id, data, message.stream, message.offset))
+
+    async def _writer_loop(self) -> None:
+        """Store queued output, a burst per transaction; then ack / ask for a resend."""
+        while True:
+            first = await self._outq.get()
+            batch = [first] if first is not None else []
+            while len(batch) < WRITE_BATCH and not self._outq.empty() and first is not None:
+                item = self._outq.get_nowait()
+                if item is None:
+                    first = None
+                    break
+                batch.append(item)
+            if batch:
+                await self._store(batch)
+            if first is None:
+                return
+
+    async def _store(self, batch: list[OutputItem]) -> None:
+        try:
+            results = await append_many(self.hub, self.agent.id, batch)
+        except Exception:
+            log.exception("agent %s: storing %d output messages failed", self.agent.name, len(batch))
+            return  # nothing acked: our daemon resends from its last ack
         if self.hello is None:
             return  # a v1 connection gets none of the extensions
-        if result.status in (STORED, DUPLICATE):
-            await self.send({"type": "ack", "task_id": message.task_id, "next_offset": result.next_offset})
-        elif result.status == GAP:
-            await self.send({"type": "resend", "task_id": message.task_id, "from_offset": result.next_offset})
+        acks: dict[str, int] = {}
+        gaps: dict[str, int] = {}
+        for item, result in zip(batch, results):
+            if result.status in (STORED, DUPLICATE):
+                acks[item.task_id] = result.next_offset
+            elif result.status == GAP:
+                gaps.setdefault(item.task_id, result.next_offset)
+        with contextlib.suppress(Exception):
+            for task_id, next_offset in acks.items():
+                await self.send({"type": "ack", "task_id": task_id, "next_offset": next_offset})
+            for task_id, from_offset in gaps.items():
+                if self._should_resend(task_id, from_offset):
+                    await self.send({"type": "resend", "task_id": task_id, "from_offset": from_offset})
+
+    def _should_resend(self, task_id: str, from_offset: int) -> bool:
+        """One ``resend`` per gap position, repeated only if the gap persists for a while."""
+        now = time.monotonic()
+        last = self._last_resend.get(task_id)
+        if last is not None and last[0] == from_offset and now - last[1] < RESEND_REPEAT_S:
+            return False
+        self._last_resend[task_id] = (from_offset, now)
+        return True
 
     # ------------------------------------------------------------------ hub → agent
 

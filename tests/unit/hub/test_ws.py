@@ -37,6 +37,15 @@ async def output(api: Api, task_id: str) -> bytes:
     return r.content
 
 
+async def output_becomes(api: Api, task_id: str, expected: bytes) -> None:
+    """Output is written asynchronously (in bursts): wait for it, with a deadline."""
+
+    async def check() -> bool:
+        return await output(api, task_id) == expected
+
+    await wait_for(check, what=f"output == {expected!r}")
+
+
 @pytest.fixture
 async def setup(live) -> tuple[Any, dict, dict]:
     agent = await live.api.register("dev-1")
@@ -52,7 +61,7 @@ async def test_header_auth_and_v1_output(setup) -> None:
         await send(ws, {"type": "output", "task_id": task["id"], "content": "héllo\n", "stream": "stdout"})
         await send(ws, {"type": "ping"})
         assert await recv(ws) == {"type": "pong"}  # no ack: this connection did not say hello
-    assert await output(live.api, task["id"]) == "héllo\n".encode()
+    await output_becomes(live.api, task["id"], "héllo\n".encode())
     shown = await live.api.admin("GET", f"/tasks/{task['id']}")
     assert shown["output_size"] == len("héllo\n".encode())
 
@@ -107,7 +116,7 @@ async def test_offsets_duplicate_gap_ack_and_resume(setup) -> None:
         await send(ws, {"type": "output", "task_id": tid, "content": base64.b64encode(raw).decode(), "stream": "stderr",
                         "offset": 3, "length": 2, "encoding": "base64"})
         assert (await recv_type(ws, "ack"))["next_offset"] == 5
-    assert await output(live.api, tid) == b"abc\xff\xfe"
+    await output_becomes(live.api, tid, b"abc\xff\xfe")
     async with connect(live.ws_url + "/ws/agent", additional_headers=agent["headers"]) as ws:
         await recv(ws)
         await send(ws, {"type": "hello", "features": ["offsets"], "tasks": [{"task_id": tid, "log_size": 9}]})
@@ -189,7 +198,7 @@ async def test_limits_and_bad_messages(setup) -> None:
         with pytest.raises(ConnectionClosed):
             for _ in range(10):
                 await recv(ws)
-    assert await output(live.api, task["id"]) == b"kept"
+    await output_becomes(live.api, task["id"], b"kept")
     r = await live.api.client.get("/health")
     assert r.status_code == 200
 
@@ -214,3 +223,33 @@ async def test_revoking_the_agent_closes_its_socket(setup) -> None:
             for _ in range(5):
                 await recv(ws)
         assert info.value.rcvd.code == 4401
+
+
+async def test_burst_is_stored_byte_exact_with_one_resend_per_gap(setup) -> None:
+    live, agent, task = setup
+    tid = task["id"]
+    chunks = [f"{i:04d} ✓ line\n".encode() for i in range(300)]
+    offsets = [sum(len(c) for c in chunks[:i]) for i in range(len(chunks))]
+    total = offsets[-1] + len(chunks[-1])
+    async with connect(live.ws_url + "/ws/agent", additional_headers=agent["headers"]) as ws:
+        await recv(ws)
+        await send(ws, {"type": "hello", "features": ["offsets"], "tasks": []})
+        await recv_type(ws, "resume")
+        for i, chunk in enumerate(chunks):
+            if i in (100, 101, 102):
+                continue  # lost on the way: 103.. are gaps
+            await send(ws, {"type": "output", "task_id": tid, "content": chunk.decode(), "stream": "stdout",
+                            "offset": offsets[i], "length": len(chunk)})
+        resend = await recv_type(ws, "resend")
+        assert resend["from_offset"] == offsets[100]
+        for i in range(100, 300):  # the agent resends from there
+            await send(ws, {"type": "output", "task_id": tid, "content": chunks[i].decode(), "stream": "stdout",
+                            "offset": offsets[i], "length": len(chunks[i])})
+        acked = 0
+        while acked < total:
+            message = await recv(ws)
+            assert message["type"] in ("ack", "resend")
+            if message["type"] == "ack":
+                assert message["next_offset"] >= acked
+                acked = message["next_offset"]
+    assert await output(live.api, tid) == b"".join(chunks)
