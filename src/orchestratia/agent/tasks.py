@@ -12,9 +12,11 @@ Files per task (see docs/agent.md):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -142,10 +144,29 @@ class TaskRun:
             return False
 
 
+@functools.lru_cache(maxsize=1)
+def package_pythonpath() -> str | None:
+    """Where the ``orchestratia`` package lives, when this Python cannot import it by itself
+    (the daemon runs from a clone through daemon.py): tasks then get it on PYTHONPATH so that
+    ``python -m orchestratia.agent.human`` (ask_human, the approval hook) works inside them."""
+    import orchestratia
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    try:
+        probe = subprocess.run([sys.executable, "-c", "import orchestratia"], env=env, capture_output=True,
+                               timeout=30, cwd="/")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return None if probe.returncode == 0 else str(Path(orchestratia.__file__).resolve().parent.parent)
+
+
 def launch_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The task's environment: the daemon's minus every ORCHESTRATIA_* variable, plus ``extra``
     (the per-task variables of the help relay, which the launcher lets through)."""
     env = launcher.clean_env(dict(os.environ))
+    pkg = package_pythonpath()
+    if pkg and pkg not in env.get("PYTHONPATH", "").split(os.pathsep):
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), pkg) if p)
     env.update({k: v for k, v in (extra or {}).items() if not k.startswith("ORCHESTRATIA_")
                 or k in launcher.TASK_ENV_ALLOWED})
     return env
