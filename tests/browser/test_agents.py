@@ -68,6 +68,15 @@ def test_online_offline_changes_live(page: Any, hub: Any, agent: Any) -> None:
     hub.api("POST", f"/agents/{quiet['id']}/revoke")
 
 
+def test_agent_name_links_to_its_tasks(page: Any, hub: Any, agent: Any) -> None:
+    page.goto("/agents")
+    page.get_by_role("link", name="web-1", exact=True).click()
+    expect(page).to_have_url(f"{hub.url}/tasks?agent=web-1")
+    expect(page.get_by_text("Agent: web-1")).to_be_visible()
+    page.get_by_role("link", name="completed", exact=True).click()
+    expect(page).to_have_url(f"{hub.url}/tasks?status=completed&agent=web-1")
+
+
 def test_registration_tokens_list_and_revoke(page: Any, hub: Any, agent: Any) -> None:
     page.goto("/agents")
     page.get_by_role("button", name="Register agent").click()

@@ -59,6 +59,14 @@ def test_create_task_through_the_form_and_watch_it_live(page: Any, hub: Any, age
     assert download.suggested_filename == f"task-{task_id}.log"
     assert open(download.path(), "rb").read() == hub.output(task_id)
 
+    page.get_by_role("link", name="Run again").click()  # the form, filled in from this task
+    expect(page.get_by_label("Title")).to_have_value("Refactor the parser")
+    expect(page.get_by_label("Spec")).to_have_value(re.compile("FAKE_TURNS=3"))
+    expect(page.get_by_label("Agent", exact=True)).to_have_value("web-1")
+    expect(page.get_by_label("Target repo")).to_have_value("web")
+    expect(page.get_by_label("Runner")).to_have_value("claude")
+    expect(page.get_by_label("Timeout (minutes)")).to_have_value("15")
+
     page.goto("/tasks")
     row = page.locator("#tasks-body tr", has=page.get_by_role("link", name="Refactor the parser"))
     expect(row.locator(".pill")).to_have_text("completed")

@@ -98,12 +98,15 @@ async def tasks_page(request: Request) -> Response:
     status = request.query_params.get("status", "")
     status = status if status in TASK_FILTERS or status == "active" else ""
     api_status = ACTIVE if status == "active" else status
+    agent = request.query_params.get("agent", "")
     params: dict[str, Any] = {"limit": 200}
     if api_status:
         params["status"] = api_status
+    if agent:
+        params["agent"] = agent
     tasks = await call(request, "GET", "/tasks", params=params)
     return render(request, "tasks.html", {**base, "tasks": tasks, "status": status, "api_status": api_status,
-                                          "filters": TASK_FILTERS})
+                                          "agent": agent, "filters": TASK_FILTERS})
 
 
 async def _new_task_page(request: Request, values: dict[str, Any], error: str = "", status: int = 200) -> Response:
@@ -119,6 +122,11 @@ async def _new_task_page(request: Request, values: dict[str, Any], error: str = 
 async def task_new_page(request: Request) -> Response:
     values = {"title": "", "spec": "", "agent": request.query_params.get("agent", ""), "target_repo": "",
               "runner": "", "timeout_minutes": "30"}
+    source = request.query_params.get("from", "")
+    if source:  # "Run again": the form filled in from an earlier task
+        task = await call(request, "GET", f"/tasks/{quote(source, safe='')}")
+        values.update({key: str(task.get(key) or "") for key in ("title", "spec", "agent", "target_repo", "runner")})
+        values["timeout_minutes"] = str(task.get("timeout_minutes") or "30")
     return await _new_task_page(request, values)
 
 

@@ -33,7 +33,8 @@
     var repoNames = Array.isArray(repos) ? repos : Object.keys(repos);
     var running = a.running_tasks || [];
     var name = el("div", { class: "agent-name" }, [
-      el("strong", { text: a.name || a.id }),
+      el("a", { href: "/tasks?agent=" + encodeURIComponent(a.name || a.id), class: "agent-link",
+        title: "Tasks of " + (a.name || a.id), text: a.name || a.id }),
       el("span", { class: "muted small", text: [a.hostname, a.ip, a.os].filter(Boolean).join(" · ") }),
     ]);
     var repoList = repoNames.length

@@ -4,6 +4,7 @@
   var el = Orc.el;
   var body = document.getElementById("tasks-body");
   var filter = document.getElementById("tasks-card").dataset.statusFilter || "";
+  var agentFilter = document.getElementById("tasks-card").dataset.agentFilter || "";
   var tasks = JSON.parse(document.getElementById("tasks-data").textContent || "[]");
 
   function durationOf(t) {
@@ -38,7 +39,8 @@
   function refresh() {
     clearTimeout(timer);
     timer = setTimeout(function () {
-      var q = "?limit=200" + (filter ? "&status=" + encodeURIComponent(filter) : "");
+      var q = "?limit=200" + (filter ? "&status=" + encodeURIComponent(filter) : "") +
+        (agentFilter ? "&agent=" + encodeURIComponent(agentFilter) : "");
       Orc.api("GET", "/tasks" + q).then(function (list) { tasks = list || []; render(); }).catch(function () {});
     }, 250);
   }
