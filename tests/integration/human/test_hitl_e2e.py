@@ -49,23 +49,41 @@ def shell_task(cli: Cli, agent: Agent, spec: str, title: str = "hitl") -> str:
 
 
 def test_shell_task_asks_and_the_answer_arrives_within_a_second(hub: Hub, cli: Cli, agent: Agent) -> None:
+    rounds = 5
     spec = (f'A=$({ASK} "Which colour?" --context "red or blue"); rc=$?\n'
-            f'echo "answered_at=$(date +%s.%N)"\necho "rc=$rc answer=[$A]"\n')
+            f'echo "answered_at=$(date +%s.%N)"\necho "rc=$rc answer=[$A]"\n'
+            f'for i in $(seq 2 {rounds}); do {ASK} "round $i" >/dev/null; echo "answered_at=$(date +%s.%N)"; done\n')
     task_id = shell_task(cli, agent, spec)
     question = wait_question(hub, task_id)
     assert question["question"] == "Which colour?" and question["context"] == "red or blue"
     assert hub.task(task_id)["waiting_for_human"] is True
-    time.sleep(0.3)  # the relay is now waiting on the push, not between polls by luck
-    sent = time.time()
-    assert answer(hub, question["id"], "blue, with 'quotes' and $(no expansion)").status_code == 200
+    sent: list[float] = []
+    acked: list[float] = []
+    for i in range(rounds):
+        if i:
+            question = wait_for(lambda: [q for q in pending_for(hub, task_id) if q["question"] == f"round {i + 1}"],
+                                30, f"round {i + 1}", interval=0.02)[0]
+        time.sleep(0.3)  # the relay is now waiting on the push, not between polls by luck
+        sent.append(time.time())
+        text = "blue, with 'quotes' and $(no expansion)" if i == 0 else "ok"
+        assert answer(hub, question["id"], text).status_code == 200
+        acked.append(time.time())
+        if i + 1 < rounds:
+            wait_for(lambda: hub.output(task_id).count(b"answered_at=") > i, 30, "the answer reaching the task")
     task = hub.wait_final(task_id)
     output = hub.output(task_id).decode()
     assert task["status"] == "completed", output
     assert "rc=0 answer=[blue, with 'quotes' and $(no expansion)]" in output
-    answered_at = float(output.split("answered_at=")[1].split()[0])
-    latency = answered_at - sent
-    print(f"\nanswer via admin API -> blocked `orchestratia ask` returned: {latency * 1000:.0f} ms")
-    assert latency < 1.0, latency
+    stamps = [float(part.split()[0]) for part in output.split("answered_at=")[1:]]
+    latencies = sorted(done - given for done, given in zip(stamps, sent))
+    after_ok = sorted(done - ok for done, ok in zip(stamps, acked))
+
+    def fmt(values: list[float]) -> str:
+        return f"min {values[0] * 1000:.0f} ms, median {values[len(values) // 2] * 1000:.0f} ms, max {values[-1] * 1000:.0f} ms"
+
+    print(f"\n{rounds} rounds, answer POST sent -> blocked `orchestratia ask` returned: {fmt(latencies)}; "
+          f"from the POST's 200: {fmt(after_ok)}")
+    assert latencies[-1] < 1.0, latencies
 
 
 def test_double_answer_first_wins(hub: Hub, cli: Cli, agent: Agent) -> None:
