@@ -37,17 +37,24 @@ def page(fn: Callable[..., Awaitable[Response]]):
             if exc.status == 401:
                 return login_redirect(request)
             title = "Not found" if exc.status == 404 else "Something went wrong"
-            return render(request, "error.html", {"title": title, "message": exc.detail}, status=exc.status)
+            return await error_page(request, title, exc.detail, exc.status)
 
     return wrapper
 
 
-def bad_csrf(request: Request) -> Response:
-    return render(request, "error.html", {
-        "title": "Please try again",
-        "message": "This form was out of date (its security token did not match your session). "
-                   "Go back, reload the page and submit again.",
-    }, status=403)
+async def error_page(request: Request, title: str, message: str, status: int) -> Response:
+    """An error page, with the navigation when the reader is signed in."""
+    try:
+        base = await page_base(request, "")
+    except (SignedOut, ApiError):
+        base = {}
+    return render(request, "error.html", {**base, "title": title, "message": message}, status=status)
+
+
+async def bad_csrf(request: Request) -> Response:
+    return await error_page(request, "Please try again",
+                            "This form was out of date (its security token did not match your session). "
+                            "Go back, reload the page and submit again.", 403)
 
 
 def _agents_sorted(agents: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -86,7 +93,7 @@ async def agents_page(request: Request) -> Response:
 async def agent_revoke(request: Request, agent_id: str) -> Response:
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return bad_csrf(request)
+        return await bad_csrf(request)
     await call(request, "POST", f"/agents/{quote(agent_id, safe='')}/revoke", csrf_checked=True)
     return RedirectResponse("/agents?notice=revoked", status_code=303)
 
@@ -135,7 +142,7 @@ async def task_new_page(request: Request) -> Response:
 async def task_new_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return bad_csrf(request)
+        return await bad_csrf(request)
     values = {k: str(form.get(k) or "").strip() for k in
               ("title", "spec", "agent", "target_repo", "runner", "timeout_minutes")}
     # browsers submit a textarea's line breaks as CRLF; a prompt or script wants LF
@@ -175,7 +182,7 @@ async def task_page(request: Request, task_id: str) -> Response:
 async def task_cancel(request: Request, task_id: str) -> Response:
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return bad_csrf(request)
+        return await bad_csrf(request)
     target = f"/tasks/{quote(task_id, safe='')}"
     try:
         await call(request, "POST", f"{target}/cancel", json={}, csrf_checked=True)
@@ -201,7 +208,7 @@ async def interventions_page(request: Request) -> Response:
 async def intervention_answer(request: Request, intervention_id: str) -> Response:
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return bad_csrf(request)
+        return await bad_csrf(request)
     text = str(form.get("response") or "").strip()
     back = str(form.get("back") or "")
     back = back if TASK_PATH.fullmatch(back) else "/interventions"
