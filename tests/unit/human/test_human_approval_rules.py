@@ -110,3 +110,8 @@ def test_format_approval_request_shows_tool_and_input() -> None:
     question, context = approval.format_approval_request("Bash", bash("git push origin main"), {"context": "cwd: /r"})
     assert question == "Approve Bash: git push origin main"
     assert '"command": "git push origin main"' in context and "approve" in context and "cwd: /r" in context
+
+
+def test_huge_tool_input_is_cut_for_the_human() -> None:
+    question, context = approval.format_approval_request("Write", {"file_path": "/a", "content": "x" * 2_000_000}, {})
+    assert len(context) < 250_000 and "cut: " in context and question == "Approve Write: /a"

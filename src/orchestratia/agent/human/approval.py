@@ -160,6 +160,7 @@ def _inside(path: str, cwd: str) -> bool:
 
 # ---------------------------------------------------------------------------- answers
 
+MAX_SHOWN_INPUT = 200_000
 APPROVE_WORDS = frozenset({"approve", "approved", "allow", "allowed", "yes", "y", "ok", "okay"})
 
 
@@ -179,6 +180,8 @@ def format_approval_request(tool_name: str, tool_input: Any, record: dict[str, A
     short = subject if len(subject) <= 200 else subject[:200] + "…"
     question = record.get("question") or f"Approve {tool_name}: {short}"
     pretty = json.dumps(tool_input, indent=2, sort_keys=True, ensure_ascii=False, default=repr)
+    if len(pretty) > MAX_SHOWN_INPUT:  # the hub takes 1 MiB bodies; a Write may carry more
+        pretty = pretty[:MAX_SHOWN_INPUT] + f"\n… (cut: {len(pretty)} characters in all)"
     context = (
         f"Tool call approval. Answer 'approve' to let it run, or 'deny: <reason>' to refuse.\n"
         f"Tool: {tool_name}\nInput:\n{pretty}"
