@@ -18,7 +18,7 @@ def test_create_task_through_the_form_and_watch_it_live(page: Any, hub: Any, age
     expect(repo.locator("option")).to_have_text(["(none — agent's default directory)", "api", "web"])
     repo.select_option("web")
     page.get_by_label("Title").fill("Refactor the parser")
-    page.get_by_label("Spec").fill("Refactor the parser module. FAKE_TURNS=3 FAKE_LINES=8 FAKE_LINE_DELAY=0.4")
+    page.get_by_label("Spec").fill("Refactor the parser module. FAKE_TURNS=3 FAKE_LINES=8 FAKE_LINE_DELAY=0.6")
     page.get_by_label("Runner").select_option("claude")
     page.get_by_label("Timeout (minutes)").fill("15")
     shoot(page, "task-new")
@@ -119,7 +119,7 @@ def test_page_opened_mid_task_shows_everything_once_across_reconnects(page: Any,
 
 
 def test_hidden_tab_lets_go_of_the_stream_and_resumes(page: Any, hub: Any, agent: Any) -> None:
-    task = create_task(hub, title="Background tab", spec="FAKE_LINES=20 FAKE_LINE_DELAY=0.1", agent="web-1",
+    task = create_task(hub, title="Background tab", spec="FAKE_LINES=20 FAKE_LINE_DELAY=0.25", agent="web-1",
                        target_repo="api", runner="claude")
     page.goto(f"/tasks/{task['id']}")
     expect(page.locator("#transcript").get_by_text("line 3 of 20", exact=True)).to_be_visible(timeout=30_000)
