@@ -129,7 +129,11 @@ class Scheduler:
         async with self.hub.write() as session:
             queued = (
                 await session.execute(
-                    select(Task).where(Task.status == TaskStatus.QUEUED.value).order_by(Task.created_at).limit(500)
+                    select(Task)
+                    .where(Task.status == TaskStatus.QUEUED.value)
+                    .order_by(Task.created_at)
+                    .limit(500)
+                    .with_for_update(skip_locked=True)  # replicas never assign one task twice
                 )
             ).scalars().all()
             agents, load, busy = await self._capacity(session, now)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from orchestratia.hub.store.models import Agent, Task, utcnow
 
 from .helpers import Api, next_message, wait_for
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 async def _age_agent(hub, agent_id: str, seconds: float) -> None:
