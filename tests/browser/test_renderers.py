@@ -92,3 +92,21 @@ def test_transcript_pairs_tool_calls_and_results(js: Any) -> None:
     assert "failed" in out["result"] and "$0.5000" in out["result"] and "Reached maximum number of turns" in out["result"]
     assert out["resultError"] is True
     assert out["elements"] == []
+
+
+def test_other_clis_json_does_not_count_as_a_transcript(js: Any) -> None:
+    gemini = "".join(json.dumps(e) + "\n" for e in [
+        {"type": "init", "session_id": "s", "model": "gemini-x"},
+        {"type": "message", "role": "assistant", "content": "hello"},
+        {"type": "result", "status": "success", "stats": {}},
+    ])
+    claude = json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "hi"}]}}) + "\n"
+    counts = js.evaluate("""([gemini, claude]) => {
+        const changes = [];
+        const t = new Orc.Transcript(document.createElement('div'), x => changes.push(x.events));
+        t.feed(gemini);
+        const before = changes.length;
+        t.feed(claude);
+        return [before, changes.length];
+    }""", [gemini, claude])
+    assert counts == [0, 1]

@@ -86,9 +86,14 @@
 
   Transcript.prototype.add = function (node) { this.root.appendChild(node); return node; };
 
+  /* Only Claude Code's own events make the transcript worth showing: other CLIs print JSON
+   * lines too (Gemini's "result", Codex's items) and stay in the raw view. */
+  var CLAUDE_TYPES = { system: 1, assistant: 1, user: 1 };
   Transcript.prototype.event = function (ev) {
     var handler = this["on_" + ev.type];
-    if (typeof handler === "function") { this.events++; handler.call(this, ev); }
+    if (typeof handler !== "function") return;
+    var shown = handler.call(this, ev) !== false;
+    if (shown && CLAUDE_TYPES[ev.type]) this.events++;
   };
 
   Transcript.prototype.on_system = function (ev) {
@@ -105,7 +110,7 @@
     } else if (ev.subtype === "compact_boundary") {
       this.add(el("div", { class: "t-meta", text: "Conversation compacted" }));
     } else {
-      this.events--; // hooks and other side events: not shown
+      return false; // hooks and other side events: not shown
     }
   };
 
