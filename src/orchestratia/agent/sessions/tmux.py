@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from .base import SessionBackend, SessionError
 
 
@@ -20,8 +22,12 @@ class TmuxBackend(SessionBackend):
         env = {k: v for k, v in env.items() if k not in ("TMUX", "TMUX_PANE")}
         env.setdefault("TERM", "xterm")
         # several arguments after the session options: tmux runs them directly (no shell)
-        proc = self._run([*self._tmux(), "new-session", "-d", "-s", name, "-c", cwd, "-x", "200", "-y", "50", *argv],
-                         env=env, cwd=cwd)
+        cmd = [*self._tmux(), "new-session", "-d", "-s", name, "-c", cwd, "-x", "200", "-y", "50", *argv]
+        proc = self._run(cmd, env=env, cwd=cwd)
+        if proc.returncode != 0 and not self.is_alive(name):
+            # the server may have been exiting (its last session just ended) as we connected: once more
+            time.sleep(0.2)
+            proc = self._run(cmd, env=env, cwd=cwd)
         if proc.returncode != 0:
             raise SessionError(f"tmux failed to start session {name}: {(proc.stderr or proc.stdout).strip()}")
 
