@@ -21,7 +21,12 @@ def main() -> int:
     parser.add_argument("--config", default=os.environ.get("ORCHESTRATIA_AGENT_CONFIG", "/etc/orchestratia/config.yaml"),
                         help="path to config.yaml (default: /etc/orchestratia/config.yaml)")
     args = parser.parse_args()
-    from orchestratia.agent.daemon import run_daemon
+    try:
+        from orchestratia.agent.daemon import run_daemon
+    except ImportError as err:
+        print(f"error: {err}. Install the daemon's dependencies for this Python ({sys.executable}):\n"
+              f"  {sys.executable} -m pip install -r {os.path.join(HERE, 'requirements.txt')}", file=sys.stderr)
+        return 1
 
     return run_daemon(args.config)
 
