@@ -64,3 +64,47 @@ async def test_hub_on_redis_pushes_across_buses(settings_factory, redis_url) -> 
     finally:
         await one.close()
         await two.close()
+
+
+@pytest.mark.redis
+async def test_whole_hub_on_redis_pushes_and_streams(settings_factory, redis_url) -> None:
+    """A hub with ``redis_url``: pushes reach the WebSocket and SSE sees live output via Redis."""
+    import json
+
+    from websockets.asyncio.client import connect
+
+    from orchestratia.hub.app import create_app
+    from orchestratia.hub.events import RedisBus as Bus
+
+    from .conftest import LiveServer
+    from .helpers import Api
+
+    app = create_app(settings_factory(redis_url=redis_url))
+    async with LiveServer(app) as live:
+        assert isinstance(live.hub.bus, Bus)
+        import httpx
+
+        async with httpx.AsyncClient(base_url=live.url, timeout=20) as client:
+            api = Api(client, live.hub)
+            await api.login()
+            agent = await api.register("dev-1")
+            async with connect(live.ws_url + "/ws/agent", additional_headers=agent["headers"]) as ws:
+                await ws.recv()
+                await ws.send(json.dumps({"type": "hello", "features": ["push"], "tasks": []}))
+                task = await api.task(agent="dev-1")
+                while (message := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] != "task_assigned":
+                    pass
+                assert message["task"]["id"] == task["id"]
+                await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+                url = f"/api/admin/tasks/{task['id']}/stream"
+                async with client.stream("GET", url, headers=api.headers) as response:
+                    lines = response.aiter_lines()
+                    await ws.send(json.dumps({"type": "output", "task_id": task["id"], "content": "via redis\n"}))
+
+
+                    async def seen() -> None:
+                        async for line in lines:
+                            if line.startswith("data: ") and "via redis" in line:
+                                return
+
+                    await asyncio.wait_for(seen(), 10)
