@@ -61,6 +61,7 @@
     if (!queue.length) return;
     var text = queue.join("");
     queue = [];
+    document.getElementById("output-waiting").hidden = true;
     rawPre.appendChild(ansi.feed(text, false));
     transcript.feed(text);
     if (stick) toBottom(); else jump.hidden = false;
@@ -127,7 +128,9 @@
     rawPre.appendChild(ansi.feed("", true));
     transcript.flush();
     setState("Ended · " + Orc.statusLabel(task.status), "ended");
-    if (!nextOffset) rawPre.appendChild(el("span", { class: "muted", text: "(no output)" }));
+    var waiting = document.getElementById("output-waiting");
+    waiting.textContent = "This task printed nothing.";
+    waiting.hidden = nextOffset > 0;
     if (stick) toBottom();
   }
 
