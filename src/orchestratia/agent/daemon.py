@@ -44,6 +44,7 @@ from .ws import HubSocket
 log = logging.getLogger("orchestratia.agent")
 GONE_GRACE_S = 10.0  # a session that vanished without an exit file is declared dead after this
 ALIVE_CHECK_S = 2.0
+WS_DOWN_REPORT_S = 120.0  # with no WebSocket, a finished task is reported after this anyway
 
 
 class Daemon:
@@ -341,12 +342,24 @@ class Daemon:
             return
         if run.reporting or now < run.report_after:
             return
-        if run.track.caught_up or now - (run.ended_mono or now) >= self.cfg.report_ack_timeout:
-            if not run.track.caught_up:
-                log.warning("task %s: reporting before the hub acknowledged all output (%d/%d bytes)",
-                            run.id, run.track.acked, run.track.size)
+        if self._ready_to_report(run, now):
             run.reporting = True
             self.spawn(self.report(run), name=f"report-{run.id}")
+
+    def _ready_to_report(self, run: T.TaskRun, now: float) -> bool:
+        """All output acknowledged; or ``report_ack_timeout`` spent waiting on a working WebSocket;
+        or the WebSocket has been down for ``WS_DOWN_REPORT_S`` since the task ended."""
+        if run.track.caught_up:
+            return True
+        if self.ws.ready:
+            run.ack_wait_from = run.ack_wait_from or now
+            late = now - run.ack_wait_from >= self.cfg.report_ack_timeout
+        else:
+            late = now - (run.ended_mono or now) >= WS_DOWN_REPORT_S
+        if late:
+            log.warning("task %s: reporting before the hub acknowledged all output (%d/%d bytes)",
+                        run.id, run.track.acked, run.track.size)
+        return late
 
     async def _check_gone(self, run: T.TaskRun, now: float) -> None:
         if run.runner_alive():

@@ -78,6 +78,7 @@ class TaskRun:
     reporting: bool = False
     report_after: float = 0.0  # monotonic time before which a failed report is not retried
     ended_mono: float | None = None
+    ack_wait_from: float | None = None  # when the daemon began waiting, on a live WebSocket, for acks
     seen_mono: float = field(default_factory=time.monotonic)
     next_alive_check: float = 0.0
 
