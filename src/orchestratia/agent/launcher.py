@@ -90,7 +90,9 @@ def _tee(out_fd: int, log_fd: int, term_fd: int | None) -> None:
             view = view[written:]
         if term_fd is not None:
             try:
-                os.write(term_fd, data)
+                os.write(term_fd, data)  # best effort: never let a stalled terminal hold up the log
+            except BlockingIOError:
+                pass
             except OSError:  # the terminal went away (session killed): keep logging
                 term_fd = None
 
@@ -129,7 +131,13 @@ def run(spec: dict) -> int:
     for sig in FORWARDED_SIGNALS:
         signal.signal(sig, forward)
     write_atomic(spec["pid_path"], f"{proc.pid}\n".encode())
-    term_fd: int | None = sys.stdout.fileno() if sys.stdout is not None else None
+    term_fd: int | None = None
+    if sys.stdout is not None:
+        try:
+            term_fd = sys.stdout.fileno()
+            os.set_blocking(term_fd, False)
+        except (OSError, ValueError):
+            term_fd = None
     try:
         assert proc.stdout is not None
         _tee(proc.stdout.fileno(), log_fd, term_fd)
