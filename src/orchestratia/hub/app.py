@@ -32,6 +32,7 @@ GUIDE_PLACEHOLDER = "{{HUB_URL}}"
 def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = None) -> FastAPI:
     """The hub app. ``bus`` overrides the event bus chosen from ``settings.redis_url``."""
     settings = settings or load_settings()
+    configure_logging(settings.log_level)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +65,17 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     app.add_api_route("/ORCHESTRATIA.md", guide, methods=["GET"], tags=["hub"], response_class=MarkdownResponse)
     include_dashboard(app)
     return app
+
+
+def configure_logging(level: str) -> None:
+    """Hub log lines to stderr, unless the embedding program configured logging itself."""
+    logger = logging.getLogger("orchestratia.hub")
+    if not logging.getLogger().handlers and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    known = isinstance(logging.getLevelName(level.upper()), int)
+    logger.setLevel(level.upper() if known else "INFO")
 
 
 def include_dashboard(app: FastAPI) -> bool:
