@@ -453,8 +453,12 @@ class Daemon:
             if run.backend != self.backend.name:
                 log.warning("task %s was started with session backend %s; adopting it anyway", run.id, run.backend)
             self.runs[run.id] = run
-            state = "ended while the daemon was down" if run.read_exit() is not None else "still running"
+            ended = run.read_exit() is not None
+            state = "ended while the daemon was down" if ended else "still running"
             log.info("adopted task %s (%s, session %s)", run.id, state, run.session)
+            if run.stop_kind and not ended:  # a cancel/timeout was under way: finish stopping it
+                kind, run.stop_kind = run.stop_kind, None
+                self.request_stop(run, kind, run.stop_reason)
 
 
 async def run_daemon_async(config: str | Path | AgentConfig, stop: asyncio.Event | None = None) -> int:

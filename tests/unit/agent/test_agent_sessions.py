@@ -142,3 +142,27 @@ def test_a_pid_from_before_a_reboot_is_not_alive(dirs, task_id) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+async def test_a_stop_under_way_is_finished_after_a_restart(dirs, task_id, cleanup_sessions) -> None:
+    import asyncio
+
+    d = daemon_for(dirs, backend="direct", grace=0.3)
+    await d.client.aclose()
+    run, _ = launch("direct", dirs, task_id, "FAKE_LINES=1 FAKE_SLEEP=60 FAKE_IGNORE_SIGINT", cleanup_sessions,
+                    d.backend)
+    wait_for(lambda: run.runner_alive() and b"line 1" in run.files.log.read_bytes(), 10, what="the runner")
+    run.stop_kind, run.stop_reason = "cancel", "cancelled from the hub"
+    run.save()  # the daemon died right after recording the cancel
+    d2 = daemon_for(dirs, backend="direct", grace=0.3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(d2.run(stop))
+    try:
+        deadline = time.monotonic() + 10
+        while read_exit(dirs, task_id) is None:
+            assert time.monotonic() < deadline, "the adopted cancel was not finished"
+            await asyncio.sleep(0.02)
+        assert read_exit(dirs, task_id)["exit_code"] == 143
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
