@@ -69,7 +69,7 @@ def backoff_delay(attempt: int, base: float = 1.0, cap: float = 60.0) -> float:
 
 class HubSocket:
     def __init__(self, hub_url: str, api_key: str, handler: SocketHandler, ca_bundle: str = "",
-                 hello_timeout: float = 5.0, ping_interval: float = 30.0, backoff_base: float = 1.0,
+                 hello_timeout: float = 5.0, ping_interval: float = 30.0, backoff_base: float = 0.5,
                  backoff_cap: float = 60.0) -> None:
         self.url = ws_url(hub_url)
         self.api_key = api_key
@@ -84,6 +84,7 @@ class HubSocket:
         self.extended = False  # the hub answered hello with resume: acks and pushes work
         self.auth_rejected: str | None = None
         self.connects = 0
+        self._established = False
 
     @property
     def connected(self) -> bool:
@@ -104,6 +105,7 @@ class HubSocket:
         attempt = 0
         while not stop.is_set():
             started = asyncio.get_running_loop().time()
+            self._established = False
             try:
                 await self._session(stop)
             except asyncio.CancelledError:
@@ -116,8 +118,8 @@ class HubSocket:
                 self._down()
             if stop.is_set():
                 break
-            if asyncio.get_running_loop().time() - started > 30:
-                attempt = 0
+            if self._established or asyncio.get_running_loop().time() - started > 30:
+                attempt = 0  # the backoff grows over failed attempts, not over dropped connections
             delay = backoff_delay(attempt, self.backoff_base, 300.0 if self.auth_rejected else self.backoff_cap)
             attempt += 1
             log.info("WebSocket reconnecting in %.1f s", delay)
@@ -148,6 +150,7 @@ class HubSocket:
                 log.warning("WebSocket: expected auth_ok, got %s", getattr(first, "type", first))
             self.auth_rejected = None
             self._conn = conn
+            self._established = True
             self.connects += 1
             tasks = self.handler.on_connected()
             await conn.send(dump(WsHello(agent_version=__version__, features=FEATURES, tasks=tasks)))
