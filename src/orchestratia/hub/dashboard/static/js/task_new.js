@@ -22,7 +22,9 @@
       reposOf(a).forEach(function (n) { if (names.indexOf(n) < 0) names.push(n); });
     });
     names.sort();
-    var options = [Orc.el("option", { value: "", text: names.length ? "(none — agent's default directory)" : "(this agent lists no repos)" })];
+    var none = names.length ? "(none — agent's default directory)"
+      : chosen ? "(this agent lists no repos)" : "(no online agent lists repos)";
+    var options = [Orc.el("option", { value: "", text: none })];
     names.forEach(function (n) { options.push(Orc.el("option", { value: n, text: n })); });
     repoSel.replaceChildren.apply(repoSel, options);
     repoSel.value = names.indexOf(current) >= 0 ? current : (names.length === 1 ? names[0] : "");
