@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,8 +48,10 @@ def router() -> APIRouter:
 # ---------------------------------------------------------------------------- register
 
 
-async def register(body: RegisterRequest, hub: Hub = Depends(get_hub)) -> dict[str, str]:
+async def register(body: RegisterRequest, request: Request, hub: Hub = Depends(get_hub)) -> dict[str, str]:
     """One-use token → a new agent (or a re-registration of the agent with that name)."""
+    if not body.ip and request.client is not None:
+        body = body.model_copy(update={"ip": request.client.host})
     api_key = new_api_key()
     now = utcnow()
     token_hash = hash_secret(body.registration_token)

@@ -21,11 +21,11 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from orchestratia.protocol import AgentStatus, TaskStatus
 from orchestratia.hub.states import emit, transition
-from orchestratia.hub.store.models import Agent, Task, utcnow
+from orchestratia.hub.store.models import AdminSession, Agent, Task, utcnow
 from orchestratia.hub.store.queries import offerable_tasks, repo_dir
 from orchestratia.hub.views import agent_status, task_payload
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ACTIVE = (TaskStatus.ASSIGNED.value, TaskStatus.RUNNING.value)
+SESSION_PURGE_S = 600.0
 
 
 def runner_ok(agent: Agent, runner: str | None) -> bool:
@@ -51,6 +52,7 @@ class Scheduler:
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._known: dict[str, AgentStatus] = {}
+        self._purged_at: datetime | None = None
 
     # ------------------------------------------------------------------ loop
 
@@ -101,6 +103,7 @@ class Scheduler:
             await self.check_timeouts(now)
             await self.check_lost(now)
             await self.check_liveness(now)
+            await self.purge_sessions(now)
         touched = await self.assign_queued(now)
         for agent_id in (set(agents or ()) | touched) - {None}:
             await self.dispatch(agent_id)  # type: ignore[arg-type]
@@ -236,6 +239,14 @@ class Scheduler:
                 error = f"agent had no contact with the hub for more than {grace:g} s"
                 await transition(session, task, TaskStatus.LOST, now=now, error=error)
         return len(ids)
+
+    async def purge_sessions(self, now: datetime) -> None:
+        """Delete expired admin sessions (at most every ``SESSION_PURGE_S``)."""
+        if self._purged_at is not None and (now - self._purged_at).total_seconds() < SESSION_PURGE_S:
+            return
+        self._purged_at = now
+        async with self.hub.write() as session:
+            await session.execute(delete(AdminSession).where(AdminSession.expires_at < now))
 
     async def check_liveness(self, now: datetime) -> None:
         """Publish ONLINE/OFFLINE changes computed from ``last_seen_at``."""

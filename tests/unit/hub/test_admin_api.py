@@ -153,3 +153,19 @@ async def test_guide_and_docs(api: Api) -> None:
     assert (await api.client.get("/docs")).status_code == 200
     spec = (await api.client.get("/openapi.json")).json()
     assert "/api/v1/agents/register" in spec["paths"] and "/api/admin/tasks" in spec["paths"]
+
+
+async def test_expired_sessions_are_refused_and_purged(api: Api, hub) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select, update
+
+    from orchestratia.hub.store.models import AdminSession, utcnow
+
+    async with hub.write() as session:
+        await session.execute(update(AdminSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    r = await api.client.get(f"{ADMIN}/me", headers=api.headers)
+    assert r.status_code == 401 and "expired" in r.json()["detail"]
+    await hub.scheduler.tick()
+    async with hub.read() as session:
+        assert (await session.execute(select(func.count()).select_from(AdminSession))).scalar_one() == 0

@@ -211,3 +211,8 @@ async def test_bodies_may_be_left_out_where_nothing_is_required(api: Api) -> Non
     await api.agent(agent, "POST", f"/tasks/{task['id']}/start")
     await api.agent(agent, "POST", f"/tasks/{task['id']}/complete")
     assert (await api.admin("GET", f"/tasks/{task['id']}"))["result"] == {}
+
+
+async def test_register_fills_in_the_ip_when_left_empty(api: Api) -> None:
+    await api.register("dev-1", ip="")
+    assert (await api.admin("GET", "/agents/dev-1"))["ip"] == "127.0.0.1"
