@@ -22,6 +22,7 @@ from typing import Any
 from orchestratia.protocol import (
     TaskPayload,
     WsAck,
+    WsError,
     WsInterventionAnswered,
     WsResend,
     WsResume,
@@ -206,6 +207,8 @@ class Daemon:
             self.cancel(msg.task_id, msg.reason or "cancelled from the hub")
         elif isinstance(msg, WsInterventionAnswered):
             self.intervention_answered(msg)
+        elif isinstance(msg, WsError):
+            log.warning("the hub reported an error: %s", msg.detail)
 
     def _poke(self) -> None:
         if self.watcher is not None:

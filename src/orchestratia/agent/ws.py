@@ -140,7 +140,7 @@ class HubSocket:
         kwargs: dict[str, Any] = {"ssl": ssl} if ssl not in (None, True) else {}
         async with connect(self.url, additional_headers={"X-API-Key": self.api_key}, open_timeout=15,
                            max_size=16 * 1024 * 1024, ping_interval=20, ping_timeout=20, **kwargs) as conn:
-            first = parse_hub_message(await asyncio.wait_for(conn.recv(), 15))
+            first = await self._first_message(conn)
             if isinstance(first, WsAuthError):
                 self.auth_rejected = first.detail
                 log.error("the hub rejected this agent's API key on the WebSocket (%s): the key was revoked or "
@@ -156,6 +156,20 @@ class HubSocket:
             await conn.send(dump(WsHello(agent_version=__version__, features=FEATURES, tasks=tasks)))
             log.info("WebSocket connected to %s", self.url)
             await self._receive(conn, stop)
+
+    async def _first_message(self, conn: ClientConnection) -> Any:
+        """The hub's answer to header auth. A hub that waits for the first-message way instead
+        (PROTOCOL.md allows both) gets ``{"type": "auth"}`` after 5 s of silence."""
+        try:
+            raw = await asyncio.wait_for(conn.recv(), 5)
+        except asyncio.TimeoutError:
+            await conn.send(json.dumps({"type": "auth", "api_key": self.api_key}))
+            raw = await asyncio.wait_for(conn.recv(), 10)
+        try:
+            return parse_hub_message(raw)
+        except ValidationError:
+            log.warning("WebSocket: unexpected first message from the hub: %.200r", raw)
+            return None
 
     async def _receive(self, conn: ClientConnection, stop: asyncio.Event) -> None:
         ticker = asyncio.create_task(self._tick(conn))

@@ -152,3 +152,25 @@ async def test_reconnects_after_the_hub_drops_the_connection() -> None:
         assert rec.disconnects >= 1 and sock.connects == 2
         stop.set()
         await asyncio.wait_for(task, 5)
+
+
+async def test_hub_that_wants_first_message_auth() -> None:
+    seen: dict[str, Any] = {}
+
+    async def hub(conn):  # ignores the header, waits for {"type": "auth"}
+        seen["auth"] = json.loads(await conn.recv())
+        await conn.send(json.dumps({"type": "auth_ok", "agent_id": "a1"}))
+        seen["hello"] = json.loads(await conn.recv())
+        await conn.send(json.dumps({"type": "resume", "tasks": []}))
+        await conn.wait_closed()
+
+    rec = Recorder()
+    async with serve(hub, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        sock = HubSocket(f"http://127.0.0.1:{port}", "orc_key", rec)
+        stop = asyncio.Event()
+        task = asyncio.create_task(sock.run(stop))
+        await wait(lambda: rec.ready, timeout=10)
+        assert seen["auth"] == {"type": "auth", "api_key": "orc_key"} and seen["hello"]["type"] == "hello"
+        stop.set()
+        await asyncio.wait_for(task, 5)
