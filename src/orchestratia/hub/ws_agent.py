@@ -20,7 +20,15 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from orchestratia.protocol import WS_AUTH_CLOSE_CODE, WS_MAX_MESSAGE_BYTES, WS_PATH, TaskStatus, WsHello, WsOutput, parse_agent_message
+from orchestratia.protocol import (
+    WS_AUTH_CLOSE_CODE,
+    WS_MAX_MESSAGE_BYTES,
+    WS_PATH,
+    TaskStatus,
+    WsHello,
+    WsOutput,
+    parse_agent_message,
+)
 from orchestratia.hub.deps import agent_for_key
 from orchestratia.hub.output import DUPLICATE, GAP, STORED, OutputItem, append_many
 from orchestratia.hub.store.models import Agent, Task
