@@ -81,6 +81,7 @@ class HelpRelay:
         self._ended: deque[str] = deque(maxlen=1000)
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.Task[Any]] = set()
+        self._closing = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -130,16 +131,25 @@ class HelpRelay:
         return sock
 
     async def close(self) -> None:
+        self._closing = True
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(FileNotFoundError):
                 self.socket_path.unlink()
-        pending = [r.watcher for r in self._requests.values() if r.watcher] + list(self._connections)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        for req in self._requests.values():
+            req.broadcast("closing")
+        for _ in range(5):  # again for connections accepted just before close() (and, on 3.11,
+            # for a cancellation that asyncio.wait_for swallowed)
+            pending = [r.watcher for r in self._requests.values() if r.watcher and not r.watcher.done()]
+            pending += [t for t in self._connections if not t.done()]
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=1.0)
         if self._server is not None:
-            await self._server.wait_closed()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 5.0)
             self._server = None
 
     # ------------------------------------------------------------------ daemon API
@@ -323,7 +333,8 @@ class HelpRelay:
         if task is not None:
             self._connections.add(task)
         try:
-            await self._serve(reader, writer)
+            if not self._closing:
+                await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # the asker went away (it reconnects with the same request id) or we close
         except Exception:
@@ -370,9 +381,14 @@ class HelpRelay:
                     await writer.drain()
                     return
                 await writer.drain()
+                getter = asyncio.ensure_future(queue.get())
                 try:
-                    await asyncio.wait_for(queue.get(), self.keepalive_interval)
-                except asyncio.TimeoutError:
+                    done, _ = await asyncio.wait({getter}, timeout=self.keepalive_interval)
+                finally:
+                    getter.cancel()
+                if self._closing:
+                    return  # the asker reconnects to the next daemon
+                if not done:
                     writer.write(wire.encode({"type": "keepalive", "waited_s": round(time.monotonic() - started, 1)}))
         finally:
             req.listeners.remove(queue)
