@@ -58,3 +58,14 @@ def test_bad_policy_or_rule_fails_when_the_task_starts(tmp_path) -> None:
         claude_config.prepare_claude_task(tmp_path, "t1", {}, approval_policy="sometimes")
     with pytest.raises(ValueError):
         claude_config.prepare_claude_task(tmp_path, "t1", {}, approval_policy="all", approval_rules=["permit Read"])
+
+
+def test_hook_only_fails_closed(tmp_path) -> None:
+    setup = claude_config.prepare_hook_only(tmp_path, "t1", "sometimes", approval_rules=["permit Read"])
+    settings = json.loads(setup.files[0].read_text())
+    command = settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    assert "--policy all" in command and "--rule" not in command and setup.allowed_tools == []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATIA_")}
+    run = subprocess.run(["sh", "-c", command], input=json.dumps({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert json.loads(run.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"

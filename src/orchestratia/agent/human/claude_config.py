@@ -114,6 +114,26 @@ def prepare_claude_task(
     return setup
 
 
+def prepare_hook_only(
+    pid_dir: str | Path,
+    task_id: str,
+    approval_policy: str,
+    *,
+    approval_rules: list[str] | None = None,
+    approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S,
+    command: list[str] | None = None,
+) -> ClaudeHumanSetup:
+    """Fail closed when the relay is missing or the full setup failed: the hook alone (with no
+    task environment it denies whatever needs a human). Invalid rules or policy → ``all``."""
+    try:
+        settings = hook_settings(approval_policy, approval_rules, timeout_s=approval_timeout_s, command=command)
+    except ValueError:
+        settings = hook_settings("all", [], timeout_s=approval_timeout_s, command=command)
+    path = Path(pid_dir) / f"human-{task_id}.settings.json"
+    _write_private(path, settings)
+    return ClaudeHumanSetup([f"--settings={path}"], [], [path])
+
+
 def cleanup(setup: ClaudeHumanSetup) -> None:
     for path in setup.files:
         try:
