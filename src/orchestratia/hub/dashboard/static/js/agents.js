@@ -84,8 +84,9 @@
 
   var pending = null;
   function refresh() {
-    clearTimeout(pending);
+    if (pending) return;
     pending = setTimeout(function () {
+      pending = null;
       Promise.all([Orc.api("GET", "/agents"), Orc.api("GET", "/tasks?status=assigned,running&limit=500")])
         .then(function (got) {
           agents = got[0] || [];
@@ -93,7 +94,7 @@
           (got[1] || []).forEach(function (t) { titles[t.id] = t.title; });
           render();
         }).catch(function () {});
-    }, 200);
+    }, 600);
   }
 
   Orc.onHub("agent", function (ev) {
@@ -152,8 +153,9 @@
   }
   var tokenTimer = null;
   function refreshTokens() {
-    clearTimeout(tokenTimer);
+    if (tokenTimer) return;
     tokenTimer = setTimeout(function () {
+      tokenTimer = null;
       Orc.api("GET", "/tokens").then(function (list) { tokens = list || []; renderTokens(); }).catch(function () {});
     }, 200);
   }

@@ -180,8 +180,9 @@
     badge.hidden = n === 0;
   };
   Orc.refreshBadge = function () {
-    clearTimeout(badgeTimer);
+    if (badgeTimer) return;
     badgeTimer = setTimeout(function () {
+      badgeTimer = null;
       Orc.api("GET", "/interventions?status=pending").then(function (items) {
         Orc.setBadge((items || []).filter(function (i) { return !i.status || i.status === "pending"; }).length);
       }).catch(function () {});

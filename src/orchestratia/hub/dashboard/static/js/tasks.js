@@ -37,12 +37,13 @@
 
   var timer = null;
   function refresh() {
-    clearTimeout(timer);
+    if (timer) return; // throttled: a steady stream of events still refreshes
     timer = setTimeout(function () {
+      timer = null;
       var q = "?limit=200" + (filter ? "&status=" + encodeURIComponent(filter) : "") +
         (agentFilter ? "&agent=" + encodeURIComponent(agentFilter) : "");
       Orc.api("GET", "/tasks" + q).then(function (list) { tasks = list || []; render(); }).catch(function () {});
-    }, 250);
+    }, 600); // known rows are patched at once; a burst of events costs one refetch
   }
 
   Orc.onHub("task", function (ev) {
