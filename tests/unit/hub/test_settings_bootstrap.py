@@ -54,3 +54,14 @@ async def test_password_from_settings(settings_factory, capsys: pytest.CaptureFi
     assert await _login(app, "s3cret-pw") == 200
     assert "s3cret-pw" not in capsys.readouterr().err
     assert app.state.hub.bootstrap_password is None
+
+
+def test_the_dashboard_is_mounted_and_the_factory_builds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from fastapi import FastAPI
+
+    from orchestratia.hub.app import app_factory, include_dashboard
+
+    monkeypatch.setenv("ORCHESTRATIA_DATA_DIR", str(tmp_path))
+    paths = app_factory().openapi()["paths"]
+    assert {"/health", "/ORCHESTRATIA.md", "/api/admin/login", "/api/v1/agents/register"} <= set(paths)
+    assert include_dashboard(FastAPI()) is True  # orchestratia.hub.dashboard exposes ``router``

@@ -103,3 +103,21 @@ async def test_hub_events(live) -> None:
                 current[field] = json.loads(value) if field == "data" else value
         assert current["event"] == "task"
         assert current["data"]["id"] == task["id"] and current["data"]["status"] == "queued"
+
+
+async def test_a_closed_stream_unsubscribes(live) -> None:
+    api, hub = live.api, live.hub
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1")
+    channel = f"task:{task['id']}"
+    async with api.client.stream("GET", f"{ADMIN}/tasks/{task['id']}/stream", headers=api.headers) as response:
+        assert (await SseReader(response).next())["event"] == "status"
+        assert hub.bus.subscriber_count(channel) == 1
+    _ = agent
+
+    async def gone() -> bool:
+        return hub.bus.subscriber_count(channel) == 0
+
+    from .helpers import wait_for
+
+    await wait_for(gone, what="the stream's subscription to end")

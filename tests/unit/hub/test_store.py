@@ -97,3 +97,19 @@ async def test_state_machine_in_one_place(api: Api, hub) -> None:
         finished = (await session.get(Task, task["id"])).finished_at
     assert statuses == ["cancelled"]
     assert finished is not None and finished.tzinfo is not None
+
+
+async def test_migrations_match_the_models(hub) -> None:
+    """The shipped migrations produce exactly the schema the models describe."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from orchestratia.hub.store.models import Base
+
+    def diff(sync_conn):  # type: ignore[no-untyped-def]
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    async with hub.db.engine.connect() as conn:
+        differences = await conn.run_sync(diff)
+    assert differences == []
