@@ -206,3 +206,54 @@ async def test_long_state_dir_gets_a_private_short_socket(hub: FakeHub, short_di
     finally:
         await relay.close()
     assert not relay.socket_path.exists()
+
+
+async def test_http_hub_api_bodies() -> None:
+    import httpx
+
+    from orchestratia.agent.human.hub_api import HelpRefused, HttpHubHelpAPI
+
+    seen: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["X-API-Key"] == "orc_k"
+        if request.method == "POST":
+            seen.append(json.loads(request.content))
+            if "refuse" in seen[-1]["question"]:
+                return httpx.Response(409, json={"detail": "task is completed"})
+            return httpx.Response(201, json={"id": "i1", "intervention_id": "i1", "status": "pending"})
+        if request.url.path.endswith("/gone"):
+            return httpx.Response(404, json={"detail": "intervention not found"})
+        if request.url.path.endswith("/flaky"):
+            return httpx.Response(503, text="busy")
+        return httpx.Response(200, json={"id": "i1", "status": "answered", "response": "r"})
+
+    api = HttpHubHelpAPI("http://hub.test/", "orc_k", transport=httpx.MockTransport(handler))
+    try:
+        assert await api.request_help("t", "q", None) == "i1"
+        assert seen[-1] == {"question": "q"}
+        await api.request_approval("t", "Approve Bash: ls", "ctx", "Bash", {"command": "ls"})
+        assert seen[-1]["kind"] == "approval" and seen[-1]["tool_input"] == {"command": "ls"}
+        await api.request_approval("t", "Approve Write: /a", "ctx", "Write", {"content": "x" * 400_000})
+        assert "tool_input" not in seen[-1] and seen[-1]["tool_name"] == "Write"
+        try:
+            await api.request_help("t", "refuse me", None)
+        except HelpRefused as exc:
+            assert exc.status_code == 409 and "completed" in exc.detail
+        else:
+            raise AssertionError("HelpRefused expected")
+        assert (await api.get_intervention("i1"))["response"] == "r"
+        try:
+            await api.get_intervention("gone")
+        except HelpRefused:
+            pass
+        else:
+            raise AssertionError("HelpRefused expected")
+        try:
+            await api.get_intervention("flaky")
+        except HelpRefused:
+            raise AssertionError("a 503 is transient") from None
+        except RuntimeError:
+            pass
+    finally:
+        await api.aclose()

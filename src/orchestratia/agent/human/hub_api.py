@@ -7,11 +7,16 @@ counts as transient: the relay retries with backoff (the hub may be restarting).
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
 from orchestratia.protocol import API_PREFIX
+
+
+#: Tool inputs larger than this are not sent as ``tool_input`` (hub bodies are capped at 1 MiB).
+MAX_TOOL_INPUT_BYTES = 256 * 1024
 
 
 class HelpRefused(Exception):
@@ -93,8 +98,12 @@ class HttpHubHelpAPI:
         """A help request that says it is a tool-call approval. Extension fields (``kind``,
         ``tool_name``, ``tool_input``): a hub that does not know them ignores them and still
         shows the readable question and context."""
-        return await self.request_help(
-            task_id, question, context, kind="approval", tool_name=tool_name, tool_input=tool_input
+        try:
+            small = len(json.dumps(tool_input, default=repr)) <= MAX_TOOL_INPUT_BYTES
+        except (TypeError, ValueError):
+            small = False
+        return await self.request_help(  # a huge input (a big Write) is shown cut, in the context only
+            task_id, question, context, kind="approval", tool_name=tool_name, tool_input=tool_input if small else None
         )
 
     async def get_intervention(self, intervention_id: str) -> dict[str, Any]:
