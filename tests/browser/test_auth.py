@@ -103,3 +103,14 @@ def test_cookies_are_secure_behind_tls(hub: Any) -> None:
         session = next(c for c in cookies if c.startswith("orc_session="))
         assert all(flag in session.lower() for flag in ("httponly", "secure", "samesite=lax", "path=/"))
         assert any(c.startswith("orc_csrf=") and "secure" in c.lower() for c in cookies)
+
+
+def test_static_files_stay_inside_their_folder(hub: Any) -> None:
+    import httpx
+
+    ok = httpx.get(f"{hub.url}/dashboard/static/js/common.js", timeout=10)
+    assert ok.status_code == 200 and ok.headers["content-type"].startswith("text/javascript")
+    for path in ("%2e%2e/_session.py", "..%2f_session.py", "%2e%2e/templates/base.html", "js/../../_internal.py",
+                 "css/base.css%00.js", "missing.js"):
+        r = httpx.get(f"{hub.url}/dashboard/static/{path}", timeout=10)
+        assert r.status_code == 404, (path, r.status_code)

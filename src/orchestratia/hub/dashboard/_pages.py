@@ -69,8 +69,12 @@ async def home() -> RedirectResponse:
 
 @router.get("/dashboard/static/{name:path}", include_in_schema=False)
 async def static(name: str) -> Response:
-    path = (STATIC / name).resolve()
-    if STATIC not in path.parents or not path.is_file() or path.suffix not in STATIC_TYPES:
+    try:
+        path = (STATIC / name).resolve()
+        found = STATIC in path.parents and path.is_file() and path.suffix in STATIC_TYPES
+    except (ValueError, OSError):  # a NUL byte, a name too long, ...
+        found = False
+    if not found:
         return Response("not found", status_code=404, media_type="text/plain")
     return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers={
         "cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"})
