@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -50,6 +51,43 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def _reachable(host: str, port: int, what: str, hint: str) -> None:
+    try:
+        with socket.create_connection((host, port), timeout=3.0):
+            return
+    except OSError as exc:
+        raise CliError(f"cannot reach {what} at {host}:{port}: {exc.strerror or exc}; {hint}") from exc
+
+
+def preflight(settings: Any) -> None:
+    """Fail with one clear line before uvicorn starts (it would print a traceback): the data
+    dir must be writable, PostgreSQL and Redis must accept connections."""
+    url = settings.effective_database_url()
+    if url.startswith("sqlite"):
+        data = Path(settings.data_dir)
+        try:
+            data.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot create the data dir {data}: {exc.strerror or exc}; pick another with --data-dir") from exc
+        if not os.access(data, os.W_OK | os.X_OK):
+            raise CliError(f"the data dir {data} is not writable: pick another with --data-dir")
+    else:
+        from sqlalchemy.engine import make_url
+
+        try:
+            parsed = make_url(url)
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy's ArgumentError and friends
+            raise CliError(f"invalid --database-url {url!r}: {exc}") from exc
+        if parsed.host and not parsed.host.startswith("/"):
+            _reachable(parsed.host, parsed.port or 5432, "the database", "is PostgreSQL running, and is --database-url right?")
+    if settings.redis_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(settings.redis_url)
+        if parts.hostname:
+            _reachable(parts.hostname, parts.port or 6379, "Redis", "is it running, and is --redis-url right?")
+
+
 def run_uvicorn(settings: Any, host: str, port: int, log_level: str = "info") -> None:
     """Serve the app in the foreground until Ctrl+C / SIGTERM."""
     _, create_app = import_hub()
@@ -87,6 +125,7 @@ def serve(
         redis_url=redis_url,
         log_level=log_level,
     )
+    preflight(settings)
     if settings.port and not port_free(settings.host, int(settings.port)):
         raise CliError(f"port {settings.port} on {settings.host} is already in use: stop what uses it or pick another with --port")
     run_uvicorn(settings, settings.host, int(settings.port), str(getattr(settings, "log_level", None) or "info").lower())

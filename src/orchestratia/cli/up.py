@@ -118,6 +118,13 @@ def log_tail(plan: UpPlan, name: str, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def child_died(plan: UpPlan, name: str, status: int | None) -> CliError:
+    """Show the end of the child's log (stderr), then a one-line error."""
+    sys.stderr.write(f"--- the end of {plan.log_dir / (name + '.log')} ---\n{log_tail(plan, name)}\n---\n")
+    what = "the hub" if name == "hub" else "the local agent"
+    return CliError(f"{what} exited at start (status {status}); see its log above and in {plan.log_dir / (name + '.log')}")
+
+
 def start_hub(plan: UpPlan, password: str) -> None:
     env = {**os.environ, "ORCHESTRATIA_ADMIN_PASSWORD": password}
     args = ["hub", "serve", "--host", plan.host, "--port", str(plan.port), "--data-dir", str(plan.data_dir)]
@@ -126,7 +133,7 @@ def start_hub(plan: UpPlan, password: str) -> None:
     with HubClient(plan.hub_url, timeout=2.0) as probe:
         while True:
             if proc.poll() is not None:
-                raise CliError(f"the hub exited at start (status {proc.returncode}); its log {plan.log_dir / 'hub.log'} ends with:\n{log_tail(plan, 'hub')}")
+                raise child_died(plan, "hub", proc.returncode)
             try:
                 probe.health()
                 return
@@ -234,7 +241,7 @@ def start_agent(plan: UpPlan, token: str, name: str) -> bool:
     with HubClient(plan.hub_url, token) as hub:
         while time.monotonic() < deadline:
             if plan.processes["agent"].poll() is not None:
-                raise CliError(f"the local agent exited at start; its log {plan.log_dir / 'agent.log'} ends with:\n{log_tail(plan, 'agent')}")
+                raise child_died(plan, "agent", plan.processes["agent"].returncode)
             try:
                 if hub.get_agent(name).get("status") == "ONLINE":
                     return True

@@ -174,3 +174,11 @@ def test_bad_ca_bundle_is_one_line(monkeypatch, tmp_path) -> None:
 
 def test_tls_is_verified_by_default() -> None:
     assert client_mod.tls_verify(None) is True
+
+
+def test_hub_serve_preflight_is_one_line(tmp_path) -> None:
+    closed = run("hub", "serve", "--database-url", "postgresql+asyncpg://nobody@127.0.0.1:1/x")
+    assert closed.exit_code == 1 and closed.stderr.startswith("error: cannot reach the database at 127.0.0.1:1")
+    (tmp_path / "file").write_text("")
+    bad_dir = run("hub", "serve", "--data-dir", str(tmp_path / "file" / "sub"))
+    assert bad_dir.exit_code == 1 and bad_dir.stderr.startswith("error: cannot create the data dir")
