@@ -237,6 +237,11 @@ async def main() -> None:
                           "max_ms": _ms(max(hb) if hb else None)},
             "poll": {"n": len(poll), "p50_ms": _ms(pct(poll, 50)), "p99_ms": _ms(pct(poll, 99)),
                      "max_ms": _ms(max(poll) if poll else None)},
+            # when the slowest requests were sent (s into the window): periodic stalls show up here
+            "slowest": sorted(((round(t - since, 2), round(lat * 1000)) for t, lat in
+                               [*((t, l) for t, l in stats.heartbeat if t >= since),
+                                *((t, l) for t, l in stats.poll if t >= since)]),
+                              key=lambda x: -x[1])[:12],
             "errors": {k: v - errors_before.get(k, 0) for k, v in stats.errors.items()
                        if v - errors_before.get(k, 0)},
             "ws_drops": stats.ws_drops - drops_before,

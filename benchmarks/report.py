@@ -64,14 +64,14 @@ def output(d: dict) -> str:
 
 def fleet(d: dict) -> str:
     out = ["| agents | heartbeat n | hb p50 ms | hb p99 ms | poll n | poll p50 ms | poll p99 ms | hub CPU % | "
-           "simulator CPU % | hub RSS MB | OFFLINE events | errors | passes |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "simulator CPU % | hub RSS MB | OFFLINE events | errors | GC pauses > 100 ms | passes |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in d["steps"]:
         out.append(f"| {s['agents']:,} | {s['heartbeat']['n']} | {f(s['heartbeat']['p50_ms'])} | "
                    f"{f(s['heartbeat']['p99_ms'])} | {s['poll']['n']} | {f(s['poll']['p50_ms'])} | "
                    f"{f(s['poll']['p99_ms'])} | {s['hub_cpu_percent']:.0f} | {s['sim_cpu_percent']:.0f} | "
                    f"{s['hub_rss_mb']:.0f} | {s['offline_events_total']} | {sum(s['errors'].values())} | "
-                   f"{f(s['passed'])} |")
+                   f"{len(s.get('gc_pauses_over_100ms_so_far', []))} | {f(s['passed'])} |")
     costs = d.get("request_costs") or {}
     if costs:
         out.append("")

@@ -1,0 +1,25 @@
+# GC pause probe for the benchmarks (on PYTHONPATH of the hub they start; inert without GC_PROBE_LOG): logs every collection over 20 ms to $GC_PROBE_LOG,
+# and once, after 60 s, the object count by type.
+import gc, os, time, collections
+_path = os.environ.get("GC_PROBE_LOG")
+if _path:
+    _start = {}
+    _t0 = time.time()
+    _done = []
+    def _cb(phase, info):
+        if phase == "start":
+            _start["t"] = time.perf_counter()
+            return
+        dt = time.perf_counter() - _start.get("t", time.perf_counter())
+        if dt > 0.02:
+            with open(_path, "a") as f:
+                f.write(f"{time.time():.3f} gen{info['generation']} {dt*1000:.1f}ms collected={info['collected']}\n")
+        if info["generation"] == 2 and not _done and time.time() - _t0 > 60:
+            _done.append(1)
+            objs = gc.get_objects()
+            c = collections.Counter(type(o).__qualname__ for o in objs)
+            with open(_path, "a") as f:
+                f.write(f"objects tracked: {len(objs)}\n")
+                for k, v in c.most_common(25):
+                    f.write(f"  {v:9d} {k}\n")
+    gc.callbacks.append(_cb)
