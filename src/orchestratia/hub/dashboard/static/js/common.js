@@ -131,13 +131,23 @@
   var listeners = { task: [], agent: [], intervention: [], open: [], sleep: [], wake: [] };
   Orc.onHub = function (kind, fn) { listeners[kind].push(fn); };
   function emit(kind, data) { listeners[kind].forEach(function (fn) { try { fn(data); } catch (e) { console.error(e); } }); }
+  var hubRetry = 1000;
   function connectHub() {
     if (!window.EventSource) return;
     var indicator = document.getElementById("live-indicator");
     var es = new EventSource("/api/admin/events");
     Orc.hubSource = es;
-    es.onopen = function () { if (indicator) indicator.hidden = true; emit("open", null); };
-    es.onerror = function () { if (indicator && es.readyState !== 1) indicator.hidden = false; };
+    es.onopen = function () { hubRetry = 1000; if (indicator) indicator.hidden = true; emit("open", null); };
+    es.onerror = function () {
+      if (indicator && es.readyState !== 1) indicator.hidden = false;
+      if (es.readyState !== 2) return; // the browser retries by itself
+      // an HTTP error (hub restarting, session gone) ends an EventSource for good: retry ourselves,
+      // and let the API call send a signed-out reader to the sign-in page
+      if (Orc.hubSource === es) Orc.hubSource = null;
+      Orc.api("GET", "/me").catch(function () {});
+      setTimeout(function () { if (!Orc.hubSource && !sleeping) connectHub(); }, hubRetry);
+      hubRetry = Math.min(hubRetry * 2, 30000);
+    };
     ["task", "agent", "intervention"].forEach(function (kind) {
       es.addEventListener(kind, function (ev) {
         var data = null;
