@@ -113,3 +113,29 @@ async def test_migrations_match_the_models(hub) -> None:
     async with hub.db.engine.connect() as conn:
         differences = await conn.run_sync(diff)
     assert differences == []
+
+
+async def test_first_answer_wins_under_concurrency(api: Api) -> None:
+    agent, task = await _running_task(api)
+    ask = await api.agent(agent, "POST", f"/tasks/{task['id']}/help", 201, json={"question": "q"})
+    answers = await asyncio.gather(
+        *(
+            api.client.post(f"/api/admin/interventions/{ask['id']}/answer", json={"response": f"r{i}"}, headers=api.headers)
+            for i in range(8)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [200] + [409] * 7
+    winner = next(r.json()["response"] for r in answers if r.status_code == 200)
+    got = await api.agent(agent, "GET", f"/interventions/{ask['id']}")
+    assert got["response"] == winner
+
+
+async def test_concurrent_complete_and_cancel_end_in_one_final_state(api: Api) -> None:
+    agent, task = await _running_task(api)
+    complete, cancel = await asyncio.gather(
+        api.client.post(f"{V1}/tasks/{task['id']}/complete", json={"result": {}}, headers=agent["headers"]),
+        api.client.post(f"/api/admin/tasks/{task['id']}/cancel", headers=api.headers),
+    )
+    assert sorted([complete.status_code, cancel.status_code]) == [200, 409]
+    final = await api.status(task["id"])
+    assert final == ("completed" if complete.status_code == 200 else "cancelled")

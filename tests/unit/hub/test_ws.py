@@ -253,3 +253,14 @@ async def test_burst_is_stored_byte_exact_with_one_resend_per_gap(setup) -> None
                 assert message["next_offset"] >= acked
                 acked = message["next_offset"]
     assert await output(live.api, tid) == b"".join(chunks)
+
+
+async def test_first_message_must_be_auth(setup) -> None:
+    live, _agent, _task = setup
+    for first in ("{not json", json.dumps({"type": "ping"})):
+        async with connect(live.ws_url + "/ws/agent") as ws:
+            await ws.send(first)
+            assert (await recv(ws))["type"] == "auth_error"
+            with pytest.raises(ConnectionClosed) as info:
+                await recv(ws)
+            assert info.value.rcvd.code == 4401
