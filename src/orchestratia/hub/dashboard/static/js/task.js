@@ -98,6 +98,7 @@
 
   function connect(from) {
     if (ended) return;
+    if (source) source.close(); // never two streams at once
     var start = typeof from === "number" && from >= 0 ? from : nextOffset;
     var url = "/api/admin/tasks/" + encodeURIComponent(task.id) + "/stream?offset=" + start;
     source = new EventSource(url);
@@ -116,10 +117,12 @@
       retryDelay = Math.min(retryDelay * 2, 10000);
     };
   }
+  var reconnectTimer = null;
   function reconnect(delay, from) {
     if (source) { source.close(); source = null; }
+    clearTimeout(reconnectTimer);
     if (ended) return;
-    setTimeout(function () { connect(from); }, delay);
+    reconnectTimer = setTimeout(function () { connect(from); }, delay);
   }
   function finish() {
     ended = true;
