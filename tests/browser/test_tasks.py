@@ -160,3 +160,16 @@ def test_unknown_task_and_active_filter(page: Any, hub: Any) -> None:
     shoot(page, "not-found")
     page.goto("/tasks?status=active")
     expect(page.get_by_role("link", name="Active")).to_have_attribute("aria-current", "true")
+
+
+def test_a_failed_task_says_why(page: Any, hub: Any, agent: Any) -> None:
+    task = create_task(hub, title="Doomed", spec="FAKE_LINES=1 FAKE_FAIL", agent="web-1", target_repo="web",
+                       runner="claude")
+    page.goto(f"/tasks/{task['id']}")
+    expect(page.locator("#task-status")).to_have_text("failed", timeout=30_000)
+    expect(page.locator("#t-error")).to_be_visible()
+    expect(page.locator("#t-exit")).to_have_text("1")
+    result = page.locator("#transcript .t-result")
+    expect(result).to_have_class(re.compile(r"\bis-error\b"))
+    expect(result).to_contain_text("failed")
+    shoot(page, "task-failed")
