@@ -7,6 +7,7 @@ on any gap, so the client sees every byte exactly once. ``id:`` is the next offs
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from orchestratia.hub.admin_tasks import load_task, show
 from orchestratia.hub.core import Hub
 from orchestratia.hub.deps import get_hub
 from orchestratia.hub.responses import EventStreamResponse
+from orchestratia.hub.shutdown import Stopping, next_or_stop
 from orchestratia.hub.store.queries import read_output, slice_from
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -81,6 +83,11 @@ class TaskStream:
         return TaskStatus(self.task["status"]) in FINAL_STATUSES and self.sent >= self.task["output_size"]
 
     async def events(self) -> AsyncIterator[bytes]:
+        with contextlib.suppress(Stopping):
+            async for event in self._events():
+                yield event
+
+    async def _events(self) -> AsyncIterator[bytes]:
         keepalive = self.hub.settings.sse_keepalive_s
         async with self.hub.bus.subscribe(f"task:{self.task_id}") as sub:
             yield sse("status", await self._refresh(), self.sent)
@@ -90,7 +97,7 @@ class TaskStream:
                 if self._final():
                     yield sse("end", self.task, self.sent)
                     return
-                message = await sub.get(timeout=keepalive)
+                message = await next_or_stop(sub.get(timeout=keepalive), self.hub.stopping)
                 if message is None:
                     yield b": keep-alive\n\n"
                     await self._refresh()
@@ -131,7 +138,10 @@ async def _hub_events(hub: Hub) -> AsyncIterator[bytes]:
     async with hub.bus.subscribe("hub") as sub:
         yield b": connected\n\n"
         while True:
-            message = await sub.get(timeout=keepalive)
+            try:
+                message = await next_or_stop(sub.get(timeout=keepalive), hub.stopping)
+            except Stopping:
+                return
             if message is None:
                 yield b": keep-alive\n\n"
                 continue

@@ -23,6 +23,7 @@ from orchestratia.hub.core import Hub
 from orchestratia.hub.events import EventBus
 from orchestratia.hub.integrations import start_webhooks
 from orchestratia.hub.settings import HubSettings, load_settings
+from orchestratia.hub.shutdown import chain_exit_signals
 from orchestratia.hub.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
         hub = Hub(settings, bus=bus)
         app.state.hub = hub
         webhooks = None
+        unchain = chain_exit_signals(hub.stopping)
         try:
             await upgrade(hub.db)
             hub.bootstrap_password = await bootstrap_admin(hub)
@@ -46,6 +48,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
             webhooks = await start_webhooks(hub)
             yield
         finally:
+            unchain()
             if webhooks is not None:
                 await webhooks.close()
             await hub.close()

@@ -5,6 +5,7 @@ Built in the app's lifespan (``app.state.hub``), never at import time.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -34,6 +35,8 @@ class Hub:
         self.limiter = LoginLimiter(settings.login_failures_per_minute)
         self.scheduler = Scheduler(self)
         self.bootstrap_password: str | None = None
+        #: set when the server is asked to stop: long-lived streams end
+        self.stopping = asyncio.Event()
         self._last_touch: dict[str, float] = {}
         #: agent id → its live WebSocket connection (ws_agent.AgentConnection) in this process
         self.connections: dict[str, Any] = {}
@@ -90,6 +93,7 @@ class Hub:
             log.exception("publishing on %s failed", channel)
 
     async def close(self) -> None:
+        self.stopping.set()
         await self.scheduler.stop()
         await self.bus.close()
         await self.db.dispose()

@@ -121,3 +121,41 @@ async def test_a_closed_stream_unsubscribes(live) -> None:
     from .helpers import wait_for
 
     await wait_for(gone, what="the stream's subscription to end")
+
+
+async def test_sigterm_ends_open_streams_so_the_server_stops(tmp_path, python_exe) -> None:
+    """An open SSE stream must not keep ``uvicorn`` (``hub serve``) from exiting on SIGTERM."""
+    import os
+    import signal
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "ORCHESTRATIA_DATA_DIR": str(tmp_path), "ORCHESTRATIA_ADMIN_PASSWORD": "pw",
+           "ORCHESTRATIA_ARGON2_TIME_COST": "1", "ORCHESTRATIA_ARGON2_MEMORY_KIB": "8192"}
+    args = [python_exe, "-m", "uvicorn", "--factory", "orchestratia.hub.app:app_factory", "--port", str(port)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
+            from .helpers import wait_for
+
+            async def up() -> bool:
+                try:
+                    return (await client.get("/health")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_for(up, timeout=30, what="the hub to start")
+            r = await client.post(f"{ADMIN}/login", json={"username": "admin", "password": "pw"})
+            headers = {"Authorization": f"Bearer {r.json()['token']}"}
+            async with client.stream("GET", f"{ADMIN}/events", headers=headers) as response:
+                assert await asyncio.wait_for(response.aiter_lines().__anext__(), 10) == ": connected"
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(asyncio.to_thread(proc.wait), 15)
+        assert proc.returncode is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
