@@ -110,3 +110,21 @@ def test_other_clis_json_does_not_count_as_a_transcript(js: Any) -> None:
         return [before, changes.length];
     }""", [gemini, claude])
     assert counts == [0, 1]
+
+
+def test_assistant_markdown_code_is_shown_as_code_and_stays_text(js: Any) -> None:
+    text = "Run `make <test>` first:\n```bash\nmake test && echo '<img src=x onerror=alert(1)>'\n```\nThen **done**."
+    out = js.evaluate("""text => {
+        const box = document.createElement('div');
+        box.appendChild(Orc.markdown(text));
+        return {
+          fences: [...box.querySelectorAll('pre.t-fence')].map(n => n.textContent),
+          inline: [...box.querySelectorAll('code.t-code')].map(n => n.textContent),
+          prose: [...box.querySelectorAll('.t-text')].map(n => n.textContent),
+          tags: [...box.querySelectorAll('*')].map(n => n.tagName).filter(t => !['DIV','PRE','CODE'].includes(t)),
+        };
+    }""", text)
+    assert out["fences"] == ["make test && echo '<img src=x onerror=alert(1)>'"]
+    assert out["inline"] == ["make <test>"]
+    assert out["prose"] == ["Run make <test> first:", "Then **done**."]
+    assert out["tags"] == []

@@ -40,6 +40,32 @@
     return "$" + (n < 1 ? n.toFixed(4) : n.toFixed(2));
   }
 
+  /* Assistant text is Markdown; show its two most telling parts, code fences and inline
+   * code, as code. Everything stays text: nodes are built, never parsed from HTML. */
+  function inline(text) {
+    var out = el("div", { class: "t-text prose" });
+    var parts = text.split("`");
+    parts.forEach(function (part, i) {
+      if (!part) return;
+      var odd = i % 2 === 1 && i < parts.length - 1;
+      out.appendChild(odd ? el("code", { class: "t-code", text: part }) : document.createTextNode(part));
+    });
+    return out;
+  }
+  function markdown(text) {
+    var frag = document.createDocumentFragment();
+    var pieces = text.split(/^```[^\n]*\n?/m);
+    pieces.forEach(function (piece, i) {
+      if (i % 2 === 1) {
+        frag.appendChild(el("pre", { class: "code t-fence", text: piece.replace(/\n$/, "") }));
+      } else if (piece.trim()) {
+        frag.appendChild(inline(piece.replace(/^\n+|\n+$/g, "")));
+      }
+    });
+    return frag;
+  }
+  Orc.markdown = markdown;
+
   function Transcript(root, onChange) {
     this.root = root;
     this.onChange = onChange || function () {};
@@ -121,7 +147,9 @@
     content.forEach(function (b) {
       if (!b || typeof b !== "object") return;
       if (b.type === "text" && b.text) {
-        self.add(el("div", { class: "t-text prose", text: b.text }));
+        var group = el("div", { class: "t-msg" });
+        group.appendChild(markdown(b.text));
+        self.add(group);
       } else if (b.type === "thinking" && b.thinking) {
         self.add(el("details", { class: "t-thinking" }, [el("summary", { text: "Thinking" }),
           el("div", { class: "prose", text: b.thinking })]));
