@@ -45,6 +45,7 @@ def test_create_task_through_the_form_and_watch_it_live(page: Any, hub: Any, age
     expect(page.locator("#t-cost")).to_have_text(re.compile(r"^\$\d+\.\d{4}$"))
     expect(page.locator("#cancel-form")).to_be_hidden()
     expect(page.locator("#stream-state")).to_have_text("Ended · completed")
+    page.locator("#output-scroll").evaluate("n => { n.scrollTop = n.scrollHeight; }")
     shoot(page, "task-transcript")
 
     page.get_by_role("button", name="Raw").click()
