@@ -128,9 +128,16 @@ class AgentConnection:
         self._last_resend: dict[str, tuple[int, float]] = {}
 
     async def send(self, message: dict[str, Any]) -> None:
+        """Send, or (socket gone) mark the connection closed; never raises for a dead socket."""
         async with self._send_lock:
-            if self.ws.client_state == WebSocketState.CONNECTED:
+            connected = WebSocketState.CONNECTED
+            if self.ws.client_state != connected or self.ws.application_state != connected:
+                self._closed.set()
+                return
+            try:
                 await _send_json(self.ws, message)
+            except (RuntimeError, WebSocketDisconnect, OSError):
+                self._closed.set()
 
     async def close(self, code: int, reason: str) -> None:
         self._closed.set()
