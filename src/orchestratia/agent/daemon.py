@@ -443,22 +443,12 @@ class Daemon:
     # ------------------------------------------------------------------ restart
     def reconcile(self) -> None:
         """Adopt every task the daemon was running before it stopped (``task-<id>.json``)."""
-        for path in sorted(self.cfg.pid_dir.glob("task-*.json")):
-            if path.name.endswith(".launch.json"):
-                continue
-            try:
-                run = T.TaskRun.load(path, self.cfg.log_dir, self.cfg.pid_dir)
-            except (OSError, ValueError, KeyError) as err:
-                log.warning("ignoring unreadable task record %s: %s", path, err)
-                continue
-            run.track.size = file_size(run.files.log)
-            run.track.acks = True
-            if run.backend != self.backend.name:
-                log.warning("task %s was started with session backend %s; adopting it anyway", run.id, run.backend)
+        for run in T.saved_runs(self.cfg.pid_dir, self.cfg.log_dir):
+            run.track.size, run.track.acks = file_size(run.files.log), True
             self.runs[run.id] = run
             ended = run.read_exit() is not None
-            state = "ended while the daemon was down" if ended else "still running"
-            log.info("adopted task %s (%s, session %s)", run.id, state, run.session)
+            log.info("adopted task %s (%s, session %s)", run.id,
+                     "ended while the daemon was down" if ended else "still running", run.session)
             if run.stop_kind and not ended:  # a cancel/timeout was under way: finish stopping it
                 kind, run.stop_kind = run.stop_kind, None
                 self.request_stop(run, kind, run.stop_reason)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -33,6 +34,7 @@ from .runners import SCRIPT_PLACEHOLDER, LaunchPlan
 from .sessions import SessionBackend, session_name
 
 LAUNCHER_PATH = str(Path(launcher.__file__).resolve())
+log = logging.getLogger("orchestratia.agent")
 
 
 @dataclass
@@ -159,6 +161,19 @@ def package_pythonpath() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return None if probe.returncode == 0 else str(Path(orchestratia.__file__).resolve().parent.parent)
+
+
+def saved_runs(pid_dir: Path, log_dir: Path) -> list[TaskRun]:
+    """The daemon's records of tasks not reported yet (``pid_dir/task-<id>.json``)."""
+    runs = []
+    for path in sorted(pid_dir.glob("task-*.json")):
+        if path.name.endswith(".launch.json"):
+            continue
+        try:
+            runs.append(TaskRun.load(path, log_dir, pid_dir))
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("ignoring unreadable task record %s: %s", path, err)
+    return runs
 
 
 def launch_env(extra: dict[str, str] | None = None) -> dict[str, str]:
