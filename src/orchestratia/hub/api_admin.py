@@ -28,7 +28,7 @@ from orchestratia.hub.responses import OrjsonResponse
 from orchestratia.hub.states import emit
 from orchestratia.hub.store.models import Admin, RegistrationToken, utcnow
 from orchestratia.hub.store.queries import is_uuid
-from orchestratia.hub.views import iso, token_status, token_view
+from orchestratia.hub.views import iso, token_view
 
 PREFIX = "/api/admin"
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
