@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from orchestratia.hub.store.models import Agent, RegistrationToken, utcnow
 
 from .helpers import V1, Api
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 REG = {"name": "n", "hostname": "h", "ip": "1.2.3.4", "os": "Linux", "repos": {}, "system_info": {}}
 
