@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import yaml
 
 from orchestratia.protocol import hub_url_from_token
 
 from .helpers import ADMIN, ADMIN_PASSWORD, Api, next_message
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 async def test_login_logout_me(api: Api) -> None:

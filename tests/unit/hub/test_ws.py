@@ -15,6 +15,11 @@ from websockets.exceptions import ConnectionClosed
 from .helpers import Api, wait_for
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 async def recv(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
