@@ -159,8 +159,8 @@ async def _poll_only(hub: Hub, watcher: TaskWatcher, agents: int, rounds: int, i
 
 
 def run(quick: bool = False, profile: bool = False) -> dict:
-    n = 30 if quick else 200
-    poll_agents, poll_rounds = (10, 1) if quick else (25, 2)
+    n = 20 if quick else 200
+    poll_agents, poll_rounds = (8, 1) if quick else (25, 2)
     with workdir("dispatch") as work:
         hub = Hub(work).start()
         try:

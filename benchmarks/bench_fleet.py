@@ -141,8 +141,8 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
     """``poll_s``: 60 is what our daemon does while its WebSocket is up (the safety poll); 10 is
     the deployed v1 daemons' rate, the worst case."""
     steps = steps or ([100, 300] if quick else [1000, 2000, 5000, 10000])
-    step_s = 20 if quick else 75
-    settle_s = 5 if quick else 15
+    step_s = 15 if quick else 75
+    settle_s = 3 if quick else 15
     results: list[dict] = []
     with workdir("fleet") as work:
         # the hub's garbage-collection pauses over 20 ms, logged by benchmarks/gcprobe/sitecustomize.py

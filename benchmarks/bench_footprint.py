@@ -70,8 +70,8 @@ def baseline(code: str, seconds: float = 3) -> dict:
 
 
 def run(quick: bool = False, profile: bool = False) -> dict:
-    idle_s = 15 if quick else 60
-    stream_s = 10 if quick else 30
+    idle_s = 10 if quick else 60
+    stream_s = 8 if quick else 30
     base_bare = baseline("pass")
     base_deps = baseline("import httpx, websockets, pydantic, yaml, psutil, asyncio")
     with workdir("footprint") as work:

@@ -164,7 +164,7 @@ def measure_throughput(hub: Hub, daemon: Daemon, work: Path, total: int, profile
 
 def run(quick: bool = False, profile: bool = False) -> dict:
     lines, gap = (100, 0.02) if quick else (500, 0.02)
-    total = (20 if quick else 100) * 1_000_000
+    total = (10 if quick else 100) * 1_000_000
     with workdir("output") as work:
         hub = Hub(work)
         if os.environ.get("BENCH_PYINSTRUMENT"):  # not with py-spy: one profiler at a time
