@@ -391,10 +391,13 @@ class Daemon:
             data = read_range(run.files.log, run.track.sent, n)
             if not data:
                 return
+            before = run.track.sent
             for offset, chunk in run.track.plan(data, final=final):
                 if not await self.ws.send(encode_output(run.id, chunk, offset)):
                     return
-            if len(data) < n:
+            # a short read, or bytes held back (the log ends inside a UTF-8 character): wait for
+            # the next write (the watcher wakes us) or the task's end (final sends them as they are)
+            if len(data) < n or run.track.sent - before < len(data):
                 return
 
     async def report(self, run: T.TaskRun) -> None:

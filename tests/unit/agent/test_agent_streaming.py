@@ -144,3 +144,28 @@ async def test_resume_from_the_hubs_offset_and_resend_after_a_gap(dirs) -> None:
             await asyncio.wait_for(task, 10)
             sleeper.kill()
             sleeper.wait()
+
+
+@pytest.mark.timeout(30)
+async def test_a_log_ending_inside_a_character_waits_for_the_rest_without_spinning(dirs) -> None:
+    """The runner flushed half of a UTF-8 character: the daemon sends what is complete, holds the
+    rest back, and keeps serving its event loop (a spinning pump would freeze it) until the
+    character is finished."""
+    peer = Peer()
+    task_id = str(uuid.uuid4())
+    head = "hello ".encode() + "\u20ac".encode()[:2]
+    async with serve(peer.handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        daemon, stop, task, sleeper, run = await start_daemon(dirs, port, task_id, log=head)
+        try:
+            await wait(lambda: bytes(peer.stored) == b"hello ")
+            with open(run.files.log, "ab") as fh:
+                fh.write("\u20ac".encode()[2:] + " done\n".encode())
+            await wait(lambda: bytes(peer.stored) == run.files.log.read_bytes())
+            for _, out in peer.arrivals:
+                out.raw_bytes().decode("utf-8")  # no chunk ends inside a character
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+            sleeper.kill()
+            sleeper.wait()
