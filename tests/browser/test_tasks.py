@@ -54,8 +54,10 @@ def test_create_task_through_the_form_and_watch_it_live(page: Any, hub: Any, age
     expect(raw).to_contain_text('"subtype": "init"')
     shoot(page, "task-raw")
 
+    link = page.get_by_role("link", name="Download raw log")
+    expect(link).to_have_attribute("href", f"/api/admin/tasks/{task_id}/output?download=1")  # whole log, attachment
     with page.expect_download() as info:
-        page.get_by_role("link", name="Download raw log").click()
+        link.click()
     download = info.value
     assert download.suggested_filename == f"task-{task_id}.log"
     assert open(download.path(), "rb").read() == hub.output(task_id)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import ssl
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import httpx
 
@@ -166,11 +166,23 @@ class HubClient:
     def get_task(self, task_id: str) -> dict[str, Any]:
         return self.json("GET", f"{ADMIN}/tasks/{task_id}")
 
-    def task_output(self, task_id: str, offset: int = 0) -> tuple[bytes, int | None]:
-        """The stored output from ``offset`` and the ``X-Next-Offset`` the hub reported."""
-        response = self.request("GET", f"{ADMIN}/tasks/{task_id}/output", params={"offset": offset})
-        header = response.headers.get("X-Next-Offset")
-        return response.content, int(header) if header and header.isdigit() else None
+    def task_output(self, task_id: str, out: BinaryIO, offset: int = 0) -> tuple[int, int | None]:
+        """Copy the stored output from ``offset`` to ``out`` as it arrives (never all of it in
+        memory); returns (bytes written, the ``X-Next-Offset`` the hub reported)."""
+        written = 0
+        try:
+            with self._http.stream("GET", f"{ADMIN}/tasks/{task_id}/output", params={"offset": offset}) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self.check(response)
+                header = response.headers.get("X-Next-Offset")
+                for piece in response.iter_bytes():
+                    out.write(piece)
+                    written += len(piece)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from exc
+        out.flush()
+        return written, int(header) if header and header.isdigit() else None
 
     def cancel_task(self, task_id: str, reason: str | None = None) -> dict[str, Any]:
         body = {"reason": reason} if reason else {}

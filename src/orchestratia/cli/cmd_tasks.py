@@ -158,11 +158,9 @@ def output_(
     sys.stdout.flush()
     with client(timeout=120.0) as hub:
         full_id = resolve_task_id(hub, task_id)
-        while True:  # the hub answers at most 16 MiB per call: ask again from X-Next-Offset
-            data, next_offset = hub.task_output(full_id, offset=offset)
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-            if not data or next_offset is None or next_offset <= offset:
+        while True:  # this hub sends all of it at once; older hubs at most 16 MiB: ask again from X-Next-Offset
+            written, next_offset = hub.task_output(full_id, sys.stdout.buffer, offset=offset)
+            if not written or next_offset is None or next_offset <= offset:
                 return
             offset = next_offset
 

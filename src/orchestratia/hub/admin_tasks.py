@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from starlette.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -18,7 +20,10 @@ from orchestratia.hub.store.models import Admin, Task, utcnow
 from orchestratia.hub.store.queries import agent_names, find_agent, is_uuid, read_output, slice_from
 from orchestratia.hub.views import task_view
 
-MAX_OUTPUT_RESPONSE = 16 * 1024 * 1024
+log = logging.getLogger(__name__)
+
+#: the raw output is streamed from the store in reads of about this many bytes
+OUTPUT_BATCH_BYTES = 1024 * 1024
 
 
 class TaskCreate(BaseModel):
@@ -119,15 +124,42 @@ async def get_task(task_id: str, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
 
 
 async def get_output(
-    task_id: str, hub: Hub = Depends(get_hub), offset: int = Query(default=0, ge=0)
-) -> OctetStreamResponse:
-    """Stored output from ``offset`` as raw bytes; ``X-Next-Offset`` is where to continue."""
+    task_id: str,
+    hub: Hub = Depends(get_hub),
+    offset: int = Query(default=0, ge=0),
+    download: bool = Query(default=False, description="send Content-Disposition: attachment"),
+) -> StreamingResponse:
+    """All stored output from ``offset`` as raw bytes, streamed from the store in batches;
+    ``X-Next-Offset`` (where to continue) is the task's output size when the request came in."""
     async with hub.read() as session:
         task = await load_task(session, task_id)
-        chunks = await read_output(session, task.id, offset, MAX_OUTPUT_RESPONSE)
-    data = b"".join(slice_from(chunk, offset) for chunk in chunks)
-    headers = {"X-Next-Offset": str(offset + len(data)), "X-Task-Status": task.status}
-    return OctetStreamResponse(content=data, headers=headers)
+        end = max(offset, task.output_size or 0)
+        status = task.status
+    headers = {"X-Next-Offset": str(end), "X-Task-Status": status, "Content-Length": str(end - offset)}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="task-{task.id}.log"'
+    return StreamingResponse(_stored_output(hub, task.id, offset, end), headers=headers,
+                             media_type=OctetStreamResponse.media_type)
+
+
+async def _stored_output(hub: Hub, task_id: str, pos: int, end: int) -> AsyncIterator[bytes]:
+    """The bytes ``[pos, end)`` of the task's output; one short read transaction per batch."""
+    while pos < end:
+        async with hub.read() as session:
+            chunks = await read_output(session, task_id, pos, OUTPUT_BATCH_BYTES)
+        if not chunks or chunks[0].offset > pos:
+            # cannot happen (stored output is contiguous up to output_size); a short body
+            # against Content-Length makes the client see an error instead of a silent cut
+            log.error("task %s: stored output has no bytes at offset %d (expected up to %d)", task_id, pos, end)
+            return
+        for chunk in chunks:
+            if chunk.offset > pos:
+                break
+            data = slice_from(chunk, pos)[: end - pos]
+            pos += len(data)
+            yield data
+            if pos >= end:
+                return
 
 
 async def cancel_task(

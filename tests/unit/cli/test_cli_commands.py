@@ -99,6 +99,17 @@ def test_output_is_raw_bytes_across_pages(hub) -> None:
     assert [r.url.params["offset"] for r in seen] == ["0", "3", "5"]
 
 
+def test_output_of_an_unknown_task_is_a_one_line_error(hub) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/output"):
+            return httpx.Response(404, json={"detail": f"task {TASK['id']} not found"})
+        return httpx.Response(200, json=TASK)
+
+    hub(handler)
+    result = run("tasks", "output", TASK["id"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: not found: task ") and result.stdout_bytes == b""
+
+
 def test_errors_are_one_line_with_advice(hub) -> None:
     hub(lambda r: httpx.Response(401, json={"detail": "invalid or expired token"}))
     result = run("agents", "list")

@@ -74,6 +74,28 @@ async def test_output_offset_rules(api: Api, hub) -> None:
     assert [(c.offset, c.length) for c in chunks] == [(0, 6), (6, 5), (11, 4)]
 
 
+async def test_long_output_is_served_whole_and_as_a_download(api: Api, hub) -> None:
+    """More than 16 MiB (the old per-response cap) comes back in one response, from any offset,
+    with X-Next-Offset at the end; ?download=1 names the file."""
+    agent, task = await _running_task(api)
+    tid = task["id"]
+    mib = 1024 * 1024
+    for i in range(17):
+        piece = bytes([65 + i]) * (mib - 1) + b"\n"
+        assert (await append_output(hub, agent["id"], tid, piece, offset=i * mib)).status == STORED
+    total = 17 * mib
+    r = await api.client.get(f"/api/admin/tasks/{tid}/output", headers=api.headers)
+    assert r.status_code == 200 and len(r.content) == total and r.headers["X-Next-Offset"] == str(total)
+    assert r.content[16 * mib:16 * mib + 3] == b"QQQ" and r.content.endswith(b"Q\n")
+    assert "content-disposition" not in r.headers
+    start = 5 * mib + 7
+    r = await api.client.get(f"/api/admin/tasks/{tid}/output?offset={start}&download=1", headers=api.headers)
+    assert len(r.content) == total - start and r.content[:1] == b"F" and r.headers["X-Next-Offset"] == str(total)
+    assert r.headers["content-disposition"] == f'attachment; filename="task-{tid}.log"'
+    r = await api.client.get(f"/api/admin/tasks/{tid}/output?offset={total + 5}", headers=api.headers)
+    assert r.content == b"" and r.headers["X-Next-Offset"] == str(total + 5)
+
+
 async def test_binary_output_is_stored_byte_for_byte(api: Api, hub) -> None:
     agent, task = await _running_task(api)
     raw = b"\xff\xfe ok \xe2\x9c"  # not UTF-8, and a cut character at the end
