@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -77,6 +78,8 @@ def cleanup_sessions():
             subprocess.run(["screen", "-S", name, "-X", "quit"], capture_output=True)
         else:
             subprocess.run(["tmux", "-S", kind, "kill-server"], capture_output=True)
+            if Path(kind).parent.name.startswith("orc-tmux-"):  # a private socket dir of the test
+                shutil.rmtree(Path(kind).parent, ignore_errors=True)
 
 
 PY = sys.executable

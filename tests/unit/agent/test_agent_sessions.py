@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +25,9 @@ BACKENDS = ["screen", "tmux", "direct"]
 
 def make_backend(kind: str, dirs: dict[str, Path], cleanup: list):
     if kind == "tmux":
-        sock = str(dirs["run"] / "tmux.sock")
+        # not under tmp_path: with a longer TMPDIR that path passes the 107-byte limit of a
+        # Unix socket path and tmux fails with "File name too long"
+        sock = tempfile.mkdtemp(prefix="orc-tmux-", dir="/tmp") + "/s"
         cleanup.append((sock, ""))
         return get_backend("tmux", sock)
     return get_backend(kind)
@@ -117,6 +120,14 @@ def test_adopted_run_from_state_file(dirs, task_id, cleanup_sessions) -> None:
     assert wait_for(lambda: read_exit(dirs, task_id), 10, what="exit")["exit_code"] == 137
     run.files.cleanup()
     assert not run.files.state.exists() and run.files.log.exists()
+
+
+def test_a_tmux_socket_path_too_long_for_unix_sockets_is_explained(tmp_path) -> None:
+    from orchestratia.agent.sessions import SessionError
+
+    sock = tmp_path / ("d" * 120) / "tmux.sock"
+    with pytest.raises(SessionError, match="session.tmux_socket: .* too long for a Unix socket path"):
+        get_backend("tmux", str(sock)).start("orc-x", ["true"], dict(os.environ), "/")
 
 
 def test_missing_multiplexer_is_explained(monkeypatch) -> None:

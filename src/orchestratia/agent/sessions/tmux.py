@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from .base import SessionBackend, SessionError
+
+
+#: sockaddr_un.sun_path holds 108 bytes with the terminating NUL
+MAX_SOCKET_PATH = 107
 
 
 class TmuxBackend(SessionBackend):
@@ -19,6 +24,10 @@ class TmuxBackend(SessionBackend):
 
     def start(self, name: str, argv: list[str], env: dict[str, str], cwd: str) -> None:
         self.require()
+        if self.socket and len(os.fsencode(os.path.abspath(self.socket))) > MAX_SOCKET_PATH:
+            # tmux would only say "File name too long"
+            raise SessionError(f"session.tmux_socket: {self.socket} is too long for a Unix socket path (at most "
+                               f"{MAX_SOCKET_PATH} bytes); choose a shorter path, e.g. under /tmp")
         env = {k: v for k, v in env.items() if k not in ("TMUX", "TMUX_PANE")}
         env.setdefault("TERM", "xterm")
         # several arguments after the session options: tmux runs them directly (no shell)
