@@ -3,6 +3,8 @@
 Task stream: subscribe to ``task:{id}`` first, then replay the store from the requested offset,
 then tail live chunks, dropping what was already sent (offset < sent) and re-reading the store
 on any gap, so the client sees every byte exactly once. ``id:`` is the next offset.
+
+Both streams end when the admin session that opened them ends (checked every keep-alive period).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 
 from orchestratia.protocol import FINAL_STATUSES, TaskStatus
 from orchestratia.hub.admin_tasks import load_task, show
+from orchestratia.hub.auth import SessionWatch
 from orchestratia.hub.core import Hub
 from orchestratia.hub.deps import get_hub
 from orchestratia.hub.responses import EventStreamResponse
@@ -24,6 +27,9 @@ from orchestratia.hub.store.queries import read_output, slice_from
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 REPLAY_BATCH = 1024 * 1024
+#: the last thing a stream sends when the admin session that opened it ended (logout, expiry);
+#: the session is checked again every ``sse_keepalive_s`` (reconnecting then gets 401)
+SESSION_ENDED = b": session ended\n\n"
 
 
 def add_routes(api: APIRouter) -> None:
@@ -43,6 +49,7 @@ def _output_event(offset: int, data: bytes, stream: str) -> bytes:
 
 async def stream_task(
     task_id: str,
+    request: Request,
     hub: Hub = Depends(get_hub),
     offset: int = Query(default=0, ge=0),
     last_event_id: str | None = Header(default=None),
@@ -51,15 +58,17 @@ async def stream_task(
         offset = int(last_event_id.strip())
     async with hub.read() as session:
         task = await load_task(session, task_id)
-    return EventStreamResponse(TaskStream(hub, task.id, offset).events(), headers=SSE_HEADERS)
+    watch = SessionWatch.of(request, hub.settings.sse_keepalive_s)
+    return EventStreamResponse(TaskStream(hub, task.id, offset, watch).events(), headers=SSE_HEADERS)
 
 
 class TaskStream:
-    def __init__(self, hub: Hub, task_id: str, offset: int) -> None:
+    def __init__(self, hub: Hub, task_id: str, offset: int, watch: SessionWatch | None = None) -> None:
         self.hub = hub
         self.task_id = task_id
         self.sent = offset
         self.task: dict[str, Any] = {}
+        self.watch = watch
 
     async def _refresh(self) -> dict[str, Any]:
         async with self.hub.read() as session:
@@ -97,6 +106,9 @@ class TaskStream:
                 if self._final():
                     yield sse("end", self.task, self.sent)
                     return
+                if self.watch is not None and await self.watch.ended():
+                    yield SESSION_ENDED
+                    return
                 message = await next_or_stop(sub.get(timeout=keepalive), self.hub.stopping)
                 if message is None:
                     yield b": keep-alive\n\n"
@@ -129,15 +141,19 @@ class TaskStream:
             return
 
 
-async def stream_events(hub: Hub = Depends(get_hub)) -> EventStreamResponse:
-    return EventStreamResponse(_hub_events(hub), headers=SSE_HEADERS)
+async def stream_events(request: Request, hub: Hub = Depends(get_hub)) -> EventStreamResponse:
+    watch = SessionWatch.of(request, hub.settings.sse_keepalive_s)
+    return EventStreamResponse(_hub_events(hub, watch), headers=SSE_HEADERS)
 
 
-async def _hub_events(hub: Hub) -> AsyncIterator[bytes]:
+async def _hub_events(hub: Hub, watch: SessionWatch) -> AsyncIterator[bytes]:
     keepalive = hub.settings.sse_keepalive_s
     async with hub.bus.subscribe("hub") as sub:
         yield b": connected\n\n"
         while True:
+            if await watch.ended():
+                yield SESSION_ENDED
+                return
             try:
                 message = await next_or_stop(sub.get(timeout=keepalive), hub.stopping)
             except Stopping:

@@ -136,7 +136,31 @@ async def current_admin(request: Request) -> Admin:
     if admin is None:
         raise _unauthorized("session expired or unknown: log in again (POST /api/admin/login)")
     request.state.admin = admin
+    request.state.admin_token = token
     return admin
+
+
+class SessionWatch:
+    """For a long response (an SSE stream): is the admin session that opened it still live?
+    Asks the store at most every ``every_s`` seconds (logout, expiry and a deleted session
+    all end it)."""
+
+    def __init__(self, hub: Any, token: str, every_s: float) -> None:
+        self.hub, self.token, self.every_s = hub, token, every_s
+        self._next = time.monotonic() + every_s
+
+    async def ended(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.every_s
+        async with self.hub.db.read() as session:
+            return await admin_for_token(session, self.token) is None
+
+    @classmethod
+    def of(cls, request: Request, every_s: float) -> "SessionWatch":
+        """The watch for the session :func:`current_admin` accepted on ``request``."""
+        return cls(request.app.state.hub, request.state.admin_token, every_s)
 
 
 class LoginLimiter:

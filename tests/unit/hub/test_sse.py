@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from orchestratia.hub.output import append_output
 
@@ -159,3 +160,67 @@ async def test_sigterm_ends_open_streams_so_the_server_stops(tmp_path, python_ex
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def _stream_ends(lines: Any) -> list[str]:
+    """Every line until the server ends the stream (the test's deadline is the caller's)."""
+    return [line async for line in lines]
+
+
+@pytest.mark.parametrize("how", ["logout", "expiry"])
+async def test_streams_end_when_the_session_ends(settings_factory, how) -> None:
+    """/events and a task's /stream check the admin session again while they run (every
+    keep-alive period): a logout or an expired session ends them, even a busy task stream."""
+    from sqlalchemy import update
+
+    from orchestratia.hub.app import create_app
+    from orchestratia.hub.auth import hash_secret
+    from orchestratia.hub.store.models import AdminSession, utcnow
+
+    from .conftest import LiveServer
+    from .helpers import ADMIN_PASSWORD, Api
+
+    application = create_app(settings_factory(sse_keepalive_s=0.2))
+    async with LiveServer(application) as server, httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        hub = application.state.hub
+        api = Api(client, hub)
+        await api.login()
+        agent = await api.register("dev-1")
+        task = await api.task(agent="dev-1")
+        await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+        r = await client.post(f"{ADMIN}/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        viewer = {"Authorization": f"Bearer {r.json()['token']}"}
+        async with client.stream("GET", f"{ADMIN}/events", headers=viewer) as events, \
+                client.stream("GET", f"{ADMIN}/tasks/{task['id']}/stream", headers=viewer) as output:
+            task_sse = SseReader(output)
+            assert (await task_sse.next())["event"] == "status"
+            await append_output(hub, agent["id"], task["id"], b"x\n", offset=0)
+            assert (await task_sse.next())["event"] == "output"
+            if how == "logout":
+                assert (await client.post(f"{ADMIN}/logout", headers=viewer)).status_code == 204
+            else:
+                async with hub.write() as session:
+                    await session.execute(update(AdminSession).where(
+                        AdminSession.token_hash == hash_secret(viewer["Authorization"].split()[1])
+                    ).values(expires_at=utcnow()))
+
+            async def busy() -> None:  # output keeps coming: the stream never idles into a keep-alive
+                offset = 2
+                while True:
+                    await append_output(hub, agent["id"], task["id"], b"y\n", offset=offset)
+                    offset += 2
+                    await asyncio.sleep(0.02)
+
+            feeder = asyncio.create_task(busy())
+            try:
+                rest = await asyncio.wait_for(_stream_ends(events.aiter_lines()), 20)
+                assert rest[-2:] == [": session ended", ""]
+                tail = await asyncio.wait_for(_stream_ends(task_sse.lines), 20)
+                assert ": session ended" in tail
+            finally:
+                feeder.cancel()
+        r = await client.get(f"{ADMIN}/events", headers=viewer)
+        assert r.status_code == 401
+        # the session that did not end keeps streaming
+        async with client.stream("GET", f"{ADMIN}/tasks/{task['id']}/stream", headers=api.headers) as response:
+            assert (await SseReader(response).next())["event"] == "status"
