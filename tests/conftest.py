@@ -52,3 +52,11 @@ def fakes_dir() -> Path:
 @pytest.fixture(scope="session")
 def python_exe() -> str:
     return sys.executable
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main
+    thread for as long as its session-scoped browser lives, and asyncio tests that came after
+    it would find a loop already running."""
+    browser_dir = ROOT / "tests" / "browser"
+    items.sort(key=lambda item: browser_dir in Path(str(item.fspath)).parents)
