@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 
 # --------------------------------------------------------------------------- constants
 
@@ -43,6 +43,18 @@ class _Wire(BaseModel):
     """Base for all wire models: unknown fields are ignored, as PROTOCOL.md requires."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+def whole_as_int(value: float | int | None) -> float | int | None:
+    """A number of minutes for the wire: whole values as JSON integers (``30``, not ``30.0``:
+    v1 daemons expect integers), fractions as they are (``0.05``)."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else float(value)
+
+
+#: ``timeout_minutes``: a float on the wire (fractions of a minute), whole values sent as integers
+Minutes = Annotated[float, PlainSerializer(whole_as_int)]
 
 
 # --------------------------------------------------------------------------- task states
@@ -171,7 +183,7 @@ class TaskPayload(_Wire):
     target_repo: str = ""
     status: TaskStatus
     runner: str | None = None  # None: the agent's default runner
-    timeout_minutes: int | None = None
+    timeout_minutes: Minutes | None = None  # may be fractional (0.05 = 3 s); whole values go as integers
     created_at: datetime | None = None
     approval_policy: str | None = None
 

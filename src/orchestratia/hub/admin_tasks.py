@@ -33,7 +33,7 @@ class TaskCreate(BaseModel):
     target_repo: str | None = Field(default="", max_length=200)
     agent: str | None = Field(default=None, max_length=200)
     runner: str | None = Field(default=None, max_length=50)
-    timeout_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    timeout_minutes: float | None = Field(default=None, gt=0, le=7 * 24 * 60, allow_inf_nan=False)
     approval_policy: str | None = Field(default=None, max_length=50)
 
 

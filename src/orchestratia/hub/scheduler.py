@@ -210,7 +210,7 @@ class Scheduler:
                 task = await session.get(Task, task_id, with_for_update=True)
                 if task is None or task.status != TaskStatus.RUNNING.value:
                     continue
-                reason = f"timed out after {task.timeout_minutes} minutes"
+                reason = f"timed out after {task.timeout_minutes:g} minutes"
                 await transition(session, task, TaskStatus.TIMED_OUT, now=now, error=reason, cancel_reason=reason)
                 if task.agent_id:
                     emit(session, f"agent:{task.agent_id}", {"type": "task_cancel", "task_id": task.id, "reason": reason})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestratia.protocol import AgentStatus, TaskPayload
+from orchestratia.protocol import AgentStatus, TaskPayload, whole_as_int
 from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
 
 
@@ -52,7 +52,7 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
         "agent_id": task.agent_id,
         "target_repo": task.target_repo,
         "runner": task.runner,
-        "timeout_minutes": task.timeout_minutes,
+        "timeout_minutes": whole_as_int(task.timeout_minutes),
         "approval_policy": task.approval_policy,
         "result": task.result,
         "error": task.error,

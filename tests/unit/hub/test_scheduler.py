@@ -180,3 +180,33 @@ async def test_steady_kicks_do_not_starve_periodic_checks(settings_factory) -> N
                 await wait_for(lost, timeout=10, what="task lost while the scheduler is kicked constantly")
             finally:
                 spinning.cancel()
+
+
+async def test_fractional_timeout_minutes_end_to_end(api: Api, hub) -> None:
+    """0.05 minutes (3 s) is accepted, stored, sent in poll and enforced; whole minutes still go
+    over the wire as JSON integers (v1 daemons expect ints)."""
+    import json
+
+    agent = await api.register("dev-1")
+    short = await api.task(agent="dev-1", timeout_minutes=0.05, title="short")
+    whole = await api.task(agent="dev-1", timeout_minutes=30.0, title="whole")
+    assert short["timeout_minutes"] == 0.05
+    shown = await api.client.get(f"/api/admin/tasks/{whole['id']}", headers=api.headers)
+    assert '"timeout_minutes":30,' in shown.text.replace(" ", "")
+    polled = await api.client.get("/api/v1/agents/tasks/poll", headers=agent["headers"])
+    minutes = {t["title"]: t["timeout_minutes"] for t in json.loads(polled.text)}
+    assert minutes == {"short": 0.05, "whole": 30} and type(minutes["whole"]) is int
+    assert '"timeout_minutes":30,' in polled.text.replace(" ", "")
+    await api.agent(agent, "POST", f"/tasks/{short['id']}/start", json={})
+    await hub.scheduler.tick(now=utcnow() + timedelta(seconds=1))
+    assert await api.status(short["id"]) == "running"
+    await hub.scheduler.tick(now=utcnow() + timedelta(seconds=4))
+    ended = await api.admin("GET", f"/tasks/{short['id']}")
+    assert ended["status"] == "timed_out" and ended["error"] == "timed out after 0.05 minutes"
+
+
+async def test_timeout_minutes_must_be_a_positive_number(api: Api) -> None:
+    for bad in (0, -1, 0.0, 7 * 24 * 60 + 1, "soon"):
+        r = await api.client.post("/api/admin/tasks", json={"title": "t", "spec": "s", "timeout_minutes": bad},
+                                  headers=api.headers)
+        assert r.status_code == 422 and "timeout_minutes" in r.text, (bad, r.text)

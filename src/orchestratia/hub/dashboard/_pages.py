@@ -157,9 +157,12 @@ async def task_new_submit(request: Request) -> Response:
             body[key] = values[key]
     if values["timeout_minutes"]:
         try:
-            body["timeout_minutes"] = int(values["timeout_minutes"])
-        except ValueError:
-            return await _new_task_page(request, values, "Timeout must be a whole number of minutes.", 400)
+            minutes = float(values["timeout_minutes"])
+            if not minutes > 0:
+                raise ValueError(minutes)
+            body["timeout_minutes"] = int(minutes) if minutes.is_integer() else minutes
+        except (ValueError, OverflowError):
+            return await _new_task_page(request, values, "Timeout must be a positive number of minutes.", 400)
     if not values["title"] or not values["spec"].strip():
         return await _new_task_page(request, values, "A task needs a title and a spec.", 400)
     try:

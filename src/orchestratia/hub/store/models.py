@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -136,7 +137,7 @@ class Task(Base):
     )
     target_repo: Mapped[str] = mapped_column(String(200), default="")
     runner: Mapped[str | None] = mapped_column(String(50), nullable=True)
-    timeout_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    timeout_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)  # fractions allowed (migration 0002)
     approval_policy: Mapped[str | None] = mapped_column(String(50), nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
