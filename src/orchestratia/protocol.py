@@ -192,10 +192,17 @@ class CompleteRequest(_Wire):
     result: dict[str, Any] = Field(default_factory=dict)
 
 
+#: ``FailRequest.reason`` of our daemon when its own timeout stopped the task (extension)
+FAIL_REASON_TIMEOUT = "timeout"
+
+
 class FailRequest(_Wire):
     error: str = ""
     exit_code: int | None = None
     result: dict[str, Any] | None = None
+    #: extension (old hubs ignore it): ``"timeout"`` — the daemon's own timeout stopped the
+    #: task, so a hub that knows it ends the task ``timed_out`` instead of ``failed``
+    reason: str | None = None
 
 
 class HelpRequest(_Wire):

@@ -54,8 +54,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory, _prereqs: None) -> Iterator[Hu
 
 @dataclass
 class EarlyTimeout:
-    """A task with the smallest hub-enforced timeout, started when the test session starts so
-    its minute overlaps the other tests (the hub stores whole minutes)."""
+    """A task with a 3 s timeout (``--timeout 0.05``), started when the test session starts so
+    that its wait overlaps the other tests."""
 
     agent: Agent
     task_id: str
@@ -69,12 +69,8 @@ def early_timeout(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     cli = Cli(hub, agent.workdir / "cli-home")
     base = ["tasks", "create", "--title", "slow", "--spec", "too slow FAKE_LINES=1 FAKE_SLEEP=150",
             "--agent", agent.name, "--repo", "work", "--json"]
-    probe = cli.run(*base, "--timeout", "0.05", check=False)
-    if probe.returncode == 0:  # the hub learned fractional minutes: 3 s
-        task, minutes = json.loads(probe.stdout), "0.05"
-    else:
-        assert "timeout_minutes" in probe.stderr, probe.stderr
-        task, minutes = json.loads(cli.run(*base, "--timeout", "1").stdout), "1"
+    minutes = "0.05"  # 3 s: the hub takes fractional minutes (migration 0002)
+    task = json.loads(cli.run(*base, "--timeout", minutes).stdout)
     try:
         yield EarlyTimeout(agent, task["id"], minutes)
     finally:

@@ -1,9 +1,9 @@
-"""``timeout_minutes`` enforced by the hub: the task ends ``timed_out`` and the fake is stopped.
+"""``timeout_minutes`` on a task: it ends ``timed_out`` and the fake is stopped.
 
-The hub stores whole minutes (``--timeout 0.05`` is refused with 422), so the smallest
-hub-enforced timeout is one minute. The task is started by the session fixture
-``early_timeout`` (conftest.py) when the test session begins, and this module's name sorts
-last, so that minute overlaps the other tests instead of adding to the suite's time."""
+The task is created with ``--timeout 0.05`` (3 s) by the session fixture ``early_timeout``
+(conftest.py) when the test session begins. Both the hub (its periodic check) and the daemon
+(the task's own ``timeout_minutes``; it reports ``fail`` with ``"reason": "timeout"``) enforce
+it; either way the task must end ``timed_out``."""
 
 from __future__ import annotations
 

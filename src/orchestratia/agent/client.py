@@ -152,12 +152,14 @@ class HubClient:
         await self._call("POST", f"/tasks/{task_id}/complete", "complete", json={"result": result})
 
     async def fail(self, task_id: str, error: str, exit_code: int | None = None,
-                   result: dict[str, Any] | None = None) -> None:
+                   result: dict[str, Any] | None = None, reason: str | None = None) -> None:
         body: dict[str, Any] = {"error": error}
         if exit_code is not None:
             body["exit_code"] = exit_code
         if result is not None:
             body["result"] = result
+        if reason is not None:  # extension (e.g. "timeout"); old hubs ignore it
+            body["reason"] = reason
         await self._call("POST", f"/tasks/{task_id}/fail", "fail", json=body)
 
     async def help(self, task_id: str, question: str, context: str | None = None) -> dict[str, Any]:

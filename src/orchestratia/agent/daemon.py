@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestratia.protocol import (
+    FAIL_REASON_TIMEOUT,
     TaskPayload,
     WsAck,
     WsError,
@@ -426,7 +427,8 @@ class Daemon:
         if run.stop_kind:
             what = "cancelled" if run.stop_kind == "cancel" else "timed out"
             error = f"{what}: {run.stop_reason}; the runner was stopped (exit status {code})"
-            await self.client.fail(run.id, error, exit_code=code, result=result)
+            reason = FAIL_REASON_TIMEOUT if run.stop_kind == "timeout" else None  # hub: timed_out
+            await self.client.fail(run.id, error, exit_code=code, result=result, reason=reason)
         elif code is None:
             await self.client.fail(run.id, exit_info.get("error") or "no exit status", result=result)
         elif rep is not None and rep.ok:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import (
     API_PREFIX,
+    FAIL_REASON_TIMEOUT,
     CompleteRequest,
     FailRequest,
     HeartbeatRequest,
@@ -148,11 +150,15 @@ async def poll(agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub
 # ---------------------------------------------------------------------------- transitions
 
 
-async def _move(hub: Hub, agent: Agent, task_id: str, target: TaskStatus, **fields: Any) -> dict[str, Any]:
+async def _move(
+    hub: Hub, agent: Agent, task_id: str, target: TaskStatus | Callable[[Task], TaskStatus], **fields: Any
+) -> dict[str, Any]:
     async with hub.write() as session:
         task = await agent_task(session, agent.id, task_id, lock=True)
         if task is None:
             raise HTTPException(404, detail=NOT_FOUND)
+        if callable(target):
+            target = target(task)
         try:
             changed = await transition(session, task, target, **fields)
         except TransitionConflict as exc:
@@ -191,7 +197,16 @@ async def fail(
         fields["exit_code"] = body.exit_code
     if body.result is not None:
         fields["result"] = body.result
+    if body.reason == FAIL_REASON_TIMEOUT:  # extension: the daemon's own timeout stopped it
+        return await _move(hub, agent, task_id, _timed_out_if_running, **fields)
     return await _move(hub, agent, task_id, TaskStatus.FAILED, **fields)
+
+
+def _timed_out_if_running(task: Task) -> TaskStatus:
+    """``timed_out`` for a running task (and a repeat); from any other status the report is an
+    ordinary fail (``lost`` takes a late report as ``failed``; a finished task answers 409)."""
+    timed_out = task.status in (TaskStatus.RUNNING.value, TaskStatus.TIMED_OUT.value)
+    return TaskStatus.TIMED_OUT if timed_out else TaskStatus.FAILED
 
 
 # ---------------------------------------------------------------------------- interventions

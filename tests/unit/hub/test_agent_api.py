@@ -148,6 +148,30 @@ async def test_fail_from_assigned_and_from_running(api: Api) -> None:
     assert (await api.admin("GET", f"/tasks/{a['id']}"))["error"] == "repo missing"
 
 
+async def test_fail_with_reason_timeout_ends_timed_out(api: Api) -> None:
+    """Extension: our daemon's own timeout reports ``fail`` with ``"reason": "timeout"``."""
+    from orchestratia.hub.store.models import Task
+
+    agent = await api.register("dev-1")
+    a, b, c, d = [await api.task(agent="dev-1") for _ in range(4)]
+    for t in (a, b, c):
+        await api.agent(agent, "POST", f"/tasks/{t['id']}/start", json={})
+    body = {"error": "timed out: after 0.05 minutes", "exit_code": 130, "reason": "timeout"}
+    await api.agent(agent, "POST", f"/tasks/{a['id']}/fail", json=body)
+    shown = await api.admin("GET", f"/tasks/{a['id']}")
+    assert (shown["status"], shown["error"], shown["exit_code"]) == ("timed_out", body["error"], 130)
+    await api.agent(agent, "POST", f"/tasks/{a['id']}/fail", json=body)  # a retry: 200 again
+    await api.agent(agent, "POST", f"/tasks/{a['id']}/complete", 409, json={"result": {}})
+    await api.agent(agent, "POST", f"/tasks/{b['id']}/fail", json={**body, "reason": "something-new"})
+    assert await api.status(b["id"]) == "failed"  # an unknown reason is an ordinary fail
+    async with api.hub.write() as session:
+        (await session.get(Task, c["id"])).status = "lost"
+    await api.agent(agent, "POST", f"/tasks/{c['id']}/fail", json=body)
+    assert await api.status(c["id"]) == "failed"  # a late report on a lost task, as without reason
+    await api.agent(agent, "POST", f"/tasks/{d['id']}/fail", json=body)
+    assert await api.status(d["id"]) == "failed"  # never started: an ordinary fail
+
+
 async def test_help_and_intervention_flow(api: Api) -> None:
     agent = await api.register("dev-1")
     task = await api.task(agent="dev-1")
