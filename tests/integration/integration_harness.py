@@ -280,12 +280,22 @@ class Agent:
         return self
 
     def wait_connected(self, timeout: float = 30.0) -> None:
+        """Until this start's daemon runs its loops (its "running:" log line; the first poll and
+        the WebSocket follow at once) and the hub holds the agent ONLINE. ONLINE alone is not
+        enough: registration counts as contact, so the agent is ONLINE before its daemon has even
+        started, and a task created then waits for the daemon's start-up (~0.5-1 s)."""
+        marker = f"==== start {self.starts} ====".encode()
+
         def online() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"the daemon exited with {self.proc.returncode}:\n{tail(self.daemon_log)}")
+            log = self.daemon_log.read_bytes()
+            if b" running: hub " not in log[log.rfind(marker):]:
+                return False
             return self.hub.agent(self.name)["status"] == "ONLINE"
 
-        wait_for(online, timeout, f"agent {self.name} ONLINE (log: {self.daemon_log})", interval=0.1)
+        wait_for(online, timeout, f"agent {self.name}'s daemon running and ONLINE (log: {self.daemon_log})",
+                 interval=0.02)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the daemon process only (its task sessions live in their own screen)."""
