@@ -85,12 +85,11 @@ def test_runner_timeout_from_agent_config_accepts_fractional_minutes(hub: Hub, c
 
 
 def test_unknown_repo_fails_at_once(hub: Hub, cli: Cli, agent: Agent) -> None:
-    started = time.monotonic()
     created = cli.create_task("anything", agent.name, "no-such-repo")
     task = hub.wait_final(created["id"], timeout=15)
     assert task["status"] == "failed", task
     assert "no-such-repo" in (task["error"] or ""), task
-    assert time.monotonic() - started < 10
+    assert task["started_at"] is None, task  # refused before anything ran
 
 
 def test_watch_streams_and_exits_with_the_status(hub: Hub, cli: Cli, agent: Agent) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -115,7 +114,9 @@ def test_holds_back_a_half_written_character_until_final() -> None:
     assert chunks == [(3, b"\xc3")]
 
 
-async def test_watcher_wakes_within_milliseconds_of_a_write(tmp_path) -> None:
+async def test_watcher_wakes_on_a_write_not_on_its_timeout(tmp_path) -> None:
+    """A write wakes a waiter whose own timeout is an hour away: output is sent when it is
+    written, not on a timer. (How fast: benchmarks/, not here.)"""
     w = LogWatcher([tmp_path])
     assert w.uses_inotify
     w.start()
@@ -123,26 +124,21 @@ async def test_watcher_wakes_within_milliseconds_of_a_write(tmp_path) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         await w.wait(0.05)  # drain the create event
-
-        async def write_later() -> float:
-            await asyncio.sleep(0.05)
-            os.write(fd, b"hello\n")
-            return time.monotonic()
-
-        writer = asyncio.create_task(write_later())
-        await w.wait(5.0)
-        woke = time.monotonic()
-        written = await writer
-        assert woke - written < 0.05
+        waiter = asyncio.create_task(w.wait(3600.0))
+        await asyncio.sleep(0)  # the waiter is waiting before the write
+        assert not waiter.done()
+        os.write(fd, b"hello\n")
+        await asyncio.wait_for(waiter, 30)  # liveness deadline only; woken by the write
     finally:
         os.close(fd)
         w.close()
 
 
-async def test_polling_fallback_returns_quickly(tmp_path) -> None:
+async def test_polling_fallback_wakes_at_its_poll_interval(tmp_path) -> None:
+    """Without inotify a waiter with an hour-long timeout still returns at the short poll."""
     w = LogWatcher([tmp_path], poll_s=0.02, use_inotify=False)
     w.start()
-    t0 = time.monotonic()
-    await w.wait(5.0)
-    assert time.monotonic() - t0 < 0.5
-    w.close()
+    try:
+        await asyncio.wait_for(w.wait(3600.0), 30)  # liveness deadline only
+    finally:
+        w.close()

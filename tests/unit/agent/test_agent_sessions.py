@@ -102,10 +102,9 @@ async def test_stop_escalation(prompt, code, dirs, task_id, cleanup_sessions) ->
     try:
         run, _ = launch("screen", dirs, task_id, prompt, cleanup_sessions, d.backend)
         wait_for(lambda: run.runner_alive() and b"line 1" in run.files.log.read_bytes(), 10, what="the runner")
-        t0 = time.monotonic()
         await d.escalate(run)
+        # the exit status says which signal ended it: SIGINT 130, SIGTERM 143, SIGKILL 137
         assert wait_for(lambda: read_exit(dirs, task_id), 10, what="exit")["exit_code"] == code
-        assert time.monotonic() - t0 < 5
     finally:
         await d.client.aclose()
 
