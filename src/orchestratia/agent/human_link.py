@@ -45,10 +45,14 @@ class HumanLink:
         return getattr(task, "approval_policy", None) or self.cfg.human.approval_policy
 
     def prepare(self, task: Any, runner: str, plan: LaunchPlan) -> None:
-        """Give the task its relay environment; for claude also the MCP server and the hook."""
-        if self.relay is None:
-            return
+        """Give the task its relay environment; for claude also the MCP server and the hook.
+        Fails closed: a claude task whose policy wants approvals always gets the hook (it
+        denies what needs a human when the relay is missing)."""
         policy = self.policy_for(task)
+        if self.relay is None:
+            if runner == "claude" and policy != "none":
+                self._hook_only(task, plan, policy)
+            return
         try:
             env = self.relay.register_task(task.id, policy)
             plan.env.update(env)
@@ -63,6 +67,18 @@ class HumanLink:
             plan.argv.extend(setup.argv)
         except Exception as err:  # noqa: BLE001
             log.warning("task %s: runs without human-in-the-loop (%s)", task.id, err)
+            if runner == "claude" and policy != "none" and not any(a.startswith("--settings=") for a in plan.argv):
+                self._hook_only(task, plan, policy)
+
+    def _hook_only(self, task: Any, plan: LaunchPlan, policy: str) -> None:
+        from orchestratia.agent.human.claude_config import prepare_hook_only
+
+        try:
+            setup = prepare_hook_only(self.cfg.pid_dir, task.id, policy, approval_rules=self.cfg.human.approval_rules,
+                                      approval_timeout_s=self.cfg.human.approval_timeout_s)
+            plan.argv.extend(setup.argv)
+        except Exception as err:  # noqa: BLE001
+            log.error("task %s: cannot install the approval hook (%s)", task.id, err)
 
     def answered(self, intervention_id: str, response: str | None, task_id: str | None) -> None:
         if self.relay is not None:

@@ -52,6 +52,7 @@ def create(
     agent: Annotated[Optional[str], typer.Option("--agent", "-a", help="Agent name or id; default: any online agent with the repo")] = None,
     runner: Annotated[Optional[str], typer.Option("--runner", help="claude, shell, ...; default: the agent's default runner")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Minutes before the task is stopped and ends timed_out")] = None,
+    approval_policy: Annotated[Optional[str], typer.Option("--approval-policy", help="none, risky or all: which tool calls a human approves (claude); default: the agent's")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (has `id`, `status`)")] = False,
 ) -> None:
     """Create a task; it runs as soon as a matching agent has room."""
@@ -64,6 +65,10 @@ def create(
         body["runner"] = runner
     if timeout is not None:
         body["timeout_minutes"] = timeout_value(timeout)
+    if approval_policy is not None:
+        if approval_policy not in ("none", "risky", "all"):
+            raise CliError(f"--approval-policy must be none, risky or all, not {approval_policy!r}")
+        body["approval_policy"] = approval_policy
     with client() as hub:
         task = hub.create_task(body)
     if as_json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from starlette.responses import StreamingResponse
@@ -34,7 +34,7 @@ class TaskCreate(BaseModel):
     agent: str | None = Field(default=None, max_length=200)
     runner: str | None = Field(default=None, max_length=50)
     timeout_minutes: float | None = Field(default=None, gt=0, le=7 * 24 * 60, allow_inf_nan=False)
-    approval_policy: str | None = Field(default=None, max_length=50)
+    approval_policy: Literal["none", "risky", "all"] | None = None  # None: the agent's default
 
 
 class CancelBody(BaseModel):

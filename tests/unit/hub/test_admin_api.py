@@ -95,7 +95,7 @@ async def test_tasks_create_list_show(api: Api) -> None:
     assert r.status_code == 404 and "ghost" in r.json()["detail"]
     r = await api.client.post(f"{ADMIN}/tasks", json={"title": "", "spec": "y"}, headers=api.headers)
     assert r.status_code == 422 and "title" in r.json()["detail"]
-    a = await api.task(title="a", agent="dev-1", runner="shell", timeout_minutes=5, approval_policy="ask")
+    a = await api.task(title="a", agent="dev-1", runner="shell", timeout_minutes=5, approval_policy="risky")
     keys = {"id", "title", "spec", "status", "agent", "agent_id", "target_repo", "runner", "timeout_minutes",
             "approval_policy", "result", "error", "exit_code", "waiting_for_human", "output_size", "created_at",
             "assigned_at", "started_at", "finished_at"}
