@@ -208,6 +208,10 @@ class FailRequest(_Wire):
 class HelpRequest(_Wire):
     question: str = Field(min_length=1, max_length=100_000)
     context: str | None = Field(default=None, max_length=1_000_000)
+    # extensions (our daemon): a tool-call approval (docs/human-in-the-loop.md)
+    kind: Literal["question", "approval"] | None = None
+    tool_name: str | None = Field(default=None, max_length=500)
+    tool_input: Any = None
 
 
 class HelpResponse(_Wire):

@@ -221,7 +221,9 @@ async def help_request(
             raise HTTPException(404, detail=NOT_FOUND)
         if task.status != TaskStatus.RUNNING.value:
             raise HTTPException(409, detail=f"task is {task.status}: help can be asked only while it is running")
-        item = Intervention(task_id=task.id, question=body.question, context=body.context)
+        item = Intervention(task_id=task.id, question=body.question, context=body.context,
+                            kind=body.kind or "question", tool_name=body.tool_name,
+                            tool_input=body.tool_input if body.kind == "approval" else None)
         session.add(item)
         task.waiting_for_human = True
         await session.flush()

@@ -96,6 +96,9 @@ def intervention_view(item: Intervention, task: Task | None, agent_name: str | N
         "answered_by": item.answered_by,
         "created_at": iso(item.created_at),
         "answered_at": iso(item.answered_at),
+        "kind": item.kind or "question",
+        "tool_name": item.tool_name,
+        "tool_input": item.tool_input,
     }
 
 

@@ -177,3 +177,7 @@ class Intervention(Base):
     answered_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: "question" or "approval" (a tool call waiting for Approve / Deny; see docs/human-in-the-loop.md)
+    kind: Mapped[str] = mapped_column(String(20), default="question", server_default="question")
+    tool_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    tool_input: Mapped[Any] = mapped_column(JSON, nullable=True)
