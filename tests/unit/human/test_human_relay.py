@@ -8,7 +8,7 @@ import os
 import stat
 import time
 
-from conftest import FakeHub, wait_until
+from human_fakes import FakeHub, wait_until
 
 from orchestratia.agent.human import asker, wire
 from orchestratia.agent.human.relay import HelpRelay

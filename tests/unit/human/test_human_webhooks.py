@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from conftest import wait_until
+from human_fakes import wait_until
 
 from orchestratia.hub.events import InProcessBus
 from orchestratia.hub.webhooks import (
