@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+import httpx
 import pytest
 
 from integration_harness import Agent, Cli, Hub, base_env, wait_for
@@ -91,7 +92,14 @@ def test_approval_is_a_kind_of_intervention(hub: Hub, cli: Cli, agent: Agent, tm
     item = wait_for(pending, 30, "the approval request")[0]
     assert item["kind"] == "approval" and item["tool_name"] == "Bash"
     assert item["tool_input"] == {"command": "git push origin main"}
-    assert hub.api("POST", f"/interventions/{item['id']}/answer", json={"response": "approve"}).status_code == 200
+    # the dashboard shows the tool call with Approve / Deny; a click on Approve answers "approve"
+    cookies = {"orc_session": hub.token, "orc_csrf": "csrf-hitl"}
+    page = httpx.get(f"{hub.url}/interventions", cookies=cookies, timeout=15)
+    assert page.status_code == 200 and "Approve" in page.text and "Deny" in page.text, page.text[:500]
+    assert "git push origin main" in page.text and "<code>Bash</code>" in page.text
+    click = httpx.post(f"{hub.url}/interventions/{item['id']}/answer", cookies=cookies, timeout=15,
+                       data={"csrf": "csrf-hitl", "response": "approve"})
+    assert click.status_code in (200, 303), click.text[:500]
     proc.wait(timeout=30)
     assert json.loads(proc.stdout.read())["hookSpecificOutput"]["permissionDecision"] == "allow"
     questions = [i for i in hub.api("GET", "/interventions").json() if i["task_id"] == task_id]
