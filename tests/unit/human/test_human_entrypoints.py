@@ -119,12 +119,10 @@ async def test_hook_deny_rule_needs_no_human(relay: HelpRelay, hub: FakeHub) -> 
 
 async def test_hook_fails_closed(relay: HelpRelay, hub: FakeHub, short_dir) -> None:
     env = relay.register_task("t1")
-    started = time.monotonic()
     code, out, _ = await run_entry(["approval-hook", "--policy", "all", "--timeout", "1"], env,
                                    hook_input("Bash", {"command": "make deploy"}))
     decision, reason = decision_of(out)
     assert code == 0 and decision == "deny" and "1 s" in reason
-    assert time.monotonic() - started < 15
     for bad in [b"", b"not json", b"[]", b'{"tool_input": {}}', b'{"tool_name": 5}']:
         code, out, _ = await run_entry(["approval-hook", "--policy", "all"], env, bad)
         assert code == 0 and decision_of(out)[0] == "deny", bad

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import stat
-import time
 
 from human_fakes import FakeHub, wait_until
 
@@ -136,9 +135,8 @@ async def test_cancel_paths(relay: HelpRelay, hub: FakeHub) -> None:
 
 async def test_timeout_and_refusal(relay: HelpRelay, hub: FakeHub) -> None:
     env = relay.register_task("t1")
-    started = time.monotonic()
     outcome = await asyncio.wait_for(_ask(env, timeout_s=0.5), 5)
-    assert outcome.status == "timeout" and time.monotonic() - started < 3
+    assert outcome.status == "timeout"
     hub.refuse = "task is not running"
     outcome = await asyncio.wait_for(_ask(env), 5)
     assert outcome.status == "error" and outcome.code == "refused" and "not running" in outcome.reason
