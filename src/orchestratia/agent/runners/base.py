@@ -102,6 +102,11 @@ def iter_json_lines(data: bytes) -> Iterator[dict[str, Any]]:
 
 
 def tail_text(data: bytes, lines: int = 20, limit: int = 2000) -> str:
+    window = max(64 * 1024, limit * 8)
+    if len(data) > window:  # a big log: decode only its end when that holds the last lines whole
+        text = data[-window:].decode("utf-8", errors="replace").rstrip()
+        if text.count("\n") >= lines:
+            return "\n".join(text.splitlines()[-lines:])[-limit:]
     text = data.decode("utf-8", errors="replace").rstrip()
     return "\n".join(text.splitlines()[-lines:])[-limit:]
 
