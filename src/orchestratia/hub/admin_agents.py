@@ -23,6 +23,7 @@ def add_routes(api: APIRouter) -> None:
 
 
 async def list_agents(hub: Hub = Depends(get_hub)) -> list[dict[str, Any]]:
+    await hub.flush_contacts()  # last contact and heartbeat data as of now
     async with hub.read() as session:
         agents = (await session.execute(select(Agent).order_by(Agent.name))).scalars().all()
         running = await running_task_ids(session, [a.id for a in agents])
@@ -31,6 +32,7 @@ async def list_agents(hub: Hub = Depends(get_hub)) -> list[dict[str, Any]]:
 
 
 async def get_agent(id_or_name: str, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    await hub.flush_contacts()
     async with hub.read() as session:
         agent = await find_agent(session, id_or_name)
         if agent is None:

@@ -130,20 +130,19 @@ async def heartbeat(
     hub: Hub = Depends(get_hub),
 ) -> dict[str, str]:
     body = body or HeartbeatRequest()
-    values: dict[str, Any] = {"system_info": body.system_info, "last_seen_at": utcnow()}
+    values: dict[str, Any] = {"system_info": body.system_info}
     if body.agent_version:
         values["agent_version"] = body.agent_version
-    async with hub.write() as session:
-        await session.execute(update(Agent).where(Agent.id == agent.id).values(**values))
-    hub.scheduler.kick(agent.id)
+    # written with the next batch of contacts. No scheduler kick: pushes go out on hello, task
+    # creation and task end, and a connection never gets the same task_assigned twice anyway.
+    await hub.touch(agent, **values)
     return {"status": "ok"}
 
 
 async def poll(agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)) -> list[dict[str, Any]]:
     """Assigned tasks this agent has not started and has room for, oldest first."""
-    async with hub.read() as session:
-        fresh = await session.get(Agent, agent.id)
-        tasks = await offerable_tasks(session, fresh or agent)
+    async with hub.read() as session:  # ``agent`` was read by the key lookup a moment ago
+        tasks = await offerable_tasks(session, agent)
     return [task_payload(task) for task in tasks]
 
 

@@ -19,7 +19,7 @@ from orchestratia.hub.responses import MarkdownResponse, OrjsonResponse
 from orchestratia import __version__
 from orchestratia.hub import api_admin, api_agent, middleware, ws_agent
 from orchestratia.hub.bootstrap import bootstrap_admin
-from orchestratia.hub.core import Hub
+from orchestratia.hub.core import Hub, tune_gc
 from orchestratia.hub.events import EventBus
 from orchestratia.hub.integrations import start_webhooks
 from orchestratia.hub.settings import HubSettings, load_settings
@@ -45,6 +45,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
             await upgrade(hub.db)
             hub.bootstrap_password = await bootstrap_admin(hub)
             await hub.scheduler.start()
+            tune_gc()
             webhooks = await start_webhooks(hub)
             yield
         finally:

@@ -100,6 +100,7 @@ class Scheduler:
         """One pass: (periodic checks), queued assignment, then pushes to agents with room."""
         now = now or utcnow()
         if periodic:
+            await self.hub.flush_contacts()  # liveness decisions read last_seen_at
             await self.check_timeouts(now)
             await self.check_lost(now)
             await self.check_liveness(now)
@@ -250,8 +251,8 @@ class Scheduler:
 
     async def check_liveness(self, now: datetime) -> None:
         """Publish ONLINE/OFFLINE changes computed from ``last_seen_at``."""
-        async with self.hub.read() as session:
-            agents = (await session.execute(select(Agent))).scalars().all()
+        async with self.hub.read() as session:  # three columns, not whole agents with their JSON
+            agents = (await session.execute(select(Agent.id, Agent.last_seen_at, Agent.revoked_at))).all()
         for agent in agents:
             status = agent_status(agent, self.hub.settings.offline_after_s, now)
             previous = self._known.get(agent.id)
