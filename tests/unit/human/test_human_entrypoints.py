@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 from typing import Any
 
 import pytest
