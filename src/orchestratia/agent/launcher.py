@@ -41,9 +41,12 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename) with exactly ``mode``:
+    readers see the old file or the new one, never a part."""
     tmp = f"{path}.tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
+        os.fchmod(fd, mode)  # the umask may have taken bits away; a private file is 0600 exactly
         os.write(fd, data)
         os.fsync(fd)
     finally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from orchestratia import __version__
 from orchestratia.protocol import RegisterRequest, RegisterResponse, hub_url_from_token
 
 from .client import AuthError, HubClient, HubError
+from .launcher import write_atomic
 from .config import AgentConfig, ConfigError, config_from_dict, read_raw
 from .runners import available_runners, make_runners
 from .stats import host_identity, system_info
@@ -60,15 +60,7 @@ def update_config_file(path: str | Path, updates: dict[str, Any], remove: tuple[
     buf = io.StringIO()
     y.dump(data, buf)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, buf.getvalue().encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, p)
+    write_atomic(str(p), buf.getvalue().encode("utf-8"), 0o600)
 
 
 def build_register_request(cfg: AgentConfig, token: str, name: str | None = None) -> RegisterRequest:

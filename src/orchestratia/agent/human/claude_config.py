@@ -15,7 +15,6 @@ and returns the extra argv plus the tool name for ``--allowedTools``
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestratia.agent.human import approval, wire
+from orchestratia.agent.launcher import write_atomic
 
 #: The MCP server's own wall-clock limit: a human may take a day.
 MCP_TIMEOUT_MS = 24 * 3600 * 1000
@@ -81,11 +81,7 @@ class ClaudeHumanSetup:
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, path)
+    write_atomic(str(path), json.dumps(data).encode("utf-8"), 0o600)
 
 
 def prepare_claude_task(

@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import secrets
 from pathlib import Path
 from typing import Any
+
+from orchestratia.agent.launcher import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +46,8 @@ def state_path(state_dir: Path, task_id: str) -> Path:
 
 def write_state(state_dir: Path, task_id: str, state: dict[str, Any]) -> None:
     """Write atomically (temp file + rename), mode 0600."""
-    path = state_path(state_dir, task_id)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     data = json.dumps(state, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(str(state_path(state_dir, task_id)), data, 0o600)
 
 
 def remove_state(state_dir: Path, task_id: str) -> None:
