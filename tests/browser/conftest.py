@@ -20,15 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser_helpers import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
-    FINAL,
     ORCHESTRATIA,
     Daemon,
     Hub,
-    kill_screen_sessions,
     new_context,
     shoot,
     sign_in,
 )
+from integration_harness import retire_agent  # noqa: E402  (on sys.path via browser_helpers)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -102,16 +101,7 @@ def daemons(hub: Hub) -> Iterator[list[Daemon]]:
     started: list[Daemon] = []
     yield started
     for daemon in started:
-        tasks: list[dict] = []
-        try:
-            tasks = hub.api("GET", "/tasks", params={"agent": daemon.name, "limit": 500}).json()
-            for task in tasks:
-                if task["status"] not in FINAL:
-                    hub.api("POST", f"/tasks/{task['id']}/cancel", json={"reason": "test teardown"})
-        except Exception:  # noqa: BLE001 - best effort cleanup
-            pass
-        daemon.stop()
-        kill_screen_sessions([t["id"] for t in tasks])
+        retire_agent(hub, daemon.name, daemon.stop)
 
 
 @pytest.fixture(scope="session")

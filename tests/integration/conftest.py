@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from integration_harness import FINAL, ORCHESTRATIA, Agent, Cli, Hub, kill_screen_sessions
+from integration_harness import FINAL, ORCHESTRATIA, Agent, Cli, Hub, kill_screen_sessions, retire_agent
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -102,16 +102,7 @@ def make_agent(hub: Hub, tmp_path: Path) -> Iterator[Callable[..., Agent]]:
 
     yield factory
     for agent in agents:
-        tasks: list[dict] = []
-        try:
-            tasks = hub.api("GET", "/tasks", params={"agent": agent.name, "limit": 500}).json()
-            for task in tasks:
-                if task["status"] not in FINAL:
-                    hub.api("POST", f"/tasks/{task['id']}/cancel", json={"reason": "test teardown"})
-        except Exception:  # noqa: BLE001 - best effort cleanup
-            pass
-        agent.stop()
-        kill_screen_sessions([t["id"] for t in tasks])
+        retire_agent(hub, agent.name, agent.stop)
 
 
 @pytest.fixture

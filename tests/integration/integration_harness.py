@@ -325,6 +325,21 @@ def screen_sessions(prefix: str = "orc-") -> list[str]:
     return names
 
 
+def retire_agent(hub: "Hub", name: str, stop: Callable[[], None]) -> None:
+    """Test teardown for one agent: cancel its unfinished tasks (best effort), stop its daemon
+    with ``stop``, and kill the screen sessions of all its tasks."""
+    tasks: list[dict] = []
+    try:
+        tasks = hub.api("GET", "/tasks", params={"agent": name, "limit": 500}).json()
+        for task in tasks:
+            if task["status"] not in FINAL:
+                hub.api("POST", f"/tasks/{task['id']}/cancel", json={"reason": "test teardown"})
+    except Exception:  # noqa: BLE001 - best effort cleanup
+        pass
+    stop()
+    kill_screen_sessions([t["id"] for t in tasks])
+
+
 def kill_screen_sessions(task_ids: list[str]) -> list[str]:
     """Quit the screen sessions ``orc-<task id>`` of the given tasks (ours only: other
     engineers' tests may run screen sessions with the same prefix at the same time)."""
