@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from orchestratia.protocol import (
-    FAIL_REASON_TIMEOUT,
     TaskPayload,
     WsAck,
     WsError,
@@ -38,6 +37,7 @@ from .config import AgentConfig, ConfigError, load_config
 from .human_link import HumanLink
 from .output import LogWatcher, file_size, read_range
 from .register import RegistrationError, register_from_config
+from .report import send_report
 from .runners import make_runners
 from .sessions import SessionError, get_backend
 from .stats import system_info
@@ -414,28 +414,7 @@ class Daemon:
             run.reporting = False
 
     async def _report(self, run: T.TaskRun) -> None:
-        exit_info = run.exit or {}
-        code = exit_info.get("exit_code")
-        ended = float(exit_info.get("ended_at_epoch") or time.time())
-        duration = max(0.0, ended - run.started_at)
-        runner = self.runners[run.runner] if run.runner in self.runners else None
-        data = await asyncio.to_thread(lambda: run.files.log.read_bytes() if run.files.log.exists() else b"")
-        rep = await asyncio.to_thread(runner.report, code if code is not None else -1, data) if runner else None
-        result = rep.result(code if code is not None else -1, duration) if rep else {"exit_code": code}
-        if code is None:
-            result["exit_code"] = None
-        if run.stop_kind:
-            what = "cancelled" if run.stop_kind == "cancel" else "timed out"
-            error = f"{what}: {run.stop_reason}; the runner was stopped (exit status {code})"
-            reason = FAIL_REASON_TIMEOUT if run.stop_kind == "timeout" else None  # hub: timed_out
-            await self.client.fail(run.id, error, exit_code=code, result=result, reason=reason)
-        elif code is None:
-            await self.client.fail(run.id, exit_info.get("error") or "no exit status", result=result)
-        elif rep is not None and rep.ok:
-            await self.client.complete(run.id, result)
-        else:
-            await self.client.fail(run.id, rep.error if rep else f"exit status {code}", exit_code=code, result=result)
-        log.info("task %s reported: exit %s%s", run.id, code, f" ({run.stop_kind})" if run.stop_kind else "")
+        await send_report(self.client, run, self.runners.get(run.runner))
         self.finish(run)
 
     def finish(self, run: T.TaskRun) -> None:

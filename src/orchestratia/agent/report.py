@@ -1,0 +1,111 @@
+"""What the daemon tells the hub when a task's runner has ended: ``complete`` or ``fail`` with the
+result its runner parses from the task's log.
+
+A log can be gigabytes; the runners need only its first lines (claude's ``system/init``, codex's
+``thread.started``, gemini's ``init``) and its end (claude's and gemini's ``result`` event is the
+last line, codex's ``turn.*`` the last events, summaries are the last 20 lines). So
+:func:`read_for_report` reads the whole log only when it is small (at most ``REPORT_HEAD +
+REPORT_TAIL`` bytes), else its first ``REPORT_HEAD`` bytes and its last ``REPORT_TAIL`` bytes,
+both cut to whole lines: memory stays bounded whatever the log's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestratia.protocol import FAIL_REASON_TIMEOUT
+
+from .client import HubClient
+from .runners import Runner
+from .tasks import TaskRun
+
+log = logging.getLogger("orchestratia.agent")
+
+REPORT_HEAD = 1024 * 1024  #: bytes read from the start of a big log (its first events)
+REPORT_TAIL = 8 * 1024 * 1024  #: bytes read from the end of a big log (its last events and lines)
+REPORT_TAIL_MAX = 64 * 1024 * 1024  #: a last line longer than REPORT_TAIL is read whole up to this
+
+
+def read_for_report(path: str | Path, head: int = REPORT_HEAD, tail: int = REPORT_TAIL,
+                    tail_max: int = REPORT_TAIL_MAX) -> bytes:
+    """The part of a task's log its runner parses: the whole log when it is at most ``head +
+    tail`` bytes; else its first ``head`` bytes cut back to the end of a line, then its lines
+    that start within the last ``tail`` bytes. When no line starts there (one last line longer
+    than ``tail``), the window grows to ``tail_max`` so that the last line is read whole; past
+    that, the end of the line is all that is read. A missing log is empty."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return b""
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size <= head + tail:
+            return fh.read(size)
+        first = fh.read(head)
+        window = tail
+        while True:
+            start = max(head, size - window)
+            if start == head:  # the window reaches the head: the log is read whole after all
+                fh.seek(head)
+                return first + fh.read(size - head)
+            fh.seek(start - 1)  # one byte before: is `start` a line start?
+            buf = fh.read(size - start + 1)
+            body = len(buf)
+            while body and buf[body - 1] == 0x0A:  # the last line's own newline(s) do not count
+                body -= 1
+            nl = buf.find(b"\n", 0, body)
+            if nl >= 0 or window >= tail_max:
+                head_lines = first[: first.rfind(b"\n") + 1]
+                return b"".join((head_lines, memoryview(buf)[nl + 1 if nl >= 0 else 1:]))
+            window = min(window * 2, tail_max)
+
+
+@dataclass
+class Outcome:
+    """``complete`` (ok) or ``fail`` with these fields, as sent to the hub."""
+
+    ok: bool
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    exit_code: int | None = None
+    reason: str | None = None  # FAIL_REASON_TIMEOUT: the hub ends the task timed_out
+
+
+def outcome(run: TaskRun, runner: Runner | None) -> Outcome:
+    """What to report for a run whose runner ended (``run.exit`` holds the launcher's exit
+    record, or the daemon's note that there is none). Blocking: reads the log."""
+    exit_info = run.exit or {}
+    code = exit_info.get("exit_code")
+    ended = float(exit_info.get("ended_at_epoch") or time.time())
+    duration = max(0.0, ended - run.started_at)
+    rep = runner.report(code if code is not None else -1, read_for_report(run.files.log)) if runner else None
+    result = rep.result(code if code is not None else -1, duration) if rep else {"exit_code": code}
+    if code is None:
+        result["exit_code"] = None
+    if run.stop_kind:
+        what = "cancelled" if run.stop_kind == "cancel" else "timed out"
+        error = f"{what}: {run.stop_reason}; the runner was stopped (exit status {code})"
+        reason = FAIL_REASON_TIMEOUT if run.stop_kind == "timeout" else None
+        return Outcome(False, result, error, code, reason)
+    if code is None:
+        return Outcome(False, result, exit_info.get("error") or "no exit status", None)
+    if rep is not None and rep.ok:
+        return Outcome(True, result, exit_code=code)
+    return Outcome(False, result, rep.error if rep else f"exit status {code}", code)
+
+
+async def send_report(client: HubClient, run: TaskRun, runner: Runner | None) -> None:
+    """Build the outcome (in a thread: it reads the log) and send it. Raises what the client
+    raises (the caller retries, or accepts the hub's 409/404)."""
+    out = await asyncio.to_thread(outcome, run, runner)
+    if out.ok:
+        await client.complete(run.id, out.result)
+    else:
+        await client.fail(run.id, out.error, exit_code=out.exit_code, result=out.result, reason=out.reason)
+    log.info("task %s reported: exit %s%s", run.id, out.exit_code, f" ({run.stop_kind})" if run.stop_kind else "")
