@@ -1,6 +1,8 @@
 """The hub's v1 agent API over HTTP (httpx), as PROTOCOL.md describes it.
 
-- ``X-API-Key`` on every call but register; TLS verified (``ca_bundle`` names a PEM file).
+- ``X-API-Key`` on every call but register; TLS verified (``ca_bundle`` names a PEM file), with
+  the same CAs for HTTP and the WebSocket; a certificate that does not verify raises
+  :class:`TLSVerifyError` (never retried, never skipped).
 - Transient failures (connection errors, timeouts, 502/503/504) are retried with exponential
   backoff and jitter (tenacity); anything else is raised at once.
 - 401 raises :class:`AuthError` saying the key was rejected (revoked or wrong).
@@ -47,10 +49,35 @@ class TransientError(HubError):
     """502/503/504: worth retrying."""
 
 
-def ssl_context(ca_bundle: str = "") -> ssl.SSLContext | bool:
+class TLSVerifyError(HubError):
+    """The hub's TLS certificate did not verify (unknown CA, wrong host name, expired)."""
+
+
+def ssl_context(ca_bundle: str = "") -> ssl.SSLContext:
+    """The one TLS context for HTTP and the WebSocket: the CAs in ``ca_bundle``, else httpx's
+    defaults (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, else certifi's bundle)."""
     if ca_bundle:
         return ssl.create_default_context(cafile=ca_bundle)
-    return True
+    return httpx.create_ssl_context(verify=True)
+
+
+def cert_failure(exc: BaseException | None) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification error behind ``exc`` (httpx wraps it), if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def tls_failure_message(hub_url: str, err: ssl.SSLCertVerificationError, ca_bundle: str = "") -> str:
+    reason = err.verify_message or str(err)
+    trust = (f"its CA must be in ca_bundle ({ca_bundle})" if ca_bundle else
+             "for a hub with a private CA, set ca_bundle in config.yaml to that CA's PEM file")
+    return (f"cannot verify the TLS certificate of the hub at {hub_url}: {reason}; {trust}, and hub_url must use a "
+            "host name or IP the certificate was issued for (the agent never turns verification off)")
 
 
 def _detail(resp: httpx.Response) -> Any:
@@ -94,6 +121,7 @@ class HubClient:
         if api_key:
             headers["X-API-Key"] = api_key
         self.hub_url = hub_url.rstrip("/")
+        self.ca_bundle = ca_bundle
         self.attempts = attempts
         self._http = httpx.AsyncClient(base_url=self.hub_url + API_PREFIX, headers=headers, timeout=timeout,
                                        verify=ssl_context(ca_bundle), transport=transport)
@@ -115,7 +143,13 @@ class HubClient:
             reraise=True,
         ):
             with attempt:
-                resp = await self._http.request(method, path, json=json)
+                try:
+                    resp = await self._http.request(method, path, json=json)
+                except httpx.ConnectError as err:
+                    failure = cert_failure(err)
+                    if failure is None:
+                        raise
+                    raise TLSVerifyError(tls_failure_message(self.hub_url, failure, self.ca_bundle)) from err
                 raise_for(resp, what)
                 if not resp.content:
                     return None

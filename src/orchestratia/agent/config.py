@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 from pathlib import Path
 from typing import Any, Literal
 
@@ -241,6 +242,22 @@ def _format_error(err: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def check_ca_bundle(path: str) -> None:
+    """``ca_bundle`` must be a readable PEM file of CA certificates (checked at load time: a bad
+    one would otherwise fail every connection with an obscure SSL error)."""
+    if not Path(path).is_file():
+        raise ConfigError(f"ca_bundle: file not found: {path}; set it to the PEM file of the CA that signed the hub's "
+                          "certificate, or remove the key to trust the default CAs")
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError as err:
+        raise ConfigError(f"ca_bundle: {path} holds no usable PEM CA certificate ({err.reason or err}); it must "
+                          "contain '-----BEGIN CERTIFICATE-----' blocks") from None
+    except OSError as err:
+        raise ConfigError(f"ca_bundle: cannot read {path}: {err.strerror or err}; make it readable by the "
+                          "daemon's user") from None
+
+
 def _resolve_paths(cfg: AgentConfig, base: Path) -> None:
     def fix(p: str) -> str:
         q = Path(os.path.expanduser(p))
@@ -252,8 +269,7 @@ def _resolve_paths(cfg: AgentConfig, base: Path) -> None:
     cfg.session.pid_dir = fix(cfg.session.pid_dir)
     if cfg.ca_bundle:
         cfg.ca_bundle = fix(cfg.ca_bundle)
-        if not Path(cfg.ca_bundle).is_file():
-            raise ConfigError(f"ca_bundle: file not found: {cfg.ca_bundle}")
+        check_ca_bundle(cfg.ca_bundle)
     if cfg.session.tmux_socket:
         cfg.session.tmux_socket = fix(cfg.session.tmux_socket)
 

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import random
+import ssl
 from typing import Any, Protocol
 
 import websockets
@@ -39,7 +40,7 @@ from orchestratia.protocol import (
     parse_hub_message,
 )
 
-from .client import ssl_context
+from .client import ssl_context, tls_failure_message
 
 log = logging.getLogger(__name__)
 FEATURES = [FEATURE_OFFSETS, FEATURE_PUSH, FEATURE_BINARY]
@@ -110,6 +111,8 @@ class HubSocket:
                 await self._session(stop)
             except asyncio.CancelledError:
                 raise
+            except ssl.SSLCertVerificationError as err:
+                log.error("WebSocket: %s", tls_failure_message(self.url, err, self.ca_bundle))
             except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as err:
                 log.warning("WebSocket to %s: %s", self.url, err)
             except Exception:  # never let one bad message end the loop
@@ -136,8 +139,7 @@ class HubSocket:
             self.handler.on_disconnected()
 
     async def _session(self, stop: asyncio.Event) -> None:
-        ssl = ssl_context(self.ca_bundle) if self.url.startswith("wss://") else None
-        kwargs: dict[str, Any] = {"ssl": ssl} if ssl not in (None, True) else {}
+        kwargs: dict[str, Any] = {"ssl": ssl_context(self.ca_bundle)} if self.url.startswith("wss://") else {}
         async with connect(self.url, additional_headers={"X-API-Key": self.api_key}, open_timeout=15,
                            max_size=16 * 1024 * 1024, ping_interval=20, ping_timeout=20, **kwargs) as conn:
             first = await self._first_message(conn)
