@@ -16,7 +16,8 @@ ADMIN = "/api/admin"
 
 
 def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
-    """Verification is always on; a CA bundle adds the certificates to trust."""
+    """Verification is always on. A CA bundle names the CAs to trust; without one httpx trusts
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, else certifi's bundle."""
     if not ca_bundle:
         return True
     try:
@@ -53,6 +54,7 @@ class HubClient:
         self, hub_url: str, token: str | None = None, ca_bundle: str | None = None, timeout: float = 30.0
     ) -> None:
         self.hub_url = hub_url.rstrip("/")
+        self.ca_bundle = ca_bundle
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
             base_url=self.hub_url, headers=headers, verify=tls_verify(ca_bundle), timeout=timeout
@@ -78,9 +80,11 @@ class HubClient:
             return CliError(f"the hub at {self.hub_url} did not answer in time ({type(exc).__name__}); is it overloaded or hung?")
         reason = str(exc) or type(exc).__name__
         if "CERTIFICATE_VERIFY_FAILED" in reason:
+            trust = (f"is the hub's CA in the CA bundle {self.ca_bundle}?" if self.ca_bundle else
+                     "pass --ca-bundle PEM (or set ORCHESTRATIA_CA_BUNDLE) to trust its CA")
             return CliError(
-                f"cannot verify the TLS certificate of {self.hub_url}: {reason}; "
-                "pass --ca-bundle PEM (or set ORCHESTRATIA_CA_BUNDLE) to trust its CA"
+                f"cannot verify the TLS certificate of {self.hub_url}: {reason}; {trust} "
+                "(and the URL's host must be a name or IP the certificate was issued for)"
             )
         return CliError(
             f"cannot reach the hub at {self.hub_url}: {reason}; is it running "

@@ -70,17 +70,31 @@ def register(
     token: Annotated[str, typer.Argument(metavar="TOKEN", help="The one-time registration token (orcreg_...)")],
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="config.yaml to create or update (mode 0600)")] = None,
     name: Annotated[Optional[str], typer.Option("--name", "-n", help="Agent name (default: the config's agent_name, or the hostname)")] = None,
+    ca_bundle: Annotated[Optional[Path], typer.Option("--ca-bundle", help="PEM file of the CA that signed the hub's TLS certificate; saved as ca_bundle in the config")] = None,
 ) -> None:
     """Register this server with the hub named in TOKEN and save the API key in the config."""
     from orchestratia.agent.register import register_with_token
 
     path = (config or default_config_path()).expanduser()
     try:
+        if ca_bundle is not None:
+            _save_ca_bundle(path, ca_bundle)
         result: Any = register_with_token(token, str(path), name=name)
     except _agent_errors() as exc:
         raise _config_error(exc) from exc
     typer.echo(f"Registered{_describe(result, name, path)}; API key saved in {path} (mode 0600).")
     typer.echo(f"Start the daemon with: orchestratia agent run --config {path}")
+
+
+def _save_ca_bundle(config: Path, ca_bundle: Path) -> None:
+    """Check the CA bundle and write it into the config (created 0600 when missing), so that the
+    registration and every later run verify the hub with it."""
+    from orchestratia.agent.config import check_ca_bundle
+    from orchestratia.agent.register import update_config_file
+
+    bundle = str(ca_bundle.expanduser().resolve())
+    check_ca_bundle(bundle)
+    update_config_file(config, {"ca_bundle": bundle})
 
 
 def _describe(result: Any, name: str | None, path: Path) -> str:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .errors import CliError, guard
+from .tls import check_server_tls
 
 app = typer.Typer(help="The hub: the web service, admin dashboard and agent API.", no_args_is_help=True)
 
@@ -60,8 +61,10 @@ def _reachable(host: str, port: int, what: str, hint: str) -> None:
 
 
 def preflight(settings: Any) -> None:
-    """Fail with one clear line before uvicorn starts (it would print a traceback): the data
-    dir must be writable, PostgreSQL and Redis must accept connections."""
+    """Fail with one clear line before uvicorn starts (it would print a traceback): the TLS
+    certificate and key must load, the data dir must be writable, PostgreSQL and Redis must
+    accept connections."""
+    check_server_tls(settings.ssl_certfile, settings.ssl_keyfile)
     url = settings.effective_database_url()
     if url.startswith("sqlite"):
         data = Path(settings.data_dir)
@@ -88,13 +91,24 @@ def preflight(settings: Any) -> None:
             _reachable(parts.hostname, parts.port or 6379, "Redis", "is it running, and is --redis-url right?")
 
 
+def uvicorn_tls(settings: Any) -> dict[str, str]:
+    """uvicorn's TLS arguments from the settings; none (plain HTTP) without a certificate."""
+    if not settings.ssl_certfile:
+        return {}
+    tls = {"ssl_certfile": str(settings.ssl_certfile)}
+    if settings.ssl_keyfile:
+        tls["ssl_keyfile"] = str(settings.ssl_keyfile)
+    return tls
+
+
 def run_uvicorn(settings: Any, host: str, port: int, log_level: str = "info") -> None:
     """Serve the app in the foreground until Ctrl+C / SIGTERM."""
     _, create_app = import_hub()
     import uvicorn
 
     app_ = create_app(settings)
-    config = uvicorn.Config(app_, host=host, port=port, log_level=log_level, proxy_headers=True, lifespan="on")
+    config = uvicorn.Config(app_, host=host, port=port, log_level=log_level, proxy_headers=True, lifespan="on",
+                            **uvicorn_tls(settings))
     server = uvicorn.Server(config)
     try:
         server.run()
@@ -102,6 +116,10 @@ def run_uvicorn(settings: Any, host: str, port: int, log_level: str = "info") ->
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another --port") from exc
     if not server.started:
         raise CliError(f"the hub did not start on {host}:{port} (see the log above)")
+
+
+def _absolute(path: Path | None) -> str | None:
+    return str(path.expanduser().resolve()) if path else None
 
 
 @app.command("serve")
@@ -113,6 +131,8 @@ def serve(
     database_url: Annotated[Optional[str], typer.Option("--database-url", help="e.g. postgresql+asyncpg://user@host/db")] = None,
     redis_url: Annotated[Optional[str], typer.Option("--redis-url", help="Redis for events across several hub replicas")] = None,
     log_level: Annotated[Optional[str], typer.Option("--log-level", help="debug, info, warning, error (default info)")] = None,
+    ssl_certfile: Annotated[Optional[Path], typer.Option("--ssl-certfile", help="Serve HTTPS/WSS with this PEM certificate (chain)")] = None,
+    ssl_keyfile: Annotated[Optional[Path], typer.Option("--ssl-keyfile", help="The certificate's PEM private key (unencrypted)")] = None,
 ) -> None:
     """Run the hub in the foreground (settings also come from ORCHESTRATIA_* variables)."""
     if data_dir is not None and database_url is not None:
@@ -124,6 +144,8 @@ def serve(
         database_url=database_url,
         redis_url=redis_url,
         log_level=log_level,
+        ssl_certfile=_absolute(ssl_certfile),
+        ssl_keyfile=_absolute(ssl_keyfile),
     )
     preflight(settings)
     if settings.port and not port_free(settings.host, int(settings.port)):

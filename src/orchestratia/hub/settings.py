@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,10 @@ class HubSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    #: serve HTTPS/WSS with this PEM certificate (chain); ``hub serve`` passes it to uvicorn.
+    ssl_certfile: Path | None = None
+    #: the certificate's private key (PEM, unencrypted); omit when the certfile holds the key too.
+    ssl_keyfile: Path | None = None
     data_dir: Path = Field(default_factory=default_data_dir)
     #: default: SQLite (WAL) at ``data_dir/orchestratia.db``; or ``postgresql+asyncpg://...``
     database_url: str | None = None
@@ -53,6 +57,11 @@ class HubSettings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=1024)
     argon2_parallelism: int = Field(default=4, ge=1)
 
+    @field_validator("ssl_certfile", "ssl_keyfile", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -64,7 +73,8 @@ class HubSettings(BaseSettings):
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.ssl_certfile else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def is_sqlite(self) -> bool:
