@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -93,17 +94,28 @@ def base_env(home: Path) -> dict[str, str]:
 
 @dataclass
 class Hub:
-    """``orchestratia hub serve`` on a free loopback port with a tmp data dir."""
+    """``orchestratia hub serve`` on a free loopback port with a tmp data dir. With
+    ``ssl_certfile`` (+ ``ssl_keyfile``) it serves HTTPS/WSS; ``ca_bundle`` is then the CA that
+    the harness, the CLI (``ORCHESTRATIA_CA_BUNDLE``) and agents (``ca_bundle:``) trust."""
 
     workdir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     token: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ca_bundle: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_certfile else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What the harness's own requests verify the hub with (always verified)."""
+        return ssl.create_default_context(cafile=str(self.ca_bundle)) if self.ca_bundle else True
 
     @property
     def log(self) -> Path:
@@ -119,6 +131,10 @@ class Hub:
         })
         env.update(self.extra_env)
         argv = [ORCHESTRATIA, "hub", "serve", "--port", str(self.port), "--data-dir", str(self.workdir / "data")]
+        if self.ssl_certfile:
+            argv += ["--ssl-certfile", str(self.ssl_certfile)]
+        if self.ssl_keyfile:
+            argv += ["--ssl-keyfile", str(self.ssl_keyfile)]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env=env, cwd=self.workdir, start_new_session=True)
@@ -130,12 +146,13 @@ class Hub:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"the hub exited with {self.proc.returncode}:\n{tail(self.log)}")
         try:
-            return httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200
+            return httpx.get(f"{self.url}/health", timeout=1.0, verify=self.verify).status_code == 200
         except httpx.HTTPError:
             return False
 
     def login(self) -> str:
-        r = httpx.post(f"{self.url}/api/admin/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10)
+        r = httpx.post(f"{self.url}/api/admin/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10,
+                       verify=self.verify)
         assert r.status_code == 200, r.text
         return r.json()["token"]
 
@@ -145,7 +162,8 @@ class Hub:
     # ---- the admin API, for assertions (the CLI is exercised through `Cli`)
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"}
-        return httpx.request(method, f"{self.url}/api/admin{path}", headers=headers, timeout=15, **kwargs)
+        return httpx.request(method, f"{self.url}/api/admin{path}", headers=headers, timeout=15, verify=self.verify,
+                             **kwargs)
 
     def task(self, task_id: str) -> dict[str, Any]:
         r = self.api("GET", f"/tasks/{task_id}")
@@ -195,11 +213,16 @@ class Cli:
         env = base_env(self.home)
         env["ORCHESTRATIA_HUB_URL"] = self.hub.url
         env["ORCHESTRATIA_TOKEN"] = self.hub.token
+        if self.hub.ca_bundle:
+            env["ORCHESTRATIA_CA_BUNDLE"] = str(self.hub.ca_bundle)
         return env
 
-    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60.0,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """``env``: the environment instead of :meth:`env` (e.g. without the CA bundle)."""
         proc = subprocess.run([ORCHESTRATIA, *args], input=input, capture_output=True, text=True,
-                              env=self.env(), timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+                              env=self.env() if env is None else env, timeout=timeout,
+                              stdin=None if input is not None else subprocess.DEVNULL)
         if check and proc.returncode != 0:
             raise AssertionError(f"orchestratia {' '.join(args)} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
         return proc
@@ -258,6 +281,8 @@ class Agent:
             "session": {"backend": "screen", "log_dir": str(self.log_dir), "pid_dir": str(self.workdir / "run"),
                         "reconcile_on_start": True, "kill_grace_seconds": 3},
         }
+        if self.hub.ca_bundle:
+            config["ca_bundle"] = str(self.hub.ca_bundle)
         for key, value in self.overrides.items():
             config[key] = {**config[key], **value} if isinstance(value, dict) and isinstance(config.get(key), dict) else value
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
