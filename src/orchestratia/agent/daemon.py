@@ -14,7 +14,6 @@ import asyncio
 import logging
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -263,10 +262,14 @@ class Daemon:
         if task.id in self.cancelled_early:
             await self._report_quietly(task.id, f"cancelled before start: {self.cancelled_early.pop(task.id)}")
             return
-        if not cwd:
-            cwd = tempfile.mkdtemp(prefix=f"orc-{task.id[:8]}-")
+        try:
+            temp_dir = None if cwd else T.make_temp_dir(task.id)  # no repo: removed once reported
+        except OSError as err:
+            await self._report_quietly(task.id, f"the agent could not make a working directory for the task: {err}")
+            return
+        cwd = cwd or temp_dir
         timeout = task.timeout_minutes or runner.timeout_minutes
-        run = T.new_run(task, runner.name, self.backend.name, self.cfg.log_dir, self.cfg.pid_dir, timeout)
+        run = T.new_run(task, runner.name, self.backend.name, self.cfg.log_dir, self.cfg.pid_dir, timeout, temp_dir)
         run.track.acks = self.ws.extended or not self.ws.ready
         try:
             plan = runner.build(task.spec)
@@ -274,7 +277,7 @@ class Daemon:
             await asyncio.to_thread(T.launch, run, plan, cwd, self.backend)
         except (SessionError, OSError) as err:
             log.error("task %s: cannot start a %s session: %s", task.id, self.backend.name, err)
-            run.files.cleanup()
+            await asyncio.to_thread(T.retire, run)
             await self.human.task_finished(task.id)
             await self._report_quietly(task.id, f"the agent could not start the task: {err}")
             return
@@ -418,8 +421,12 @@ class Daemon:
         self.finish(run)
 
     def finish(self, run: T.TaskRun) -> None:
+        """The hub has the report (or no longer takes one): forget the task, remove its files."""
         self.runs.pop(run.id, None)
-        run.files.cleanup()
+        if run.temp_dir:  # a no-repo task's working dir may be big: removed in a thread
+            self.spawn(asyncio.to_thread(T.retire, run), name=f"retire-{run.id}")
+        else:
+            run.files.cleanup()
         self.spawn(self.human.task_finished(run.id), name=f"human-end-{run.id}")
         self._start_backlog()
         self.poll_now.set()

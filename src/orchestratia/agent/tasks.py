@@ -8,6 +8,8 @@ Files per task (see docs/agent.md):
   pid_dir/task-<id>.sh           the shell runner's script, 0600
   pid_dir/task-<id>.pid          the runner's pid (= its process group), written by the launcher
   pid_dir/task-<id>.exit         {"exit_code", "signal", "ended_at", ...}, written atomically by the launcher
+A task with no repo runs in its own temporary directory (``$TMPDIR/orc-<id[:8]>-*``, recorded in
+the task's record), removed with the records once the hub has the report (:func:`retire`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import functools
 import json
 import logging
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +88,7 @@ class TaskRun:
     ack_wait_from: float | None = None  # when the daemon began waiting, on a live WebSocket, for acks
     seen_mono: float = field(default_factory=time.monotonic)
     next_alive_check: float = 0.0
+    temp_dir: str | None = None  # the working dir made for a task with no repo; removed by retire()
 
     @property
     def id(self) -> str:
@@ -91,7 +97,7 @@ class TaskRun:
     def state(self) -> dict[str, Any]:
         return {"task": self.task.model_dump(mode="json"), "runner": self.runner, "backend": self.backend,
                 "session": self.session, "started_at": self.started_at, "timeout_s": self.timeout_s,
-                "stop_kind": self.stop_kind, "stop_reason": self.stop_reason}
+                "stop_kind": self.stop_kind, "stop_reason": self.stop_reason, "temp_dir": self.temp_dir}
 
     def save(self) -> None:
         launcher.write_atomic(str(self.files.state), json.dumps(self.state()).encode(), 0o600)
@@ -105,6 +111,7 @@ class TaskRun:
                   timeout_s=data.get("timeout_s"), track=OutputTrack(task.id))
         run.stop_kind = data.get("stop_kind")
         run.stop_reason = data.get("stop_reason") or ""
+        run.temp_dir = data.get("temp_dir") or None
         return run
 
     def read_exit(self) -> dict[str, Any] | None:
@@ -244,10 +251,68 @@ def check_task(task: TaskPayload, cfg: Any, runners: dict[str, Any]) -> tuple[st
 
 
 def new_run(task: TaskPayload, runner: str, backend: str, log_dir: Path, pid_dir: Path,
-            timeout_minutes: float | None) -> TaskRun:
+            timeout_minutes: float | None, temp_dir: str | None = None) -> TaskRun:
     return TaskRun(task=task, runner=runner, backend=backend, session=session_name(task.id),
                    files=TaskFiles.for_task(task.id, log_dir, pid_dir), started_at=time.time(),
-                   timeout_s=timeout_minutes * 60 if timeout_minutes else None, track=OutputTrack(task.id))
+                   timeout_s=timeout_minutes * 60 if timeout_minutes else None, track=OutputTrack(task.id),
+                   temp_dir=temp_dir)
+
+
+def temp_dir_prefix(task_id: str) -> str:
+    return f"orc-{task_id[:8]}-"
+
+
+def make_temp_dir(task_id: str) -> str:
+    """A fresh working directory for a task with no repo (0700, under ``$TMPDIR``)."""
+    return tempfile.mkdtemp(prefix=temp_dir_prefix(task_id))
+
+
+def _make_writable(top: Path) -> None:
+    """Give the owner rwx on ``top`` and every directory under it (symlinks untouched), so that
+    what a task left read-only (e.g. a Go module cache) can be removed. Top-down: a directory is
+    made readable before the walk lists it."""
+    def allow(d: str) -> None:
+        try:
+            if not os.path.islink(d):
+                os.chmod(d, os.stat(d).st_mode | stat.S_IRWXU)
+        except OSError:
+            pass
+
+    allow(str(top))
+    for root, dirs, _files in os.walk(top):
+        for name in dirs:
+            allow(os.path.join(root, name))
+
+
+def remove_temp_dir(run: TaskRun) -> bool:
+    """Remove the task's temporary working directory with everything in it. Only a directory
+    named for this task (``orc-<id[:8]>-*``, not a symlink) is removed. True when it is gone."""
+    if not run.temp_dir:
+        return True
+    path = Path(run.temp_dir)
+    if not path.name.startswith(temp_dir_prefix(run.id)) or path.is_symlink():
+        log.warning("task %s: not removing %s: not a working directory made for this task", run.id, path)
+        return False
+    for attempt in (1, 2):
+        if not os.path.lexists(path):
+            return True
+        try:
+            shutil.rmtree(path)
+            return True
+        except OSError as err:
+            if attempt == 2:
+                log.warning("task %s: could not remove its temporary working directory %s: %s", run.id, path, err)
+                return False
+            _make_writable(path)
+    return False
+
+
+def retire(run: TaskRun) -> None:
+    """After the hub has the report: the temporary working directory (if any), then every file
+    in pid_dir for the task. The records go last, so a daemon stopped in between adopts the task
+    again, reports it again (the hub answers 409) and retries. Blocking (a big directory)."""
+    remove_temp_dir(run)
+    run.files.cleanup()
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
