@@ -307,8 +307,9 @@ class Agent:
     def wait_connected(self, timeout: float = 30.0) -> None:
         """Until this start's daemon runs its loops (its "running:" log line; the first poll and
         the WebSocket follow at once) and the hub holds the agent ONLINE. ONLINE alone is not
-        enough: registration counts as contact, so the agent is ONLINE before its daemon has even
-        started, and a task created then waits for the daemon's start-up (~0.5-1 s)."""
+        enough: registration is not contact, but an agent seen within the offline window (a
+        daemon restart, a re-registration) is still ONLINE before this daemon has started, and a
+        task created then waits for the daemon's start-up (~0.5-1 s)."""
         marker = f"==== start {self.starts} ====".encode()
 
         def online() -> bool:

@@ -147,8 +147,8 @@ def _closed_port() -> int:
 
 def test_a_started_agent_is_ready_for_its_first_task(hub: Hub, make_agent) -> None:
     """``Agent.start()`` returns once the daemon runs its loops, not merely once the hub shows
-    the agent ONLINE (which registration alone already does): otherwise the first task of a
-    test or a measurement waits for the daemon's start-up (~0.5-1 s) and looks slow."""
+    the agent ONLINE (which a restarted daemon's previous contact already does): otherwise the
+    first task of a test or a measurement waits for the daemon's start-up (~0.5-1 s)."""
     agent = make_agent()
     log = agent.daemon_log.read_bytes()
     assert b" running: hub " in log[log.rfind(f"==== start {agent.starts} ====".encode()):], log[-2000:]

@@ -29,7 +29,7 @@ from orchestratia.hub.responses import OrjsonResponse
 from orchestratia.hub.states import TransitionConflict, emit, transition
 from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
 from orchestratia.hub.store.queries import agent_task, is_uuid, offerable_tasks
-from orchestratia.hub.views import intervention_payload, task_payload, token_status
+from orchestratia.hub.views import agent_status, intervention_payload, task_payload, token_status
 
 NOT_FOUND = "task not found"
 
@@ -79,12 +79,13 @@ async def register(body: RegisterRequest, request: Request, hub: Hub = Depends(g
                 .values(agent_id=agent.id)
                 .execution_options(synchronize_session=False)
             )
-            emit(session, "hub", {"kind": "agent", "id": agent.id, "status": "ONLINE"})
+            # registration is not contact: a new agent is OFFLINE (never seen) until its daemon's
+            # first authenticated request or WebSocket, which makes it ONLINE (Hub.touch)
+            status = agent_status(agent, hub.settings.offline_after_s)
+            emit(session, "hub", {"kind": "agent", "id": agent.id, "status": status.value})
     except IntegrityError as exc:
         raise HTTPException(409, detail=f"agent name {body.name!r} was registered concurrently; retry") from exc
-    hub.forget_touch(agent.id)
-    hub.scheduler.kick(agent.id)
-    hub.scheduler.kick(None)
+    hub.forget_touch(agent.id)  # a re-registration rotated the key: the old one must stop working
     return {"id": agent.id, "name": agent.name, "api_key": api_key}
 
 
@@ -116,7 +117,7 @@ async def _upsert_agent(session: AsyncSession, body: RegisterRequest, api_key: s
     agent.runners = body.runners
     agent.agent_version = body.agent_version
     agent.max_concurrent_tasks = body.max_concurrent_tasks or 2
-    agent.last_seen_at = now
+    # last_seen_at stays as it was (None for a new agent): registering is not contact
     await session.flush()
     return agent
 

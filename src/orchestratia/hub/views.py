@@ -14,6 +14,8 @@ def iso(value: datetime | None) -> str | None:
 
 
 def agent_status(agent: Agent, offline_after_s: float, now: datetime | None = None) -> AgentStatus:
+    """REVOKED, else ONLINE within ``offline_after_s`` of the last contact, else OFFLINE. An agent
+    that registered but never made contact (``last_seen_at`` null) is OFFLINE."""
     if agent.revoked_at is not None:
         return AgentStatus.REVOKED
     if agent.last_seen_at is None:

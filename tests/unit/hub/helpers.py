@@ -57,6 +57,13 @@ class Api:
         data["headers"] = {"X-API-Key": data["api_key"]}
         return data
 
+    async def online(self, name: str = "dev-1", **extra: Any) -> dict[str, Any]:
+        """Register, then the daemon's first contact (a heartbeat): registering alone is not
+        contact, so only now is the agent ONLINE and offered queued tasks."""
+        agent = await self.register(name, **extra)
+        await self.agent(agent, "POST", "/heartbeat", json={"system_info": {}})
+        return agent
+
     async def agent(self, agent: dict[str, Any], method: str, path: str, expect: int | None = 200, **kwargs: Any) -> Any:
         r = await self.client.request(method, V1 + path, headers=agent["headers"], **kwargs)
         if expect is not None:

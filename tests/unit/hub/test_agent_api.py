@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from orchestratia.hub.store.models import Agent, RegistrationToken, utcnow
 
-from .helpers import V1, Api
+from .helpers import V1, Api, next_message
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -225,8 +225,25 @@ async def test_any_authenticated_request_counts_as_contact(api: Api, hub) -> Non
     assert (await api.admin("GET", "/agents/dev-1"))["status"] == "ONLINE"
 
 
+async def test_registration_is_not_contact(api: Api, hub) -> None:
+    """Until its daemon's first authenticated request an agent is OFFLINE with no last contact;
+    re-registering leaves the last contact as it was (it neither adds nor removes contact)."""
+    async with hub.bus.subscribe("hub") as sub:
+        agent = await api.register("dev-1")
+        assert await next_message(sub, kind="agent") == {"kind": "agent", "id": agent["id"], "status": "OFFLINE"}
+    shown = await api.admin("GET", "/agents/dev-1")
+    assert (shown["status"], shown["last_seen_at"]) == ("OFFLINE", None)
+    await api.agent(agent, "POST", "/heartbeat", json={})
+    seen = (await api.admin("GET", "/agents/dev-1"))["last_seen_at"]
+    assert seen is not None
+    await api.register("dev-1")
+    again = await api.admin("GET", "/agents/dev-1")
+    assert (again["status"], again["last_seen_at"]) == ("ONLINE", seen)
+
+
 async def test_reregistering_a_name_rotates_the_key(api: Api) -> None:
     first = await api.register("dev-1")
+    await api.agent(first, "GET", "/tasks/poll")  # the first key in use (and known to the hub)
     second = await api.register("dev-1")
     assert first["id"] == second["id"] and first["api_key"] != second["api_key"]
     r = await api.client.get(f"{V1}/tasks/poll", headers=first["headers"])

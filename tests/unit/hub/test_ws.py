@@ -208,13 +208,14 @@ async def test_limits_and_bad_messages(setup) -> None:
     assert r.status_code == 200
 
 
-async def test_ws_contact_marks_online(setup) -> None:
-    live, agent, _task = setup
+async def test_ws_contact_marks_online(live) -> None:
+    agent = await live.api.register("ws-only")  # registered, never seen: OFFLINE
+    assert (await live.api.admin("GET", "/agents/ws-only"))["status"] == "OFFLINE"
     async with connect(live.ws_url + "/ws/agent", additional_headers=agent["headers"]) as ws:
         await recv(ws)
 
         async def online() -> bool:
-            return (await live.api.admin("GET", "/agents/dev-1"))["status"] == "ONLINE"
+            return (await live.api.admin("GET", "/agents/ws-only"))["status"] == "ONLINE"
 
         await wait_for(online, what="agent ONLINE")
 

@@ -59,7 +59,8 @@
     return el("tr", { data: { id: a.id }, class: "agent-row status-" + String(a.status).toLowerCase() }, [
       cell("Agent", [name], "cell-primary"),
       cell("Status", [Orc.pill(a.status)]),
-      cell("Last contact", [Orc.timeEl(a.last_seen_at, "rel")]),
+      cell("Last contact", [a.last_seen_at ? Orc.timeEl(a.last_seen_at, "rel")
+        : el("span", { class: "muted", text: "never", title: "Registered; its daemon has not connected yet." })]),
       cell("CPU", [meter("CPU", si.cpu_percent, cpuDetail)]),
       cell("Memory", [meter("Memory", si.memory_percent, memDetail)]),
       cell("Disk", [meter("Disk", si.disk_percent, diskDetail)]),
