@@ -104,6 +104,9 @@ class InterventionStatus(str, Enum):
     PENDING = "pending"
     ANSWERED = "answered"
     CANCELLED = "cancelled"
+    #: extension: the agent stopped waiting (``POST /interventions/{id}/withdraw``); no longer
+    #: answerable. Only a daemon that withdrew a question ever sees it.
+    WITHDRAWN = "withdrawn"
 
 
 class AgentStatus(str, Enum):
@@ -205,6 +208,10 @@ class FailRequest(_Wire):
     reason: str | None = None
 
 
+#: the longest ``HelpRequest.request_id`` a hub accepts
+HELP_REQUEST_ID_MAX = 200
+
+
 class HelpRequest(_Wire):
     question: str = Field(min_length=1, max_length=100_000)
     context: str | None = Field(default=None, max_length=1_000_000)
@@ -212,6 +219,9 @@ class HelpRequest(_Wire):
     kind: Literal["question", "approval"] | None = None
     tool_name: str | None = Field(default=None, max_length=500)
     tool_input: Any = None
+    #: extension: an idempotency key the client generates (a uuid4) and sends again on every
+    #: retry of the same question; the hub then answers with the intervention it already made
+    request_id: str | None = Field(default=None, min_length=1, max_length=HELP_REQUEST_ID_MAX)
 
 
 class HelpResponse(_Wire):

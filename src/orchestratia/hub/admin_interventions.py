@@ -18,6 +18,11 @@ from orchestratia.hub.store.queries import agent_names, is_uuid
 from orchestratia.hub.views import intervention_view
 
 
+#: the 409 for an answer to a question the agent withdrew (the dashboard recognises "withdrawn")
+WITHDRAWN_DETAIL = ("intervention withdrawn: the agent stopped waiting for an answer (e.g. its own timeout), "
+                    "so this answer would reach no one and was not saved")
+
+
 class AnswerBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     response: str = Field(min_length=1, max_length=100_000)
@@ -81,6 +86,8 @@ async def answer(
     async with hub.write() as session:
         item, task = await _load(session, intervention_id, lock=True)
         await session.refresh(item)
+        if item.status == InterventionStatus.WITHDRAWN.value:
+            raise HTTPException(409, detail=WITHDRAWN_DETAIL)
         if item.status != InterventionStatus.PENDING.value:
             who = f" by {item.answered_by}" if item.answered_by else ""
             raise HTTPException(409, detail=f"intervention already {item.status}{who}: the first answer wins")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,7 @@ def router() -> APIRouter:
     api.add_api_route("/tasks/{task_id}/fail", fail, methods=["POST"])
     api.add_api_route("/tasks/{task_id}/help", help_request, methods=["POST"], status_code=201)
     api.add_api_route("/interventions/{intervention_id}", get_intervention, methods=["GET"])
+    api.add_api_route("/interventions/{intervention_id}/withdraw", withdraw_intervention, methods=["POST"])
     return api
 
 
@@ -213,38 +214,110 @@ def _timed_out_if_running(task: Task) -> TaskStatus:
 
 
 async def help_request(
-    task_id: str, body: HelpRequest, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+    task_id: str,
+    body: HelpRequest,
+    response: Response,
+    agent: Agent = Depends(current_agent),
+    hub: Hub = Depends(get_hub),
 ) -> dict[str, Any]:
+    """201 with a new pending intervention; with a ``request_id`` (extension) that this task
+    already used, 200 with that intervention instead (its current status), never a second one."""
+    try:
+        item, created = await _create_help(hub, agent, task_id, body)
+    except IntegrityError:  # a concurrent duplicate of this request_id won the insert
+        item = await _help_by_request_id(hub, agent, task_id, body.request_id) if body.request_id else None
+        if item is None:
+            raise
+        created = False
+    if not created:
+        response.status_code = 200
+    return {"id": item.id, "intervention_id": item.id, "status": item.status}
+
+
+async def _create_help(hub: Hub, agent: Agent, task_id: str, body: HelpRequest) -> tuple[Intervention, bool]:
     async with hub.write() as session:
         task = await agent_task(session, agent.id, task_id, lock=True)
         if task is None:
             raise HTTPException(404, detail=NOT_FOUND)
+        if body.request_id:  # after the task's row lock: a concurrent twin has committed or waits
+            existing = await _intervention_for_request(session, task.id, body.request_id)
+            if existing is not None:
+                return existing, False
         if task.status != TaskStatus.RUNNING.value:
             raise HTTPException(409, detail=f"task is {task.status}: help can be asked only while it is running")
         item = Intervention(task_id=task.id, question=body.question, context=body.context,
                             kind=body.kind or "question", tool_name=body.tool_name,
-                            tool_input=body.tool_input if body.kind == "approval" else None)
+                            tool_input=body.tool_input if body.kind == "approval" else None,
+                            request_id=body.request_id)
         session.add(item)
         task.waiting_for_human = True
         await session.flush()
         emit(session, "hub", {"kind": "intervention", "id": item.id, "status": "pending", "task_id": task.id})
         emit(session, "hub", {"kind": "task", "id": task.id, "status": task.status, "agent_id": agent.id})
-    return {"id": item.id, "intervention_id": item.id, "status": InterventionStatus.PENDING.value}
+    return item, True
+
+
+async def _intervention_for_request(session: AsyncSession, task_id: str, request_id: str) -> Intervention | None:
+    query = select(Intervention).where(Intervention.task_id == task_id, Intervention.request_id == request_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def _help_by_request_id(hub: Hub, agent: Agent, task_id: str, request_id: str) -> Intervention | None:
+    async with hub.read() as session:
+        task = await agent_task(session, agent.id, task_id)
+        return None if task is None else await _intervention_for_request(session, task.id, request_id)
+
+
+async def _agent_intervention(
+    session: AsyncSession, agent: Agent, intervention_id: str, *, lock: bool = False
+) -> tuple[Intervention, Task]:
+    """The intervention and its task when the task is this agent's (else 404: ids cannot be probed)."""
+    row = None
+    if is_uuid(intervention_id):
+        query = (
+            select(Intervention, Task)
+            .join(Task, Task.id == Intervention.task_id)
+            .where(Intervention.id == intervention_id, Task.agent_id == agent.id)
+        )
+        if lock:
+            query = query.with_for_update(of=Intervention)
+        row = (await session.execute(query)).first()
+    if row is None:
+        raise HTTPException(404, detail="intervention not found")
+    return row[0], row[1]
 
 
 async def get_intervention(
     intervention_id: str, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
 ) -> dict[str, Any]:
-    if not is_uuid(intervention_id):
-        raise HTTPException(404, detail="intervention not found")
     async with hub.read() as session:
-        item = (
-            await session.execute(
-                select(Intervention)
-                .join(Task, Task.id == Intervention.task_id)
-                .where(Intervention.id == intervention_id, Task.agent_id == agent.id)
-            )
-        ).scalar_one_or_none()
-    if item is None:
-        raise HTTPException(404, detail="intervention not found")
+        item, _ = await _agent_intervention(session, agent, intervention_id)
     return intervention_payload(item)
+
+
+async def withdraw_intervention(
+    intervention_id: str, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+) -> dict[str, Any]:
+    """Extension: the agent stopped waiting. pending -> withdrawn (200; a repeat answers 200
+    again); answered or cancelled -> 409 naming the status (the agent reads the answer then)."""
+    async with hub.write() as session:
+        item, task = await _agent_intervention(session, agent, intervention_id, lock=True)
+        await session.refresh(item)
+        if item.status == InterventionStatus.WITHDRAWN.value:
+            return intervention_payload(item)
+        if item.status != InterventionStatus.PENDING.value:
+            raise HTTPException(409, detail=f"intervention already {item.status}: it can no longer be withdrawn")
+        item.status = InterventionStatus.WITHDRAWN.value
+        item.withdrawn_at = utcnow()
+        await session.flush()
+        task.waiting_for_human = await _still_waiting(session, task.id)
+        emit(session, "hub", {"kind": "intervention", "id": item.id, "status": item.status, "task_id": task.id})
+        emit(session, "hub", {"kind": "task", "id": task.id, "status": task.status, "agent_id": agent.id})
+        return intervention_payload(item)
+
+
+async def _still_waiting(session: AsyncSession, task_id: str) -> bool:
+    query = select(Intervention.id).where(
+        Intervention.task_id == task_id, Intervention.status == InterventionStatus.PENDING.value
+    )
+    return (await session.execute(query.limit(1))).first() is not None

@@ -101,6 +101,7 @@ def intervention_view(item: Intervention, task: Task | None, agent_name: str | N
         "kind": item.kind or "question",
         "tool_name": item.tool_name,
         "tool_input": item.tool_input,
+        "withdrawn_at": iso(item.withdrawn_at),
     }
 
 

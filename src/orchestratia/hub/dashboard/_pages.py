@@ -227,5 +227,6 @@ async def intervention_answer(request: Request, intervention_id: str) -> Respons
     except ApiError as exc:
         if exc.status != 409:
             raise
-        return RedirectResponse(f"{back}?notice=already", status_code=303)
+        notice = "withdrawn" if exc.detail.startswith("intervention withdrawn") else "already"
+        return RedirectResponse(f"{back}?notice={notice}", status_code=303)
     return RedirectResponse(f"{back}?notice=answered", status_code=303)

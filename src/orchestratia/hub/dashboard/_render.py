@@ -34,6 +34,7 @@ SECURITY_HEADERS = {
 NOTICES = {
     "answered": "Answer sent. The agent receives it right away.",
     "already": "That intervention was already answered or cancelled; the first answer wins.",
+    "withdrawn": "The agent stopped waiting for that answer; your answer was not delivered.",
     "revoked": "Agent revoked. Its API key no longer works.",
     "cancelled": "Cancel requested. The agent stops the task and reports it.",
     "signed_out": "You are signed out.",

@@ -166,7 +166,12 @@ class OutputChunk(Base):
 
 class Intervention(Base):
     __tablename__ = "interventions"
-    __table_args__ = (Index("ix_interventions_status_created_at", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_interventions_status_created_at", "status", "created_at"),
+        # one intervention per (task, request_id): a retried help request finds the first one.
+        # NULLs are distinct on SQLite and PostgreSQL, so clients without request_id are unaffected
+        Index("uq_interventions_task_id_request_id", "task_id", "request_id", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
@@ -181,3 +186,7 @@ class Intervention(Base):
     kind: Mapped[str] = mapped_column(String(20), default="question", server_default="question")
     tool_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
     tool_input: Mapped[Any] = mapped_column(JSON, nullable=True)
+    #: the help request's idempotency key (extension; null for clients that send none)
+    request_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: when the agent stopped waiting (status "withdrawn")
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
