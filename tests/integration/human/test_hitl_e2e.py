@@ -254,6 +254,8 @@ def test_approval_hook_through_the_real_hub(hub: Hub, cli: Cli, agent: Agent, tm
     proc = run_hook(env, tmp_path, {**payload, "tool_use_id": "toolu_timeout"}, "--policy", "all", "--timeout", "2")
     decision, reason = hook_decision(proc)
     assert decision == "deny" and "2 s" in reason  # no answer in time: denied, and the reason says why
+    wait_for(lambda: [i for i in interventions_for(hub, task_id) if i["status"] == "withdrawn"], 30,
+             "the unanswered approval withdrawn on the hub")  # the human no longer sees it pending
     hub.api("POST", f"/tasks/{task_id}/cancel", json={"reason": "done"})
 
 

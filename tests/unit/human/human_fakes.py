@@ -13,25 +13,53 @@ from orchestratia.agent.human.hub_api import HelpRefused
 
 
 class FakeHub:
-    """The two hub calls the relay makes, with knobs for outages and refusals."""
+    """The hub calls the relay makes, with knobs for outages, refusals and lost responses. Like
+    the real hub, a repeated ``request_id`` finds the intervention it made."""
 
     def __init__(self) -> None:
         self.interventions: dict[str, dict[str, Any]] = {}
         self.help_calls: list[tuple[str, str, str | None]] = []
+        self.request_ids: list[str | None] = []  # of every help call that reached the hub
+        self.withdraw_calls: list[str] = []
         self.get_calls = 0
         self.down = False
         self.refuse: str | None = None
+        self.lose_help_responses = 0  # store the next N help requests, then fail as if the reply was lost
+        self.withdraw_down = False  # only withdraw is unreachable
+        self.no_withdraw = False  # a hub without the extension: withdraw answers 404
 
-    async def request_help(self, task_id: str, question: str, context: str | None) -> str:
+    async def request_help(
+        self, task_id: str, question: str, context: str | None, *, request_id: str | None = None
+    ) -> str:
         if self.down:
             raise ConnectionError("hub down")
         if self.refuse:
             raise HelpRefused(self.refuse, 409)
-        self.help_calls.append((task_id, question, context))
-        iid = str(uuid.uuid4())
-        self.interventions[iid] = {"id": iid, "task_id": task_id, "status": "pending", "question": question,
-                                   "context": context, "response": None}
+        self.request_ids.append(request_id)
+        known = [i for i, v in self.interventions.items() if request_id and v["request_id"] == (task_id, request_id)]
+        if known:
+            iid = known[0]
+        else:
+            self.help_calls.append((task_id, question, context))
+            iid = str(uuid.uuid4())
+            self.interventions[iid] = {"id": iid, "task_id": task_id, "status": "pending", "question": question,
+                                       "context": context, "response": None, "request_id": (task_id, request_id)}
+        if self.lose_help_responses:
+            self.lose_help_responses -= 1
+            raise ConnectionError("response lost")
         return iid
+
+    async def withdraw_intervention(self, intervention_id: str) -> dict[str, Any]:
+        self.withdraw_calls.append(intervention_id)
+        if self.down or self.withdraw_down:
+            raise ConnectionError("hub down")
+        if self.no_withdraw or intervention_id not in self.interventions:
+            raise HelpRefused("not found", 404)
+        item = self.interventions[intervention_id]
+        if item["status"] not in ("pending", "withdrawn"):
+            raise HelpRefused(f"intervention already {item['status']}", 409)
+        item["status"] = "withdrawn"
+        return dict(item)
 
     async def get_intervention(self, intervention_id: str) -> dict[str, Any]:
         self.get_calls += 1

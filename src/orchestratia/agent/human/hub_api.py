@@ -1,8 +1,13 @@
-"""The relay's view of the hub: a two-method interface, plus an httpx implementation of it.
+"""The relay's view of the hub: a small interface, plus an httpx implementation of it.
 
-The daemon may pass its own hub client instead, as long as it has these two coroutines and
-raises :class:`HelpRefused` for answers that retrying cannot change (4xx). Any other exception
-counts as transient: the relay retries with backoff (the hub may be restarting).
+The daemon may pass its own hub client instead, as long as it has the two required coroutines
+and raises :class:`HelpRefused` for answers that retrying cannot change (4xx). Any other
+exception counts as transient: the relay retries with backoff (the hub may be restarting).
+``request_approval`` and ``withdraw_intervention`` are optional (the relay checks for them).
+
+``request_id`` (extension) is the help request's idempotency key: the relay generates one per
+question and sends it on every retry, so a hub that knows it never makes a second intervention
+for a retried request (an old hub ignores it and answers as before).
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ class HelpRefused(Exception):
 
 @runtime_checkable
 class HubHelpAPI(Protocol):
-    async def request_help(self, task_id: str, question: str, context: str | None) -> str:
-        """Create an intervention for the task; returns its id."""
+    async def request_help(
+        self, task_id: str, question: str, context: str | None, *, request_id: str | None = None
+    ) -> str:
+        """Create an intervention for the task (or find the one ``request_id`` made); its id."""
         ...
 
     async def get_intervention(self, intervention_id: str) -> dict[str, Any]:
@@ -79,8 +86,13 @@ class HttpHubHelpAPI:
             transport=transport,
         )
 
-    async def request_help(self, task_id: str, question: str, context: str | None, **extra: Any) -> str:
+    async def request_help(
+        self, task_id: str, question: str, context: str | None, *, request_id: str | None = None, **extra: Any
+    ) -> str:
+        """``POST /tasks/{id}/help``: 201 a new intervention, 200 the one ``request_id`` made."""
         body: dict[str, Any] = {"question": question}
+        if request_id:
+            body["request_id"] = request_id
         if context:
             body["context"] = context
         body.update({k: v for k, v in extra.items() if v is not None})
@@ -93,7 +105,8 @@ class HttpHubHelpAPI:
         return str(intervention_id)
 
     async def request_approval(
-        self, task_id: str, question: str, context: str | None, tool_name: str, tool_input: Any
+        self, task_id: str, question: str, context: str | None, tool_name: str, tool_input: Any,
+        *, request_id: str | None = None,
     ) -> str:
         """A help request that says it is a tool-call approval. Extension fields (``kind``,
         ``tool_name``, ``tool_input``): a hub that does not know them ignores them and still
@@ -103,11 +116,23 @@ class HttpHubHelpAPI:
         except (TypeError, ValueError):
             small = False
         return await self.request_help(  # a huge input (a big Write) is shown cut, in the context only
-            task_id, question, context, kind="approval", tool_name=tool_name, tool_input=tool_input if small else None
+            task_id, question, context, request_id=request_id, kind="approval", tool_name=tool_name,
+            tool_input=tool_input if small else None,
         )
 
     async def get_intervention(self, intervention_id: str) -> dict[str, Any]:
         response = await self._client.get(f"/interventions/{intervention_id}")
+        _check(response)
+        data = response.json()
+        if not isinstance(data, dict):
+            raise RuntimeError(f"unexpected intervention body: {data!r}")
+        return data
+
+    async def withdraw_intervention(self, intervention_id: str) -> dict[str, Any]:
+        """Extension ``POST /interventions/{id}/withdraw``: the agent stopped waiting. Returns the
+        intervention (status ``withdrawn``); HelpRefused 409 when it was answered or cancelled
+        first, 404 from a hub without the extension."""
+        response = await self._client.post(f"/interventions/{intervention_id}/withdraw")
         _check(response)
         data = response.json()
         if not isinstance(data, dict):

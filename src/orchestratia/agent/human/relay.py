@@ -19,20 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import logging
-import os
-import secrets
-import socket
-import stat
-import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestratia.agent.human import sockets
 from orchestratia.agent.human import state as st
 from orchestratia.agent.human import wire
 from orchestratia.agent.human.approval import format_approval_request
@@ -40,7 +35,7 @@ from orchestratia.agent.human.hub_api import HelpRefused, HubHelpAPI
 
 log = logging.getLogger(__name__)
 
-_MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux; keep room for the temp name
+NO_ANSWER = "no answer from a human in time"
 
 
 @dataclass
@@ -51,6 +46,10 @@ class _Request:
     future: asyncio.Future[dict[str, Any]]
     listeners: list[asyncio.Queue[str]] = field(default_factory=list)
     watcher: asyncio.Task[None] | None = None
+    withdrawer: asyncio.Task[Any] | None = None  # a withdraw still being retried after a timeout
+
+    def background(self) -> list[asyncio.Task[Any]]:
+        return [t for t in (self.watcher, self.withdrawer) if t is not None and not t.done()]
 
     def broadcast(self, item: str) -> None:
         for queue in self.listeners:
@@ -67,13 +66,17 @@ class HelpRelay:
         poll_interval: float = 2.0,
         keepalive_interval: float = 10.0,
         retry_max: float = 15.0,
+        withdraw_wait: float = 1.5,
     ) -> None:
         self.api = api
         self.state_dir = Path(state_dir)
-        self.socket_path = Path(socket_path) if socket_path else _default_socket_path(self.state_dir)
+        self.socket_path = Path(socket_path) if socket_path else sockets.default_socket_path(self.state_dir)
         self.poll_interval = poll_interval
         self.keepalive_interval = keepalive_interval
         self.retry_max = retry_max
+        #: at a timeout, how long the asker's final line waits for the hub's word on the withdraw
+        #: (a human's answer that came first wins); under the asker's own 2 s of slack
+        self.withdraw_wait = withdraw_wait
         self._tasks: dict[str, dict[str, Any]] = {}  # task id -> persisted state
         self._requests: dict[tuple[str, str], _Request] = {}
         self._by_intervention: dict[str, _Request] = {}
@@ -95,40 +98,13 @@ class HelpRelay:
                     req.watcher = asyncio.create_task(self._watch(req))
                 else:
                     req.future.set_result(self._final_from_record(req))
-        sock = self._bind()
+                    if record.get("withdraw") == "pending":  # timed out; the hub has not heard yet
+                        req.withdrawer = asyncio.create_task(self._withdraw(req))
+        sock = sockets.bind_private(self.socket_path)
         self._server = await asyncio.start_unix_server(
             self._on_connection, sock=sock, limit=wire.MAX_LINE_BYTES
         )
         log.info("help relay listening on %s (%d task(s) resumed)", self.socket_path, len(self._tasks))
-
-    def _bind(self) -> socket.socket:
-        path = str(self.socket_path)
-        if len(path.encode()) > _MAX_SOCKET_PATH:
-            raise ValueError(f"socket path too long for a Unix socket ({len(path)} bytes): {path}")
-        if self.socket_path.exists():
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(path)
-            except OSError:
-                self.socket_path.unlink()  # stale, from a daemon that died
-            else:
-                raise RuntimeError(f"another daemon is already serving {path}")
-            finally:
-                probe.close()
-        tmp = self.socket_path.with_name(f".osock-{secrets.token_hex(4)}")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.bind(str(tmp))
-            os.chmod(tmp, 0o600)  # before anyone can connect: listen() comes after
-            os.replace(tmp, path)
-            sock.listen(64)
-        except BaseException:
-            sock.close()
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
-        sock.setblocking(False)
-        return sock
 
     async def close(self) -> None:
         self._closing = True
@@ -140,7 +116,7 @@ class HelpRelay:
             req.broadcast("closing")
         for _ in range(5):  # again for connections accepted just before close() (and, on 3.11,
             # for a cancellation that asyncio.wait_for swallowed)
-            pending = [r.watcher for r in self._requests.values() if r.watcher and not r.watcher.done()]
+            pending = [t for r in self._requests.values() for t in r.background()]
             pending += [t for t in self._connections if not t.done()]
             if not pending:
                 break
@@ -196,8 +172,8 @@ class HelpRelay:
         reqs = [r for r in self._requests.values() if r.task_id == task_id]
         for req in reqs:
             self._finish(req, "cancelled", reason=reason, persist=False)
-            if req.watcher:
-                req.watcher.cancel()
+            for task in req.background():  # the hub cancels the task's questions itself
+                task.cancel()
         for req in reqs:
             del self._requests[(task_id, req.request_id)]
             if req.record.get("intervention_id"):
@@ -259,7 +235,7 @@ class HelpRelay:
             else:
                 await asyncio.wait_for(self._create_and_poll(req), max(0.0, deadline - time.time()))
         except asyncio.TimeoutError:
-            self._finish(req, "timeout", reason="no answer from a human in time")
+            await self._give_up(req)
         except HelpRefused as exc:
             self._finish(req, "error", code="refused", detail=f"the hub refused the question: {exc.detail}")
         except asyncio.CancelledError:
@@ -283,15 +259,21 @@ class HelpRelay:
 
     async def _create(self, req: _Request) -> str:
         rec = req.record
+        if not rec.get("hub_request_id"):  # a state file from before request ids: persist one first
+            rec["hub_request_id"] = st.new_hub_request_id()
+            self._persist(req.task_id)
+        request_id = rec["hub_request_id"]  # the same on every retry: the hub makes one intervention
         if rec["kind"] == wire.KIND_APPROVAL:
             tool_name = rec.get("tool_name") or ""
             question, context = format_approval_request(tool_name, rec.get("tool_input"), rec)
             request_approval = getattr(self.api, "request_approval", None)
             if request_approval is not None:  # optional: a hub API that knows approvals
-                return await request_approval(req.task_id, question, context, tool_name, rec.get("tool_input"))
+                return await request_approval(
+                    req.task_id, question, context, tool_name, rec.get("tool_input"), request_id=request_id
+                )
         else:
             question, context = rec["question"], rec.get("context") or None
-        return await self.api.request_help(req.task_id, question, context)
+        return await self.api.request_help(req.task_id, question, context, request_id=request_id)
 
     async def _retry(self, call: Any) -> Any:
         delay = 0.5
@@ -323,8 +305,54 @@ class HelpRelay:
                     self._finish(req, "answered", response=data.get("response") or "")
                 elif status == "cancelled":
                     self._finish(req, "cancelled", reason="the question was cancelled on the hub")
+                elif status == "withdrawn":  # we withdrew it (timeout) before a restart
+                    self._finish(req, "timeout", reason=NO_ANSWER)
             if not req.future.done():
                 await asyncio.wait([req.future], timeout=delay)
+
+    # ------------------------------------------------------------------ timeouts
+
+    async def _give_up(self, req: _Request) -> None:
+        """The asker's timeout: withdraw the question on the hub, so the human sees that no one
+        waits for an answer any more. A human's answer that reached the hub first wins."""
+        if not req.record.get("intervention_id") or getattr(self.api, "withdraw_intervention", None) is None:
+            self._finish(req, "timeout", reason=NO_ANSWER)
+            return
+        req.record["withdraw"] = "pending"
+        self._persist(req.task_id)
+        req.withdrawer = asyncio.create_task(self._withdraw(req))
+        done, _ = await asyncio.wait({req.withdrawer}, timeout=self.withdraw_wait)
+        closed = req.withdrawer.result() if done else None  # else it goes on in the background
+        status = (closed or {}).get("status")
+        if status == "answered":
+            self._finish(req, "answered", response=closed.get("response") or "")
+        elif status == "cancelled":
+            self._finish(req, "cancelled", reason="the question was cancelled on the hub")
+        else:
+            self._finish(req, "timeout", reason=NO_ANSWER)
+
+    async def _withdraw(self, req: _Request) -> dict[str, Any] | None:
+        """``withdraw`` on the hub, retried while it is unreachable. The intervention as the hub
+        holds it afterwards (``withdrawn``, or ``answered`` / ``cancelled`` when that came
+        first), or None when the hub refused (a hub without the extension answers 404)."""
+        intervention_id = req.record["intervention_id"]
+
+        async def attempt() -> dict[str, Any] | None:
+            try:
+                return await self.api.withdraw_intervention(intervention_id)  # type: ignore[attr-defined]
+            except HelpRefused as exc:
+                if exc.status_code != 409:
+                    log.info("the hub refused to withdraw intervention %s: %s", intervention_id, exc.detail)
+                    return None
+            return await self.api.get_intervention(intervention_id)  # 409: answered or cancelled first
+
+        try:
+            closed = await self._retry(attempt)
+        except HelpRefused:
+            closed = None
+        req.record["withdraw"] = "done"
+        self._persist(req.task_id)
+        return closed
 
     # ------------------------------------------------------------------ connections
 
@@ -413,7 +441,7 @@ class HelpRelay:
         existing = self._requests.get((task_id, request_id))
         if existing is not None:
             return existing
-        record = _new_record(message)
+        record = st.new_record(message)
         if isinstance(record, str):
             return _error("bad_request", record)
         task_state["requests"][request_id] = record
@@ -423,55 +451,5 @@ class HelpRelay:
         return req
 
 
-def _default_socket_path(state_dir: Path) -> Path:
-    """``state_dir/orchestratia.sock``; when that is too long for a Unix socket, a socket in a
-    private (0700, ours) dir under the temp dir, named after the state dir."""
-    path = state_dir / wire.SOCKET_NAME
-    if len(str(path).encode()) <= _MAX_SOCKET_PATH:
-        return path
-    private = Path(tempfile.gettempdir()) / f"orchestratia-{os.getuid()}"
-    private.mkdir(mode=0o700, exist_ok=True)
-    info = os.lstat(private)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
-        raise RuntimeError(f"{private} is not a private directory of this user; set a shorter pid_dir")
-    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:20]
-    return private / f"{digest}.sock"
-
-
 def _error(code: str, detail: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "detail": detail}
-
-
-def _new_record(message: dict[str, Any]) -> dict[str, Any] | str:
-    """A validated record for a new request, or the reason it is invalid."""
-    kind = message.get("kind") or wire.KIND_QUESTION
-    question = message.get("question")
-    context = message.get("context")
-    timeout_s = message.get("timeout_s")
-    tool_name = message.get("tool_name")
-    if kind not in wire.KINDS:
-        return f"kind must be one of {', '.join(wire.KINDS)}"
-    if kind == wire.KIND_QUESTION and (not isinstance(question, str) or not question.strip()):
-        return "question must be a non-empty string"
-    if question is not None and (not isinstance(question, str) or len(question) > 100_000):
-        return "question must be a string of at most 100000 characters"
-    if context is not None and (not isinstance(context, str) or len(context) > 1_000_000):
-        return "context must be a string of at most 1000000 characters"
-    if kind == wire.KIND_APPROVAL and (not isinstance(tool_name, str) or not tool_name):
-        return "an approval needs tool_name"
-    if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0):
-        return "timeout_s must be a positive number"
-    now = time.time()
-    return {
-        "kind": kind,
-        "question": question or "",
-        "context": context,
-        "tool_name": tool_name if kind == wire.KIND_APPROVAL else None,
-        "tool_input": message.get("tool_input") if kind == wire.KIND_APPROVAL else None,
-        "intervention_id": None,
-        "status": "pending",
-        "response": None,
-        "reason": None,
-        "created_at": now,
-        "deadline": now + float(timeout_s) if timeout_s is not None else None,
-    }

@@ -5,11 +5,14 @@ question and what became of it, so a daemon restart neither loses a question nor
 
     {"task_id", "credential_sha256", "approval_policy",
      "requests": {"<request id>": {"kind", "question", "context", "tool_name", "tool_input",
-                                   "intervention_id", "status", "response", "reason",
-                                   "created_at", "deadline"}}}
+                                   "hub_request_id", "intervention_id", "status", "response",
+                                   "reason", "withdraw", "created_at", "deadline"}}}
 
 ``status`` is ``pending``, ``answered``, ``cancelled``, ``timeout`` or ``error``; times are
-seconds since the epoch.
+seconds since the epoch. ``hub_request_id`` is the idempotency key of ``POST /help`` (a uuid4
+made with the record, so it is on disk before the first attempt and the same on every retry);
+``withdraw`` is ``pending`` from a timeout until the hub heard that no one waits any more,
+then ``done``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import json
 import logging
 import re
 import secrets
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+from orchestratia.agent.human import wire
 from orchestratia.agent.launcher import write_atomic
 
 log = logging.getLogger(__name__)
@@ -76,3 +82,44 @@ def load_all(state_dir: Path) -> dict[str, dict[str, Any]]:
         state.setdefault("requests", {})
         states[match.group("id")] = state
     return states
+
+
+def new_hub_request_id() -> str:
+    """The idempotency key sent with ``POST /help`` (and again on every retry of it)."""
+    return str(uuid.uuid4())
+
+
+def new_record(message: dict[str, Any]) -> dict[str, Any] | str:
+    """A validated record for a new request, or the reason it is invalid."""
+    kind = message.get("kind") or wire.KIND_QUESTION
+    question = message.get("question")
+    context = message.get("context")
+    timeout_s = message.get("timeout_s")
+    tool_name = message.get("tool_name")
+    if kind not in wire.KINDS:
+        return f"kind must be one of {', '.join(wire.KINDS)}"
+    if kind == wire.KIND_QUESTION and (not isinstance(question, str) or not question.strip()):
+        return "question must be a non-empty string"
+    if question is not None and (not isinstance(question, str) or len(question) > 100_000):
+        return "question must be a string of at most 100000 characters"
+    if context is not None and (not isinstance(context, str) or len(context) > 1_000_000):
+        return "context must be a string of at most 1000000 characters"
+    if kind == wire.KIND_APPROVAL and (not isinstance(tool_name, str) or not tool_name):
+        return "an approval needs tool_name"
+    if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0):
+        return "timeout_s must be a positive number"
+    now = time.time()
+    return {
+        "kind": kind,
+        "question": question or "",
+        "context": context,
+        "tool_name": tool_name if kind == wire.KIND_APPROVAL else None,
+        "tool_input": message.get("tool_input") if kind == wire.KIND_APPROVAL else None,
+        "hub_request_id": new_hub_request_id(),
+        "intervention_id": None,
+        "status": "pending",
+        "response": None,
+        "reason": None,
+        "created_at": now,
+        "deadline": now + float(timeout_s) if timeout_s is not None else None,
+    }
