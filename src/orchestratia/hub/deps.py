@@ -18,12 +18,18 @@ async def agent_for_key(hub: Hub, api_key: str | None) -> tuple[Agent | None, st
     """The live agent for ``api_key``, or (None, why not)."""
     if not api_key:
         return None, "missing X-API-Key header"
+    key_hash = hash_secret(api_key)
+    agent = hub.agent_keys.get(key_hash)
+    if agent is not None:
+        return agent, ""
+    epoch = hub.agent_keys.epoch
     async with hub.read() as session:
-        agent = await agent_by_key_hash(session, hash_secret(api_key))
+        agent = await agent_by_key_hash(session, key_hash)
     if agent is None:
         return None, "unknown API key"
     if agent.revoked_at is not None:
         return None, "API key revoked"
+    hub.agent_keys.put(key_hash, agent, epoch)
     return agent, ""
 
 
