@@ -106,10 +106,25 @@ class Scheduler:
             await self.check_liveness(now)
             await self.purge_sessions(now)
         touched = await self.assign_queued(now)
-        for agent_id in (set(agents or ()) | touched) - {None}:
-            await self.dispatch(agent_id)  # type: ignore[arg-type]
+        wanted = [a for a in (set(agents or ()) | touched) if a is not None]
+        for agent_id in await self.with_assigned_tasks(wanted):
+            await self.dispatch(agent_id)
 
     # ------------------------------------------------------------------ assignment
+
+    async def with_assigned_tasks(self, agent_ids: list[str], chunk: int = 500) -> list[str]:
+        """Those of ``agent_ids`` that have an assigned task: after a thousand agents reconnect,
+        a few queries find the ones with anything to push, instead of one pass each."""
+        found: set[str] = set()
+        async with self.hub.read() as session:
+            for i in range(0, len(agent_ids), chunk):
+                rows = await session.execute(
+                    select(Task.agent_id)
+                    .where(Task.agent_id.in_(agent_ids[i : i + chunk]), Task.status == TaskStatus.ASSIGNED.value)
+                    .distinct()
+                )
+                found.update(row[0] for row in rows)
+        return [a for a in agent_ids if a in found]
 
     async def dispatch(self, agent_id: str) -> None:
         """Push ``task_assigned`` for every task the agent has room to start now."""
@@ -251,8 +266,12 @@ class Scheduler:
 
     async def check_liveness(self, now: datetime) -> None:
         """Publish ONLINE/OFFLINE changes computed from ``last_seen_at``."""
-        async with self.hub.read() as session:  # three columns, not whole agents with their JSON
-            agents = (await session.execute(select(Agent.id, Agent.last_seen_at, Agent.revoked_at))).all()
+        async with self.hub.read() as session:  # four columns, not whole agents with their JSON
+            agents = (
+                await session.execute(select(Agent.id, Agent.last_seen_at, Agent.revoked_at, Agent.api_key_hash))
+            ).all()
+        # keys rotated or revoked by another hub process stop working here too
+        self.hub.agent_keys.retain_valid((a.id, a.api_key_hash, a.revoked_at) for a in agents)
         for agent in agents:
             status = agent_status(agent, self.hub.settings.offline_after_s, now)
             previous = self._known.get(agent.id)
