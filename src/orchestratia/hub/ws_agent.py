@@ -114,6 +114,16 @@ async def _first_message_key(websocket: WebSocket, timeout: float) -> str | None
     return key
 
 
+def _utf8_size(data: str | bytes, limit: int) -> int:
+    """The message's size in bytes, exact where it matters (near ``limit``): a short text is
+    not encoded just to be measured."""
+    if isinstance(data, bytes):
+        return len(data)
+    if 4 * len(data) <= limit:
+        return len(data)  # a lower bound, certainly under the limit
+    return len(data.encode("utf-8", "surrogatepass"))
+
+
 class AgentConnection:
     def __init__(self, hub: Hub, websocket: WebSocket, agent: Agent) -> None:
         self.hub = hub
@@ -195,30 +205,33 @@ class AgentConnection:
                 return
 
     async def _handle(self, data: str | bytes) -> bool:
-        size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+        size = _utf8_size(data, WS_MAX_MESSAGE_BYTES)
         await self.hub.touch(self.agent)
         if size > WS_MAX_MESSAGE_BYTES:
             await self.send({"type": "error", "detail": f"message refused: {size} bytes is over the {WS_MAX_MESSAGE_BYTES}-byte limit"})
             return True
-        try:
-            orjson.loads(data)
-        except orjson.JSONDecodeError:
-            self.invalid_json += 1
-            if self.invalid_json >= MAX_INVALID_JSON:
-                await self.send({"type": "error", "detail": "too many invalid JSON messages: closing"})
-                await self.close(1008, "repeated invalid JSON")
-                return False
-            await self.send({"type": "error", "detail": "invalid JSON: message ignored"})
-            return True
-        self.invalid_json = 0
-        try:
+        try:  # one parse: pydantic's JSON parser tells malformed JSON from a bad message
             message = parse_agent_message(data)
         except ValidationError as exc:
-            first = exc.errors()[0] if exc.errors() else {}
+            errors = exc.errors()
+            if errors and errors[0].get("type") == "json_invalid":
+                return await self._invalid_json()
+            self.invalid_json = 0
+            first = errors[0] if errors else {}
             where = ".".join(str(p) for p in first.get("loc", ()))
             await self.send({"type": "error", "detail": f"invalid message ({where}: {first.get('msg', 'invalid')}): ignored"})
             return True
+        self.invalid_json = 0
         await self._dispatch(message)
+        return True
+
+    async def _invalid_json(self) -> bool:
+        self.invalid_json += 1
+        if self.invalid_json >= MAX_INVALID_JSON:
+            await self.send({"type": "error", "detail": "too many invalid JSON messages: closing"})
+            await self.close(1008, "repeated invalid JSON")
+            return False
+        await self.send({"type": "error", "detail": "invalid JSON: message ignored"})
         return True
 
     async def _dispatch(self, message: Any) -> None:
