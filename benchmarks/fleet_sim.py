@@ -182,6 +182,28 @@ def window(values: list[tuple[float, float]], since: float) -> list[float]:
     return [lat for t, lat in values if t >= since]
 
 
+async def drained(stats: Stats, t_connect: float, timeout: float) -> float | None:
+    """Seconds from the step's first connect until the backlog of its connect storm is gone:
+    every heartbeat and poll that completed in the last 3 s took under 100 ms (None: not within
+    ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1)
+        now = time.monotonic()
+        recent = [lat for t, lat in (*stats.heartbeat[-2000:], *stats.poll[-1000:]) if t + lat >= now - 3]
+        if recent and max(recent) < 0.1:
+            return round(now - t_connect, 1)
+    return None
+
+
+def timeline(values: list[tuple[float, float]], since: float) -> list[list[int]]:
+    per: dict[int, list[float]] = {}
+    for t, lat in values:
+        if t >= since:
+            per.setdefault(int(t - since), []).append(lat)
+    return [[s, len(v), round(max(v) * 1000)] for s, v in sorted(per.items())]
+
+
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -199,6 +221,8 @@ async def main() -> None:
     parser.add_argument("--heartbeat", type=float, default=30)
     parser.add_argument("--poll", type=float, default=60)
     parser.add_argument("--pool", type=int, default=200)
+    parser.add_argument("--drain-timeout", type=float, default=180,
+                        help="longest wait, after connecting, for the connect storm's backlog to clear")
     parser.add_argument("--connect-rate", type=float, default=500, help="new WebSockets per second")
     args = parser.parse_args()
     host, port = args.hub.split("//", 1)[1].split(":")
@@ -222,6 +246,7 @@ async def main() -> None:
         while len(stats.ws_connect) < n and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         connected_s = time.monotonic() - t_connect
+        drained_s = await drained(stats, t_connect, args.drain_timeout)
         await asyncio.sleep(args.settle)
         since = time.monotonic()
         errors_before = dict(stats.errors)
@@ -242,6 +267,11 @@ async def main() -> None:
                                [*((t, l) for t, l in stats.heartbeat if t >= since),
                                 *((t, l) for t, l in stats.poll if t >= since)]),
                               key=lambda x: -x[1])[:12],
+            # per second since this step began connecting: [s, requests sent, slowest ms]
+            "timeline": timeline([*stats.heartbeat, *stats.poll], t_connect),
+            "window_starts_s": round(since - t_connect, 1),
+            # the connect storm's backlog: until every request completed in 3 s was under 100 ms
+            "drained_s": drained_s,
             "errors": {k: v - errors_before.get(k, 0) for k, v in stats.errors.items()
                        if v - errors_before.get(k, 0)},
             "ws_drops": stats.ws_drops - drops_before,

@@ -63,11 +63,11 @@ def output(d: dict) -> str:
 
 
 def fleet(d: dict) -> str:
-    out = ["| agents | heartbeat n | hb p50 ms | hb p99 ms | poll n | poll p50 ms | poll p99 ms | hub CPU % | "
+    out = ["| agents | all connected s | backlog gone s | heartbeat n | hb p50 ms | hb p99 ms | poll n | poll p50 ms | poll p99 ms | hub CPU % | "
            "simulator CPU % | hub RSS MB | OFFLINE events | errors | GC pauses > 100 ms | passes |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in d["steps"]:
-        out.append(f"| {s['agents']:,} | {s['heartbeat']['n']} | {f(s['heartbeat']['p50_ms'])} | "
+        out.append(f"| {s['agents']:,} | {f(s.get('connect_all_s'))} | {f(s.get('drained_s'))} | {s['heartbeat']['n']} | {f(s['heartbeat']['p50_ms'])} | "
                    f"{f(s['heartbeat']['p99_ms'])} | {s['poll']['n']} | {f(s['poll']['p50_ms'])} | "
                    f"{f(s['poll']['p99_ms'])} | {s['hub_cpu_percent']:.0f} | {s['sim_cpu_percent']:.0f} | "
                    f"{s['hub_rss_mb']:.0f} | {s['offline_events_total']} | {sum(s['errors'].values())} | "
