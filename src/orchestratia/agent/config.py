@@ -12,6 +12,7 @@ import socket
 import ssl
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -144,6 +145,16 @@ class AgentConfig(_Section):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL, e.g. https://hub.example.com")
         return value
+
+    def plaintext_warning(self) -> str | None:
+        """A warning when the API key would travel unencrypted to another machine: ``http://``
+        to a host that is not this one (loopback is fine: ``orchestratia up``, tests)."""
+        url = urlsplit(self.hub_url)
+        host = (url.hostname or "").lower()
+        if url.scheme != "http" or host in ("localhost", "::1") or host.startswith("127."):
+            return None
+        return (f"hub_url {self.hub_url} is plain http:// to another machine: the API key and task "
+                "output travel unencrypted; serve the hub over https:// (docs/hub.md, TLS)")
 
     @field_validator("repos", mode="before")
     @classmethod

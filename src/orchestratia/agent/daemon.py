@@ -91,6 +91,8 @@ class Daemon:
                  self.cfg.agent_name, self.cfg.hub_url, self.backend.name,
                  ",".join(n for n, r in self.runners.items() if r.unavailable_reason() is None) or "none",
                  self.cfg.max_concurrent_tasks)
+        if (warning := self.cfg.plaintext_warning()) is not None:
+            log.warning("%s", warning)
         try:
             await self.stop.wait()
         finally:

@@ -140,3 +140,18 @@ def test_default_dirs_for_a_non_root_user(monkeypatch: pytest.MonkeyPatch, tmp_p
 def test_default_dirs_for_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     assert default_log_dir() == "/var/log/orchestratia" and default_pid_dir() == "/var/run/orchestratia"
+
+
+@pytest.mark.parametrize("url, warns", [
+    ("http://hub.example.com:8000", True),
+    ("http://10.0.0.5", True),
+    ("https://hub.example.com", False),
+    ("http://127.0.0.1:8000", False),
+    ("http://localhost:8000", False),
+    ("http://[::1]:8000", False),
+])
+def test_plain_http_to_another_machine_is_warned_about(url: str, warns: bool) -> None:
+    warning = config_from_dict({"hub_url": url}).plaintext_warning()
+    assert (warning is not None) == warns
+    if warns:
+        assert "unencrypted" in warning and "https://" in warning
