@@ -178,6 +178,17 @@ def test_codex_trusts_turn_failed_over_exit_status() -> None:
     assert not rep.ok and "model overloaded" in rep.error
 
 
+def test_codex_transient_error_event_does_not_fail_a_finished_run() -> None:
+    data = b"\n".join([b'{"type":"thread.started","thread_id":"th-2"}', b'{"type":"turn.started"}',
+                       b'{"type":"error","message":"Reconnecting... 1/5"}',
+                       b'{"type":"item.completed","item":{"type":"agent_message","text":"done after all"}}',
+                       b'{"type":"turn.completed","usage":{"input_tokens":3}}'])
+    rep = codex_report(0, data)
+    assert rep.ok and rep.summary == "done after all"
+    rep = codex_report(1, data.rsplit(b"\n", 2)[0])  # it gave up: the exit status fails it, the error says why
+    assert not rep.ok and "Reconnecting... 1/5" in rep.error
+
+
 def test_gemini_and_aider_reports() -> None:
     data = b"\n".join([b'{"type":"init","session_id":"g-1","model":"gemini"}',
                        b'{"type":"message","role":"assistant","content":"Hel","delta":true}',

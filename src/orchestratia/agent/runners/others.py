@@ -21,6 +21,7 @@ def codex_report(exit_code: int, data: bytes) -> RunReport:
     thread_id = None
     last_message = ""
     failure = ""
+    last_error = ""
     usage = None
     for ev in iter_json_lines(data):
         t = ev.get("type")
@@ -31,8 +32,8 @@ def codex_report(exit_code: int, data: bytes) -> RunReport:
             failure = (err.get("message") if isinstance(err, dict) else str(err or "")) or "turn failed"
         elif t == "turn.completed":
             usage = ev.get("usage") or usage
-        elif t == "error" and not failure:
-            failure = str(ev.get("message") or "error")
+        elif t == "error":  # may be transient ("Reconnecting..."): only turn.failed or the exit status fail a run
+            last_error = str(ev.get("message") or "error")
         elif t == "item.completed":
             item = ev.get("item") or {}
             if isinstance(item, dict) and item.get("type") == "agent_message":
@@ -43,7 +44,7 @@ def codex_report(exit_code: int, data: bytes) -> RunReport:
     if usage:
         rep.extra["usage"] = usage
     if not ok:
-        rep.error = f"codex exited with status {exit_code}: {failure or 'see the output'}"
+        rep.error = f"codex exited with status {exit_code}: {failure or last_error or 'see the output'}"
     return rep
 
 
