@@ -42,7 +42,8 @@ def router() -> APIRouter:
     api.add_api_route("/tasks/{task_id}/start", start, methods=["POST"])
     api.add_api_route("/tasks/{task_id}/complete", complete, methods=["POST"])
     api.add_api_route("/tasks/{task_id}/fail", fail, methods=["POST"])
-    api.add_api_route("/tasks/{task_id}/help", help_request, methods=["POST"], status_code=201)
+    api.add_api_route("/tasks/{task_id}/help", help_request, methods=["POST"], status_code=201,
+                      responses={200: {"description": "a repeated request_id: the intervention it already made"}})
     api.add_api_route("/interventions/{intervention_id}", get_intervention, methods=["GET"])
     api.add_api_route("/interventions/{intervention_id}/withdraw", withdraw_intervention, methods=["POST"])
     return api
