@@ -10,7 +10,9 @@ from orchestratia.hub.store.models import Agent
 from orchestratia.hub.store.queries import agent_by_key_hash
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
+    """The running hub (async: FastAPI runs a plain ``def`` dependency in a worker thread, a
+    thread hop on every request)."""
     return request.app.state.hub
 
 

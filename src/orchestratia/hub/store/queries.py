@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
@@ -76,18 +77,23 @@ async def agent_task(session: AsyncSession, agent_id: str, task_id: str, *, lock
     return (await session.execute(query)).scalar_one_or_none()
 
 
+@functools.cache
+def _active_tasks_of_agent() -> Select:
+    """Built once (building a statement costs more than running it from the compiled cache)."""
+    active = [TaskStatus.RUNNING.value, TaskStatus.ASSIGNED.value]
+    return (
+        select(Task)
+        .where(Task.agent_id == bindparam("agent_id"), Task.status.in_(active))
+        .order_by(Task.created_at, Task.id)
+    )
+
+
 async def offerable_tasks(session: AsyncSession, agent: Agent) -> list[Task]:
     """Assigned tasks the agent has room to start now, oldest first.
 
     Room: ``max_concurrent_tasks`` minus running tasks, and one running task per repo directory.
     """
-    tasks = (
-        await session.execute(
-            select(Task)
-            .where(Task.agent_id == agent.id, Task.status.in_([TaskStatus.RUNNING.value, TaskStatus.ASSIGNED.value]))
-            .order_by(Task.created_at, Task.id)
-        )
-    ).scalars().all()
+    tasks = (await session.execute(_active_tasks_of_agent(), {"agent_id": agent.id})).scalars().all()
     running = [t for t in tasks if t.status == TaskStatus.RUNNING.value]
     room = max(0, (agent.max_concurrent_tasks or 1) - len(running))
     busy = {d for t in running if (d := repo_dir(agent.repos, t.target_repo))}
