@@ -19,6 +19,7 @@ from orchestratia.hub.responses import MarkdownResponse, OrjsonResponse
 from orchestratia import __version__
 from orchestratia.hub import api_admin, api_agent, middleware, ws_agent
 from orchestratia.hub.bootstrap import bootstrap_admin
+from orchestratia.hub.access_log import quiet_liveness
 from orchestratia.hub.core import Hub, tune_gc
 from orchestratia.hub.events import EventBus
 from orchestratia.hub.integrations import start_webhooks
@@ -46,6 +47,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
             hub.bootstrap_password = await bootstrap_admin(hub)
             await hub.scheduler.start()
             tune_gc()
+            quiet_liveness(not settings.log_liveness)
             webhooks = await start_webhooks(hub)
             yield
         finally:

@@ -52,6 +52,8 @@ class HubSettings(BaseSettings):
     sse_keepalive_s: float = Field(default=15.0, gt=0)
     ws_auth_timeout_s: float = Field(default=10.0, gt=0)
     log_level: str = "info"
+    #: log successful heartbeats and polls in the access log too (off: ~250 lines/s at 5,000 agents)
+    log_liveness: bool = False
     #: argon2id cost for admin passwords (verification cost follows the stored hash's own).
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=1024)
