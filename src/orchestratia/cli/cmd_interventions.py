@@ -16,7 +16,7 @@ app = typer.Typer(help="Help requests from running tasks: list, answer.", no_arg
 @app.command("list")
 @guard
 def list_(
-    status: Annotated[Optional[str], typer.Option("--status", help="pending, answered or cancelled")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="pending, answered, cancelled or withdrawn")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List interventions, pending first."""

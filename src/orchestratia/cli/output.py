@@ -30,6 +30,7 @@ STATUS_STYLES = {
     "revoked": "red",
     "pending": "yellow",
     "answered": "green",
+    "withdrawn": "dim",  # the agent stopped waiting: closed, nothing to do (grey, like the dashboard)
 }
 
 

@@ -193,3 +193,32 @@ def test_hub_serve_preflight_is_one_line(tmp_path) -> None:
     (tmp_path / "file").write_text("")
     bad_dir = run("hub", "serve", "--data-dir", str(tmp_path / "file" / "sub"))
     assert bad_dir.exit_code == 1 and bad_dir.stderr.startswith("error: cannot create the data dir")
+
+
+WITHDRAWN = {
+    "id": "99999999-8888-4777-8666-555555555555", "task_id": TASK["id"], "task_title": "t", "agent": "dev-1",
+    "status": "withdrawn", "question": "Anyone there?", "context": None, "response": None, "answered_by": None,
+    "created_at": "2026-01-01T00:00:00+00:00", "answered_at": None, "withdrawn_at": "2026-01-01T00:00:05+00:00",
+}
+
+
+def test_interventions_list_takes_withdrawn(hub, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert "withdrawn" in run("interventions", "list", "--help").stdout
+    seen = hub(lambda r: httpx.Response(200, json=[WITHDRAWN]))
+    result = run("interventions", "list", "--status", "withdrawn")
+    assert result.exit_code == 0, result.output
+    assert seen[0].url.path == "/api/admin/interventions" and seen[0].url.params["status"] == "withdrawn"
+    row = next(line for line in result.stdout.splitlines() if WITHDRAWN["id"] in line)
+    assert "withdrawn" in row and "Anyone there?" in row
+    shown = json.loads(run("interventions", "list", "--status", "withdrawn", "--json").stdout)
+    assert shown == [WITHDRAWN]
+
+
+def test_every_intervention_status_has_a_colour() -> None:
+    from orchestratia.cli import output
+    from orchestratia.protocol import InterventionStatus
+
+    styles = {s.value: output.status_text(s.value).style for s in InterventionStatus}
+    assert all(styles.values()), styles
+    assert styles["withdrawn"] not in (styles["pending"], styles["answered"])  # closed, not waiting, not answered
