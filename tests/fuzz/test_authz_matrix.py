@@ -36,6 +36,7 @@ AGENT_ENDPOINTS = [
     ("POST", "/tasks/{task}/fail", {"error": "x"}, "running"),
     ("POST", "/tasks/{task}/help", {"question": "q?"}, "running"),
     ("GET", "/interventions/{intervention}", None, "running"),
+    ("POST", "/interventions/{intervention}/withdraw", None, "running"),
 ]
 
 BAD_AGENT_CREDENTIALS = ["none", "wrong", "revoked", "admin-bearer", "admin-as-key", "empty", "prefix-only"]
@@ -92,6 +93,22 @@ def test_other_agents_tasks_never_polled(world: World) -> None:
 def test_agent_api_owner_is_let_through(world: World, method, path, body, label) -> None:
     r = world.client.request(method, V1 + fill(world, path, label), json=body, headers=agent_headers(world, "owner"))
     assert r.status_code in (200, 201, 409), (r.status_code, r.text)  # 409: a state the call does not fit
+
+
+def test_the_owner_withdraws_its_own_question(world: World) -> None:
+    """The matrix's owner case accepts 409 (the shared question may be closed by then): here a
+    fresh question of the owner's is withdrawn for real, and stays the owner's alone."""
+    task = world.create_task("withdraw", "alice")
+    assert world.agent("POST", f"/tasks/{task}/start", "alice", json={}).status_code == 200
+    r = world.agent("POST", f"/tasks/{task}/help", "alice", json={"question": "still needed?"})
+    assert r.status_code == 201, r.text
+    question = f"/interventions/{r.json()['intervention_id']}"
+    path = question + "/withdraw"
+    assert world.agent("POST", path, "bob").status_code == 404  # another agent: as if unknown
+    assert world.agent("GET", question, "alice").json()["status"] == "pending"  # and it changed nothing
+    for _ in range(2):  # a repeat answers the same
+        r = world.agent("POST", path, "alice")
+        assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
 
 
 def test_register_with_bad_tokens(world: World) -> None:
