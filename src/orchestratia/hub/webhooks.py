@@ -1,4 +1,4 @@
-"""Outgoing webhooks: intervention requested / answered / cancelled and task finished.
+"""Outgoing webhooks: intervention requested / answered / cancelled / withdrawn and task finished.
 
 Configured with ``ORCHESTRATIA_WEBHOOKS``, a JSON list::
 
@@ -40,7 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("intervention.requested", "intervention.answered", "intervention.cancelled", "task.finished")
+EVENTS = ("intervention.requested", "intervention.answered", "intervention.cancelled", "intervention.withdrawn",
+          "task.finished")
 FINAL_TASK_STATUSES = frozenset({"completed", "failed", "cancelled", "timed_out", "lost"})
 SIGNATURE_HEADER = "X-Orchestratia-Signature"
 
@@ -100,7 +101,7 @@ def event_name(message: dict[str, Any]) -> str | None:
     kind, status = message.get("kind"), message.get("status")
     if kind == "intervention":
         return {"pending": "intervention.requested", "answered": "intervention.answered",
-                "cancelled": "intervention.cancelled"}.get(str(status))
+                "cancelled": "intervention.cancelled", "withdrawn": "intervention.withdrawn"}.get(str(status))
     if kind == "task" and status in FINAL_TASK_STATUSES:
         return "task.finished"
     return None
@@ -123,6 +124,9 @@ def summary_text(event: str, data: dict[str, Any], public_url: str | None = None
         return f":white_check_mark: Answered{who} for \"{_clip(task, 80)}\": {_clip(data.get('response'))}"
     if event == "intervention.cancelled":
         return f":no_entry_sign: Question for \"{_clip(task, 80)}\" cancelled (the task ended)"
+    if event == "intervention.withdrawn":
+        return (f":leftwards_arrow_with_hook: Question for \"{_clip(task, 80)}\"{agent} withdrawn, the agent stopped "
+                f"waiting (no answer needed): {_clip(data.get('question'))}")
     status = data.get("status", "finished")
     icon = {"completed": ":tada:", "failed": ":x:", "timed_out": ":hourglass:", "lost": ":ghost:"}.get(status, ":stop_sign:")
     error = f": {_clip(data.get('error'), 200)}" if data.get("error") else ""

@@ -1,5 +1,5 @@
 """The hub starts the webhook dispatcher when ORCHESTRATIA_WEBHOOKS is set; a delivery for a
-finished task carries the admin API's task object."""
+finished task carries the admin API's task object, one for a withdrawn question the intervention."""
 
 from __future__ import annotations
 
@@ -50,3 +50,32 @@ async def test_task_finished_webhook(settings_factory, monkeypatch: pytest.Monke
     assert delivery["event"] == "task.finished"
     assert delivery["data"]["id"] == task["id"] and delivery["data"]["agent"] == "dev-1"
     assert delivery["data"]["status"] == "failed" and "hooked" in delivery["text"]
+
+
+async def test_withdrawn_question_webhook(settings_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent withdraws its question (POST /interventions/{id}/withdraw): targets that want
+    ``intervention.withdrawn`` get the follow-up, with the admin API's intervention object."""
+    server, port, got = await _receiver()
+    hooks = [{"url": f"http://127.0.0.1:{port}/hook", "secret": "s", "events": ["intervention.withdrawn"]}]
+    monkeypatch.setenv("ORCHESTRATIA_WEBHOOKS", json.dumps(hooks))
+    app = create_app(settings_factory())
+    try:
+        async with LiveServer(app) as live:
+            import httpx
+
+            async with httpx.AsyncClient(base_url=live.url) as client:
+                api = Api(client, live.hub)
+                await api.login()
+                agent = await api.online("dev-1")
+                task = await api.task(title="asks", agent="dev-1")
+                await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+                ask = await api.agent(agent, "POST", f"/tasks/{task['id']}/help", 201, json={"question": "Deploy?"})
+                await api.agent(agent, "POST", f"/interventions/{ask['id']}/withdraw")
+                delivery = await asyncio.wait_for(got.get(), 10)
+    finally:
+        server.close()
+    assert delivery["event"] == "intervention.withdrawn"
+    data = delivery["data"]
+    assert data["id"] == ask["id"] and data["task_id"] == task["id"] and data["agent"] == "dev-1"
+    assert data["status"] == "withdrawn" and data["withdrawn_at"] and data["question"] == "Deploy?"
+    assert "asks" in delivery["text"] and "stopped waiting" in delivery["text"]

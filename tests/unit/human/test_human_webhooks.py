@@ -92,6 +92,41 @@ async def test_signed_delivery_from_the_bus(receiver: Receiver) -> None:
     assert "http://hub:8000/interventions" in payload["text"]
 
 
+async def test_a_withdrawn_question_is_followed_up(receiver: Receiver) -> None:
+    """The agent stopped waiting: targets on all events get ``intervention.withdrawn`` after the
+    request; a target that listed its events without it does not."""
+    bus = InProcessBus()
+    targets = [WebhookTarget(url=receiver.url + "/all", secret="a"),
+               WebhookTarget(url=receiver.url + "/asks", secret="b", events=["intervention.requested"])]
+    status = {"i1": "pending"}
+
+    async def describe(kind: str, ident: str) -> dict[str, Any]:
+        withdrawn_at = "2026-01-01T00:00:02+00:00" if status[ident] == "withdrawn" else None
+        return {"id": ident, "task_title": "Release", "agent": "dev-1", "question": "Deploy on Friday?",
+                "status": status[ident], "withdrawn_at": withdrawn_at}
+
+    dispatcher = WebhookDispatcher(targets, describe=describe, backoff_base=0.01)
+    await dispatcher.start(bus)
+    try:
+        await bus.publish("hub", {"kind": "intervention", "id": "i1", "status": "pending", "task_id": "t1"})
+        await wait_until(lambda: len(receiver.requests) == 2, what="both targets told of the request")
+        status["i1"] = "withdrawn"
+        await bus.publish("hub", {"kind": "intervention", "id": "i1", "status": "withdrawn", "task_id": "t1"})
+        await wait_until(lambda: len(receiver.requests) == 3, what="the withdrawn follow-up")
+        await dispatcher.drain()
+    finally:
+        await dispatcher.close()
+    events = [(path, json.loads(body)["event"]) for path, _, body in receiver.requests]
+    assert sorted(events) == [("/all", "intervention.requested"), ("/all", "intervention.withdrawn"),
+                              ("/asks", "intervention.requested")]
+    path, headers, body = receiver.requests[2]
+    payload = json.loads(body)
+    assert path == "/all" and headers["X-Orchestratia-Event"] == "intervention.withdrawn"
+    assert verify_signature("a", body, headers[SIGNATURE_HEADER])
+    assert payload["data"]["status"] == "withdrawn" and payload["data"]["withdrawn_at"]
+    assert "Release" in payload["text"] and "stopped waiting" in payload["text"] and "Deploy on Friday?" in payload["text"]
+
+
 async def test_retries_with_backoff_then_gives_up_on_4xx(receiver: Receiver) -> None:
     bus = InProcessBus()
     dispatcher = WebhookDispatcher([WebhookTarget(url=receiver.url, secret="k", events=["task.finished"])],
@@ -131,6 +166,9 @@ def test_config_and_text() -> None:
     assert load_targets("") == []
     targets = load_targets('[{"url": "https://h.example/x", "secret": "a", "events": ["task.finished"]}]')
     assert targets[0].wants("task.finished") and not targets[0].wants("intervention.requested")
+    only = load_targets('[{"url": "https://h.example/x", "secret": "a", "events": ["intervention.withdrawn"]}]')[0]
+    assert only.wants("intervention.withdrawn") and not only.wants("intervention.requested")
+    assert load_targets('[{"url": "http://x", "secret": "a"}]')[0].wants("intervention.withdrawn")  # default: all
     for bad in ['{"url": "x"}', '[{"url": "ftp://x", "secret": "a"}]', '[{"url": "http://x", "secret": ""}]',
                 '[{"url": "http://x", "secret": "a", "events": ["nope"]}]', "not json"]:
         with pytest.raises(ValueError):
