@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from integration_harness import ORCHESTRATIA, Agent, Cli, Hub, base_env, kill_screen_sessions, wait_for
+from orchestratia.agent.human import sockets
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -130,12 +131,27 @@ def test_daemon_restart_while_waiting_neither_loses_nor_repeats(hub: Hub, cli: C
     assert len(interventions_for(hub, task_id)) == 1
 
 
+def relay_connections(relay_dir: Path) -> int:
+    """Connections the relay's socket has accepted (Linux ``/proc/net/unix``): an accepted
+    socket carries its listener's bound address (the relay binds ``.osock-*`` and renames it
+    into place, sockets.bind_private) and state 03, connected."""
+    socket_path = sockets.default_socket_path(relay_dir)
+    bound = (str(socket_path), f"{socket_path.parent}/.osock-")
+    count = 0
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split(maxsplit=7)
+        if len(fields) == 8 and fields[5] == "03" and fields[7].startswith(bound):
+            count += 1
+    return count
+
+
 def test_daemon_restart_before_the_answer(hub: Hub, cli: Cli, agent: Agent) -> None:
     task_id = shell_task(cli, agent, f'echo "got=[$({ASK} "Still there?")]"')
     question = wait_question(hub, task_id)
-    agent.kill()
-    agent.start()
-    time.sleep(1.0)  # the asker reconnected to the new relay, which resumed the same request
+    agent.kill()  # its sockets close with it: every connection counted below is the new relay's
+    agent.start()  # returns once the new relay runs; it resumed the request from the state file first
+    wait_for(lambda: relay_connections(agent.workdir / "run" / "human") >= 1, 30,
+             "the asker reconnected to the new relay (same request id)", interval=0.02)
     assert len(interventions_for(hub, task_id)) == 1
     answer(hub, question["id"], "yes")
     hub.wait_final(task_id, timeout=60)
