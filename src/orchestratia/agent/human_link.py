@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .client import ssl_context
 from .runners import LaunchPlan
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,9 @@ class HumanLink:
             from orchestratia.agent.human.hub_api import HttpHubHelpAPI
             from orchestratia.agent.human.relay import HelpRelay
 
-            self._api = HttpHubHelpAPI(self.cfg.hub_url, self.cfg.api_key, verify=self.cfg.ca_bundle or True)
+            # the daemon's one TLS context (ca_bundle, else httpx's defaults), not a CA path:
+            # httpx 0.28 deprecates verify=<str>
+            self._api = HttpHubHelpAPI(self.cfg.hub_url, self.cfg.api_key, verify=ssl_context(self.cfg.ca_bundle))
             relay = HelpRelay(self._api, self.cfg.pid_dir / "human")
             await relay.start()
             self.relay = relay
