@@ -1,19 +1,27 @@
 # GC pause probe for the benchmarks (on PYTHONPATH of the hub they start; inert without GC_PROBE_LOG): logs every collection over 20 ms to $GC_PROBE_LOG,
-# and once, after 60 s, the object count by type.
+# with the collection's CPU time (wall >> cpu: the process was waiting for a core, not collecting),
+# and once, after 60 s, the object count by type. GC_PROBE_DETAIL=1 adds the young generations' size.
 import gc, os, time, collections
 _path = os.environ.get("GC_PROBE_LOG")
 if _path:
     _start = {}
     _t0 = time.time()
     _done = []
+    _detail = bool(os.environ.get("GC_PROBE_DETAIL"))
     def _cb(phase, info):
         if phase == "start":
+            g = info["generation"]
+            if _detail:  # costs a walk of the young generations: diagnosis only
+                _start["young"] = sum(len(gc.get_objects(i)) for i in range(g + 1)) if g < 2 else -1
+            _start["cpu"] = time.thread_time()
             _start["t"] = time.perf_counter()
             return
         dt = time.perf_counter() - _start.get("t", time.perf_counter())
         if dt > 0.02:
             with open(_path, "a") as f:
-                f.write(f"{time.time():.3f} gen{info['generation']} {dt*1000:.1f}ms collected={info['collected']}\n")
+                cpu = (time.thread_time() - _start.get("cpu", time.thread_time())) * 1000
+                f.write(f"{time.time():.3f} gen{info['generation']} {dt*1000:.1f}ms collected={info['collected']}"
+                        f" cpu={cpu:.1f}ms objects={_start.get('young')}\n")
         if info["generation"] == 2 and not _done and time.time() - _t0 > 60:
             _done.append(1)
             objs = gc.get_objects()
