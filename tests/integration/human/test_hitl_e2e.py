@@ -9,8 +9,10 @@ import concurrent.futures
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import pytest
 
 from integration_harness import ORCHESTRATIA, Agent, Cli, Hub, base_env, kill_screen_sessions, wait_for
 from orchestratia.agent.human import sockets
+from orchestratia.protocol import API_PREFIX
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -49,11 +52,26 @@ def shell_task(cli: Cli, agent: Agent, spec: str, title: str = "hitl") -> str:
     return cli.create_task(spec, agent.name, "work", title, "--runner", "shell")["id"]
 
 
+def relay_poll(intervention_id: str) -> str:
+    """The request line of the relay's poll of an intervention (hub_api.get_intervention)."""
+    return f"GET {API_PREFIX}/interventions/{intervention_id} HTTP/1.1"
+
+
+def relay_polled(hub: Hub, intervention_id: str, since: int = 0) -> bool:
+    """The hub's access log (from byte ``since``) has the relay's poll of the intervention,
+    answered 200. uvicorn logs a request once its response is made: the relay holds the
+    intervention's id (a push for it finds the request) and what it read was not the answer yet."""
+    with open(hub.log, "rb") as log:
+        log.seek(since)
+        return f'"{relay_poll(intervention_id)}" 200'.encode() in log.read()
+
+
 def test_shell_task_asks_and_every_answer_reaches_it(hub: Hub, cli: Cli, agent: Agent) -> None:
     rounds = 5
     spec = (f'A=$({ASK} "Which colour?" --context "red or blue"); rc=$?\n'
             f'echo "answered_at=$(date +%s.%N)"\necho "rc=$rc answer=[$A]"\n'
             f'for i in $(seq 2 {rounds}); do {ASK} "round $i" >/dev/null; echo "answered_at=$(date +%s.%N)"; done\n')
+    log_start = hub.log.stat().st_size
     task_id = shell_task(cli, agent, spec)
     question = wait_question(hub, task_id)
     assert question["question"] == "Which colour?" and question["context"] == "red or blue"
@@ -64,7 +82,10 @@ def test_shell_task_asks_and_every_answer_reaches_it(hub: Hub, cli: Cli, agent: 
         if i:
             question = wait_for(lambda: [q for q in pending_for(hub, task_id) if q["question"] == f"round {i + 1}"],
                                 30, f"round {i + 1}", interval=0.02)[0]
-        time.sleep(0.3)  # the relay is now waiting on the push, not between polls by luck
+        # the relay polled the new question once (pending): it now waits for the push (or its next
+        # poll, 2 s on), so the latency below is the push's, not a poll that came by luck
+        wait_for(lambda: relay_polled(hub, question["id"], log_start), 30,
+                 f"the relay's first poll of round {i + 1}'s question", interval=0.02)
         sent.append(time.time())
         text = "blue, with 'quotes' and $(no expansion)" if i == 0 else "ok"
         assert answer(hub, question["id"], text).status_code == 200
@@ -122,8 +143,13 @@ def test_daemon_restart_while_waiting_neither_loses_nor_repeats(hub: Hub, cli: C
     task_id = shell_task(cli, agent, f'echo "got=[$({ASK} "Survive a restart?")] rc=$?"')
     question = wait_question(hub, task_id)
     agent.kill()  # SIGKILL: the task's screen session and its blocked `ask` live on
-    answer(hub, question["id"], "answered while the daemon was down")
-    time.sleep(0.5)
+    assert answer(hub, question["id"], "answered while the daemon was down").status_code == 200
+    # nothing to wait for before the restart: the POST returned once the answer was stored and its
+    # push published (to no daemon: the hub's pushes are at most once, never replayed), so only
+    # the new relay's poll of the resumed request can bring it; the asker retries meanwhile
+    assert [(i["status"], i["response"]) for i in interventions_for(hub, task_id)] == [
+        ("answered", "answered while the daemon was down")]
+    assert relay_connections(agent.workdir / "run" / "human") == 0  # no relay holds the asker
     agent.start()
     task = hub.wait_final(task_id, timeout=60)
     assert task["status"] == "completed", hub.output(task_id)
@@ -159,6 +185,46 @@ def test_daemon_restart_before_the_answer(hub: Hub, cli: Cli, agent: Agent) -> N
     assert len(interventions_for(hub, task_id)) == 1
 
 
+class HubDown:
+    """The hub's port while the hub is down: every connection is accepted, its request line
+    noted and the connection closed without an answer (a failed request for every caller,
+    like a refused connection), so the test can see who tried the hub meanwhile."""
+
+    def __init__(self, port: int) -> None:
+        self.listener = socket.create_server(("127.0.0.1", port))  # SO_REUSEADDR: the hub's TIME_WAITs
+        self.listener.settimeout(0.05)
+        self.requests: list[str] = []
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="hub-down", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5.0)
+                head = b""
+                try:
+                    while b"\r\n" not in head and len(head) < 65536:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        head += chunk
+                except OSError:
+                    pass
+                self.requests.append(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(10)
+        self.listener.close()
+
+
 def test_hub_restart_while_waiting(tmp_path: Path) -> None:
     own_hub = Hub(tmp_path / "own-hub")
     own_hub.start()
@@ -170,7 +236,13 @@ def test_hub_restart_while_waiting(tmp_path: Path) -> None:
         task_id = shell_task(cli, agent, f'echo "got=[$({ASK} "Across a hub restart?")]"')
         question = wait_question(own_hub, task_id)
         own_hub.stop()
-        time.sleep(2.0)  # the relay's polls fail meanwhile; the question stays
+        down = HubDown(own_hub.port)
+        try:  # the relay polls on while the hub is down; its polls fail, the question stays
+            wait_for(lambda: relay_poll(question["id"]) in down.requests, 30,
+                     "the relay polling the question while the hub is down", interval=0.02)
+        finally:
+            down.close()
+        assert not [r for r in down.requests if "/help " in r], down.requests  # nor asked again
         own_hub.start()
         answer(own_hub, question["id"], "still here")
         own_hub.wait_final(task_id, timeout=60)
@@ -219,8 +291,7 @@ def test_mcp_ask_human_through_the_real_hub(hub: Hub, cli: Cli, agent: Agent, tm
                 "ask_human", {"question": "Rename the column?", "context": "users.nm"}, progress_callback=on_progress))
             question = await asyncio.to_thread(wait_question, hub, task_id)
             assert question["context"] == "users.nm"
-            while len(progress) < 3:
-                await asyncio.sleep(0.05)
+            await asyncio.to_thread(wait_for, lambda: len(progress) >= 3, 30, "three progress notifications")
             await asyncio.to_thread(answer, hub, question["id"], "Yes: users.name")
             return await asyncio.wait_for(call, 10), progress
 
