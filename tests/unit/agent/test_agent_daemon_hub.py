@@ -195,7 +195,11 @@ async def test_restart_adopts_running_and_finished_sessions(hub, tmp_path, clean
     cleanup_sessions += [("screen", f"orc-{long}"), ("screen", f"orc-{short}")]
     await admin.wait_task(long, {"running"})
     await admin.wait_task(short, {"running"})
-    await asyncio.sleep(0.3)
+    deadline = time.monotonic() + 15  # part of each output is on the hub (`short` has printed its
+    # lines and sleeps before its result): the next daemon resumes both streams part way through
+    while not (b'"line 3 of 3"' in await admin.output(short) and b'"line 1 of 100"' in await admin.output(long)):
+        assert time.monotonic() < deadline, "the tasks' first output did not reach the hub"
+        await asyncio.sleep(0.02)
     assert await d.shutdown() == 0  # the sessions keep running without the daemon
     deadline = time.monotonic() + 15
     while not (tmp_path / "run" / f"task-{short}.exit").exists():  # `short` ends while no daemon runs

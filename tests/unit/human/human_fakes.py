@@ -1,5 +1,5 @@
 """Test doubles for the human-in-the-loop unit tests: the hub boundary of the relay (our own
-modules always run for real), and a deadline-bound wait."""
+modules always run for real), a deadline-bound wait, and what the relay is doing."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class FakeHub:
 
     def __init__(self) -> None:
         self.interventions: dict[str, dict[str, Any]] = {}
+        self.help_attempts = 0  # every help call, those that failed (hub down) too
         self.help_calls: list[tuple[str, str, str | None]] = []
         self.request_ids: list[str | None] = []  # of every help call that reached the hub
         self.withdraw_calls: list[str] = []
@@ -31,6 +32,7 @@ class FakeHub:
     async def request_help(
         self, task_id: str, question: str, context: str | None, *, request_id: str | None = None
     ) -> str:
+        self.help_attempts += 1
         if self.down:
             raise ConnectionError("hub down")
         if self.refuse:
@@ -93,3 +95,10 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: 
             return value
         await asyncio.sleep(0.01)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def askers_waiting(relay: Any) -> int:
+    """Asker connections the relay streams a request to: each has sent its ask, joined the request
+    (a new one or the one its request id names) and waits for the final line. Read from the
+    relay's request table, for askers that cannot tell (the hook, ``ask``: subprocesses)."""
+    return sum(len(req.listeners) for req in relay._requests.values())

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 import pytest
-from human_fakes import FakeHub, wait_until
+from human_fakes import FakeHub, askers_waiting, wait_until
 
 from orchestratia.agent.human import wire
 from orchestratia.agent.human.relay import HelpRelay
@@ -146,7 +146,7 @@ async def test_hook_reuses_request_for_the_same_tool_use(relay: HelpRelay, hub: 
     first = asyncio.create_task(run_entry(["approval-hook", "--policy", "all"], env, payload))
     await wait_until(lambda: hub.interventions and hub.only_pending())
     second = asyncio.create_task(run_entry(["approval-hook", "--policy", "all"], env, payload))
-    await asyncio.sleep(0.5)
+    await wait_until(lambda: askers_waiting(relay) == 2, what="the second hook joining the same request")
     hub.answer(hub.only_pending(), "yes")
     assert decision_of((await first)[1])[0] == "allow"
     assert decision_of((await second)[1])[0] == "allow"

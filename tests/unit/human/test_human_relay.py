@@ -55,22 +55,23 @@ async def test_answer_by_polling_and_keepalives(relay: HelpRelay, hub: FakeHub) 
 
 async def test_first_answer_wins(relay: HelpRelay, hub: FakeHub) -> None:
     env = relay.register_task("t1")
-    waiter = asyncio.create_task(_ask(env))
+    waiter = asyncio.create_task(_ask(env, request_id="req-1"))
     iid = await wait_until(lambda: hub.interventions and hub.only_pending())
     assert relay.notify_answered(iid, "first")
     assert not relay.notify_answered(iid, "second")
     assert (await asyncio.wait_for(waiter, 5)).response == "first"
-    hub.answer(iid, "third, via the hub")  # polling sees a different answer: too late
-    await asyncio.sleep(0.2)
-    assert relay.pending("t1") == []
+    hub.answer(iid, "third, via the hub")  # the hub says something else now: too late
+    again = await asyncio.wait_for(_ask(env, request_id="req-1"), 5)  # what an asker reconnecting gets
+    assert again.response == "first" and relay.pending("t1") == []
 
 
 async def test_reconnect_same_request_id_never_asks_twice(relay: HelpRelay, hub: FakeHub) -> None:
     env = relay.register_task("t1")
     first = asyncio.create_task(_ask(env, request_id="req-1"))
     iid = await wait_until(lambda: hub.interventions and hub.only_pending())
-    second = asyncio.create_task(_ask(env, "asked again", request_id="req-1"))
-    await asyncio.sleep(0.2)
+    progress: list[dict] = []
+    second = asyncio.create_task(_ask(env, "asked again", request_id="req-1", on_progress=progress.append))
+    await wait_until(lambda: any(p["type"] == "accepted" for p in progress), what="the second asker joining")
     first.cancel()  # the first asker dies
     hub.answer(iid, "42")
     assert (await asyncio.wait_for(second, 5)).response == "42"
@@ -103,12 +104,14 @@ async def test_hub_down_then_up(relay: HelpRelay, hub: FakeHub) -> None:
     env = relay.register_task("t1")
     hub.down = True
     waiter = asyncio.create_task(_ask(env))
-    await asyncio.sleep(0.5)
+    await wait_until(lambda: hub.help_attempts >= 2, what="the help request retried while the hub is down")
     assert not hub.help_calls and not waiter.done()
     hub.down = False
     iid = await wait_until(lambda: hub.interventions and hub.only_pending(), what="retry after outage")
     hub.down = True  # outage while polling
-    await asyncio.sleep(0.3)
+    polls = hub.get_calls  # every poll from now on fails
+    await wait_until(lambda: hub.get_calls >= polls + 2, what="polls failing during the outage")
+    assert not waiter.done()
     hub.answer(iid, "ok")
     hub.down = False
     assert (await asyncio.wait_for(waiter, 5)).response == "ok"
