@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 
 from orchestratia.protocol import FINAL_STATUSES, TaskStatus
@@ -21,6 +20,7 @@ from orchestratia.hub.admin_tasks import load_task, show
 from orchestratia.hub.auth import SessionWatch
 from orchestratia.hub.core import Hub
 from orchestratia.hub.deps import get_hub
+from orchestratia.hub.json_safety import dumps
 from orchestratia.hub.responses import EventStreamResponse
 from orchestratia.hub.shutdown import Stopping, next_or_stop
 from orchestratia.hub.store.queries import read_output, slice_from
@@ -39,7 +39,7 @@ def add_routes(api: APIRouter) -> None:
 
 def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
+    return f"{head}event: {event}\n".encode() + b"data: " + dumps(data) + b"\n\n"
 
 
 def _output_event(offset: int, data: bytes, stream: str) -> bytes:

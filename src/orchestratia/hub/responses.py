@@ -7,12 +7,17 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from orchestratia.hub.json_safety import dumps
+
 
 class OrjsonResponse(JSONResponse):
+    """JSON by orjson; what orjson cannot write (a row stored with a lone surrogate or an
+    integer past 64 bits) is written by ``json_safety.dumps`` instead of failing with a 500."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return dumps(content, orjson.OPT_NON_STR_KEYS)
 
 
 class MarkdownResponse(PlainTextResponse):

@@ -18,6 +18,8 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from orchestratia.hub.json_safety import load_stored
+
 _SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -34,7 +36,7 @@ def make_engine(url: str, schema: str | None = None) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, json_deserializer=load_stored)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
@@ -42,7 +44,8 @@ def make_engine(url: str, schema: str | None = None) -> AsyncEngine:
         if not _SCHEMA_RE.match(schema):
             raise ValueError(f"invalid database schema name: {schema!r}")
         connect_args["server_settings"] = {"search_path": schema}
-    return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                               json_deserializer=load_stored)
 
 
 def _ensure_sqlite_dir(url: str) -> None:
