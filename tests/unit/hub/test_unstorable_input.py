@@ -91,14 +91,16 @@ async def test_numbers_and_nesting_the_store_cannot_hold_are_422_and_change_noth
 
 
 async def test_an_exit_code_past_int32_is_never_a_500(api: Api, backend: str) -> None:
-    """PostgreSQL's ``exit_code`` column is int32: there the report is refused with the reason
-    (422) and the task is unchanged; SQLite stores it."""
+    """PostgreSQL's ``exit_code`` column is int32: there the report is refused (422, the
+    database's reason, or the route's own check naming ``exit_code``) and the task is
+    unchanged; SQLite may store it."""
     agent = await api.online()
     task_id = await running_task(api, agent)
     r = await post_raw(api, f"{V1}/tasks/{task_id}/fail", '{"error": "x", "exit_code": 2147483648}', agent["headers"])
     task = await api.admin("GET", f"/tasks/{task_id}")
     if r.status_code == 422:
-        assert "cannot be stored" in r.json()["detail"] and "nothing was changed" in r.json()["detail"]
+        detail = r.json()["detail"]
+        assert "cannot be stored" in detail and "nothing was changed" in detail or "exit_code" in detail, detail
         assert task["status"] == "running"
     else:
         assert r.status_code == 200 and task["exit_code"] == 2147483648 and backend == "sqlite", r.text
@@ -108,7 +110,7 @@ async def test_a_value_longer_than_its_column_is_never_a_500(api: Api, backend: 
     token = await api.token("long")
     r = await api.client.post(f"{V1}/register", json={"name": "long-host", "hostname": "h" * 600, "registration_token": token})
     if backend == "postgres" or r.status_code == 422:
-        assert r.status_code == 422 and "value too long" in r.json()["detail"], r.text
+        assert r.status_code == 422 and ("value too long" in r.text or "hostname" in r.text), r.text
         assert all(a["name"] != "long-host" for a in await api.admin("GET", "/agents"))
     else:
         assert r.status_code == 200, r.text
