@@ -125,8 +125,25 @@ def child_died(plan: UpPlan, name: str, status: int | None) -> CliError:
     return CliError(f"{what} exited at start (status {status}); see its log above and in {plan.log_dir / (name + '.log')}")
 
 
+#: hub settings ``up`` decides itself, whatever the user's environment says: the quickstart
+#: serves plain HTTP on the address it then checks and hands to the CLI and the local agent
+#: (a TLS hub is ``orchestratia hub serve --ssl-certfile``, docs/hub.md "TLS")
+UP_OWNS_ENV = ("ORCHESTRATIA_SSL_CERTFILE", "ORCHESTRATIA_SSL_KEYFILE")
+
+
+def hub_env(password: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The hub child's environment: the user's, without :data:`UP_OWNS_ENV`, with the password."""
+    env = {k: v for k, v in (os.environ if environ is None else environ).items() if k not in UP_OWNS_ENV}
+    env["ORCHESTRATIA_ADMIN_PASSWORD"] = password
+    return env
+
+
 def start_hub(plan: UpPlan, password: str) -> None:
-    env = {**os.environ, "ORCHESTRATIA_ADMIN_PASSWORD": password}
+    ignored = [name for name in UP_OWNS_ENV if os.environ.get(name, "").strip()]
+    if ignored:
+        output.info(f"ignoring {' and '.join(ignored)}: `up` serves plain HTTP on {plan.hub_url} "
+                    "(for TLS run `orchestratia hub serve --ssl-certfile ...`)")
+    env = hub_env(password)
     args = ["hub", "serve", "--host", plan.host, "--port", str(plan.port), "--data-dir", str(plan.data_dir)]
     proc = spawn(plan, "hub", args, env)
     deadline = time.monotonic() + HUB_START_DEADLINE_S
