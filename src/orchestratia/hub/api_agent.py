@@ -32,6 +32,10 @@ from orchestratia.hub.store.queries import agent_task, is_uuid, offerable_tasks
 from orchestratia.hub.views import agent_status, intervention_payload, task_payload, token_status
 
 NOT_FOUND = "task not found"
+#: the ``exit_code`` column is a 32-bit integer (PostgreSQL's ``integer``); exit statuses fit
+EXIT_CODE_MIN, EXIT_CODE_MAX = -(2**31), 2**31 - 1
+#: column sizes (``store/models.py``) of what an agent sends about itself
+AGENT_TEXT_LIMITS = {"hostname": 500, "ip": 100, "os": 500, "agent_version": 100}
 
 
 def router() -> APIRouter:
@@ -54,6 +58,9 @@ def router() -> APIRouter:
 
 async def register(body: RegisterRequest, request: Request, hub: Hub = Depends(get_hub)) -> dict[str, str]:
     """One-use token → a new agent (or a re-registration of the agent with that name)."""
+    for name, limit in AGENT_TEXT_LIMITS.items():
+        if len(getattr(body, name) or "") > limit:
+            raise HTTPException(422, detail=f"invalid request: {name}: at most {limit} characters")
     if not body.ip and request.client is not None:
         body = body.model_copy(update={"ip": request.client.host})
     api_key = new_api_key()
@@ -134,8 +141,8 @@ async def heartbeat(
 ) -> dict[str, str]:
     body = body or HeartbeatRequest()
     values: dict[str, Any] = {"system_info": body.system_info}
-    if body.agent_version:
-        values["agent_version"] = body.agent_version
+    if body.agent_version:  # cut to its column: a heartbeat is contact, never refused for this
+        values["agent_version"] = body.agent_version[: AGENT_TEXT_LIMITS["agent_version"]]
     # written with the next batch of contacts. No scheduler kick: pushes go out on hello, task
     # creation and task end, and a connection never gets the same task_assigned twice anyway.
     await hub.touch(agent, **values)
@@ -182,8 +189,8 @@ async def complete(
     body = body or CompleteRequest()
     exit_code = body.result.get("exit_code")
     fields: dict[str, Any] = {"result": body.result}
-    if isinstance(exit_code, int) and not isinstance(exit_code, bool):
-        fields["exit_code"] = exit_code
+    if isinstance(exit_code, int) and not isinstance(exit_code, bool) and EXIT_CODE_MIN <= exit_code <= EXIT_CODE_MAX:
+        fields["exit_code"] = exit_code  # (one that does not fit stays in result only)
     return await _move(hub, agent, task_id, TaskStatus.COMPLETED, **fields)
 
 
@@ -194,6 +201,8 @@ async def fail(
     hub: Hub = Depends(get_hub),
 ) -> dict[str, Any]:
     body = body or FailRequest()
+    if body.exit_code is not None and not EXIT_CODE_MIN <= body.exit_code <= EXIT_CODE_MAX:
+        raise HTTPException(422, detail=f"invalid request: exit_code: an exit status, {EXIT_CODE_MIN}..{EXIT_CODE_MAX}")
     fields: dict[str, Any] = {"error": body.error or "failed (no error message)"}
     if body.exit_code is not None:
         fields["exit_code"] = body.exit_code
