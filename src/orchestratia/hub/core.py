@@ -54,6 +54,7 @@ class Hub:
         self._contacts: dict[str, dict[str, Any]] = {}
         #: agents whose contact made them ONLINE again: announced after their contact is stored
         self._came_online: set[str] = set()
+        self._writing: dict[str, dict[str, Any]] = {}  # the contacts a flush is writing now
         self._flush_soon = asyncio.Event()
         self._flush_lock = asyncio.Lock()  # a reader's flush waits for one under way
         self._flusher: Any = None
@@ -115,21 +116,44 @@ class Hub:
         pending, self._contacts = self._contacts, {}
         online, self._came_online = self._came_online, set()
         rows = [{"id": agent_id, **values} for agent_id, values in pending.items()]
+        self._writing = pending
         try:
-            async with self.write() as session:
-                for keys in {tuple(sorted(r)) for r in rows}:  # executemany needs one key set
-                    await session.execute(update(Agent), [r for r in rows if tuple(sorted(r)) == keys])
+            await self._write_contacts(rows)
         except Exception:
-            log.exception("writing %d agent contacts failed; retrying", len(rows))
-            for agent_id, values in pending.items():
-                self._contacts[agent_id] = {**values, **self._contacts.get(agent_id, {})}
-            self._came_online |= online
-            return
+            log.exception("writing %d agent contacts failed; writing them one by one", len(rows))
+            if not await self._write_contacts_singly(rows):  # the store itself is failing
+                for agent_id, values in pending.items():
+                    self._contacts[agent_id] = {**values, **self._contacts.get(agent_id, {})}
+                self._came_online |= online
+                return
+        finally:
+            self._writing = {}
         for agent_id in online:
             await self.publish_safe("hub", {"kind": "agent", "id": agent_id, "status": "ONLINE"})
             self.scheduler.kick(agent_id)
         if online:
             self.scheduler.kick(None)
+
+    async def _write_contacts(self, rows: list[dict[str, Any]]) -> None:
+        async with self.write() as session:
+            for keys in {tuple(sorted(r)) for r in rows}:  # executemany needs one key set
+                await session.execute(update(Agent), [r for r in rows if tuple(sorted(r)) == keys])
+
+    async def _write_contacts_singly(self, rows: list[dict[str, Any]]) -> bool:
+        """After a batch failed: each agent's row alone, and a row the store refuses again with
+        its ``last_seen_at`` only (its heartbeat data is dropped, never every agent's liveness).
+        False when even that fails (the store is down: the caller keeps the rows for later)."""
+        written = 0
+        for row in rows:
+            for attempt in (row, {"id": row["id"], "last_seen_at": row["last_seen_at"]}):
+                try:
+                    await self._write_contacts([attempt])
+                except Exception as exc:  # noqa: BLE001 - the next attempt or agent goes on
+                    log.warning("agent %s: its contact could not be written (%s)", row["id"], exc)
+                    continue
+                written += 1
+                break
+        return written > 0 or not rows
 
     def _start_flusher(self) -> None:
         if self._flusher is None or self._flusher.done():
@@ -141,6 +165,10 @@ class Hub:
                 await asyncio.wait_for(self._flush_soon.wait(), self.contact_flush_s)
             self._flush_soon.clear()
             await self.flush_contacts()
+
+    def has_unwritten_contact(self, agent_id: str) -> bool:
+        """Whether ``agent_id`` made contact that is not in the store yet."""
+        return agent_id in self._contacts or agent_id in self._writing
 
     def forget_touch(self, agent_id: str) -> None:
         """The agent's key was rotated or revoked, or it went offline: the next request

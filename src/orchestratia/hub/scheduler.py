@@ -237,16 +237,19 @@ class Scheduler:
         grace = self.hub.settings.lost_grace_s
         cutoff = now - timedelta(seconds=grace)
         async with self.hub.read() as session:
-            ids = (
+            rows = (
                 await session.execute(
-                    select(Task.id)
+                    select(Task.id, Task.agent_id)
                     .join(Agent, Agent.id == Task.agent_id)
                     .where(
                         Task.status == TaskStatus.RUNNING.value,
                         (Agent.last_seen_at < cutoff) | Agent.last_seen_at.is_(None),
                     )
                 )
-            ).scalars().all()
+            ).all()
+        # contact made since the last write (e.g. the start of a just-registered agent's first
+        # task) is not in the store yet: that agent is not lost
+        ids = [task_id for task_id, agent_id in rows if not self.hub.has_unwritten_contact(agent_id)]
         for task_id in ids:
             async with self.hub.write() as session:
                 task = await session.get(Task, task_id, with_for_update=True)

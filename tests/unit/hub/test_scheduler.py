@@ -124,6 +124,14 @@ async def test_timeout_ends_timed_out(api: Api, hub) -> None:
     assert r.status_code == 409 and "timed_out" in r.json()["detail"]
 
 
+async def test_first_task_of_a_new_agent_is_not_lost_before_its_contact_is_written(api: Api, hub) -> None:
+    agent = await api.register("dev-1")  # never seen: last_seen_at is null in the store
+    task = await api.task(agent="dev-1")
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})  # contact, held in memory
+    await hub.scheduler.check_lost(utcnow())  # a liveness check racing the contact writer
+    assert await api.status(task["id"]) == "running"
+
+
 async def test_lost_then_late_report_accepted(api: Api, hub) -> None:
     agent = await api.register("dev-1")
     task = await api.task(agent="dev-1")
