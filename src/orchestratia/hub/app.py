@@ -22,6 +22,7 @@ from orchestratia.hub.bootstrap import bootstrap_admin
 from orchestratia.hub.access_log import quiet_liveness
 from orchestratia.hub.core import Hub, tune_gc
 from orchestratia.hub.events import EventBus
+from orchestratia.hub.gc_pacer import GcPacer
 from orchestratia.hub.integrations import start_webhooks
 from orchestratia.hub.settings import HubSettings, load_settings
 from orchestratia.hub.shutdown import chain_exit_signals
@@ -41,12 +42,17 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
         hub = Hub(settings, bus=bus)
         app.state.hub = hub
         webhooks = None
+        pacer: GcPacer | None = None
         unchain = chain_exit_signals(hub.stopping)
         try:
             await upgrade(hub.db)
             hub.bootstrap_password = await bootstrap_admin(hub)
             await hub.scheduler.start()
-            tune_gc()
+            if settings.gc_pacing:
+                pacer = GcPacer()
+                pacer.start()
+            else:
+                tune_gc()
             quiet_liveness(not settings.log_liveness)
             webhooks = await start_webhooks(hub)
             yield
@@ -54,6 +60,8 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
             unchain()
             if webhooks is not None:
                 await webhooks.close()
+            if pacer is not None:
+                await pacer.stop()
             await hub.close()
 
     app = FastAPI(

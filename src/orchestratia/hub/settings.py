@@ -54,6 +54,8 @@ class HubSettings(BaseSettings):
     log_level: str = "info"
     #: log successful heartbeats and polls in the access log too (off: ~250 lines/s at 5,000 agents)
     log_liveness: bool = False
+    #: garbage collection on a clock (hub/gc_pacer.py); false: CPython's own, with tuned thresholds
+    gc_pacing: bool = True
     #: argon2id cost for admin passwords (verification cost follows the stored hash's own).
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=1024)
