@@ -163,7 +163,7 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
         RESULTS.mkdir(parents=True, exist_ok=True)
         probe.unlink(missing_ok=True)
         env = {"PYTHONPATH": str(ROOT / "benchmarks" / "gcprobe") + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               "GC_PROBE_LOG": str(probe)}
+               "GC_PROBE_LOG": str(probe), "GC_PROBE_DETAIL": os.environ.get("GC_PROBE_DETAIL", "")}
         hub = Hub(work, extra_env=env).start()
         try:
             via_api = min(max(steps), 500)

@@ -11,8 +11,14 @@ if _path:
     def _cb(phase, info):
         if phase == "start":
             g = info["generation"]
-            if _detail:  # costs a walk of the young generations: diagnosis only
-                _start["young"] = sum(len(gc.get_objects(i)) for i in range(g + 1)) if g < 2 else -1
+            if _detail and g < 2:  # costs a walk of the young generations: diagnosis only
+                young = [o for i in range(g + 1) for o in gc.get_objects(i)]
+                _start["young"] = len(young)
+                if len(young) > 30000:
+                    c = collections.Counter(type(o).__qualname__ for o in young)
+                    with open(_path, "a") as f:
+                        f.write(f"young gen{g}: {len(young)}: {c.most_common(8)}\n")
+                del young
             _start["cpu"] = time.thread_time()
             _start["t"] = time.perf_counter()
             return
