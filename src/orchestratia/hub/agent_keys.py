@@ -19,7 +19,6 @@ Unknown keys are not cached (each costs a query, as before).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 
@@ -60,10 +59,11 @@ class AgentKeys:
         if key_hash is not None:
             self._by_hash.pop(key_hash, None)
 
-    def retain_valid(self, rows: Iterable[tuple[str, str | None, datetime | None]]) -> int:
+    def retain_valid(self, rows: Iterable[tuple[str, str | None, Any]]) -> int:
         """Drop entries whose agent's key changed, was revoked, or is gone, given every agent's
-        ``(id, api_key_hash, revoked_at)`` as the store has them. Returns how many were dropped."""
-        valid = {agent_id: key_hash for agent_id, key_hash, revoked_at in rows if revoked_at is None}
+        ``(id, api_key_hash, revoked)`` as the store has them (``revoked``: truthy when revoked,
+        e.g. its ``revoked_at``). Returns how many were dropped."""
+        valid = {agent_id: key_hash for agent_id, key_hash, revoked in rows if not revoked}
         stale = [agent_id for agent_id, key_hash in self._hash_of.items() if valid.get(agent_id) != key_hash]
         for agent_id in stale:
             self.forget_agent(agent_id)
