@@ -9,9 +9,10 @@ the task ends ``completed`` exactly once, and the claude binary ran exactly once
 from __future__ import annotations
 
 import signal
-import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from fault_harness import FaultAgent, FaultHub
 from integration_harness import Hub, wait_for
@@ -32,6 +33,14 @@ def stored(hub: Hub, task_id: str) -> int:
     return hub.task(task_id).get("output_size") or 0
 
 
+def task_records(agent: FaultAgent, task_id: str) -> list[Path]:
+    """The daemon's files for the task in its pid_dir (record, launch spec, pid, exit, ...). The
+    daemon removes them once the hub has the report and it has forgotten the task
+    (``Daemon.finish`` / ``tasks.retire``); until then a daemon may still (re)report it."""
+    pid_dir = Path(yaml.safe_load(agent.config.read_text())["session"]["pid_dir"])
+    return sorted(pid_dir.glob(f"task-{task_id}.*"))
+
+
 def assert_intact(hub: Hub, agent: FaultAgent, task_id: str) -> None:
     task = hub.wait_final(task_id, timeout=45)
     assert task["status"] == "completed", task
@@ -45,8 +54,10 @@ def assert_intact(hub: Hub, agent: FaultAgent, task_id: str) -> None:
     numbered = [n for n in range(1, LINES + 1) if f'"line {n} of {LINES}"'.encode() in data]
     assert len(numbered) == LINES, f"{LINES - len(numbered)} numbered lines missing"
     assert agent.runs() and len(agent.runs()) == 1, f"the claude binary ran {len(agent.runs())} times"
-    # the end state is final and stays put: reported exactly once
-    time.sleep(1.0)
+    # the end state is final and stays put: reported exactly once. Once the daemon is done with
+    # the task (its records are gone) nothing can report it again; it must not have changed.
+    wait_for(lambda: not task_records(agent, task_id), 15,
+             "the daemon to finish with the task (its pid_dir records removed)")
     again = hub.task(task_id)
     assert (again["status"], again["finished_at"], again["exit_code"]) == (
         task["status"], task["finished_at"], task["exit_code"])

@@ -187,33 +187,49 @@ async def test_failures_rejections_and_cancel(hub, tmp_path, cleanup_sessions) -
 
 async def test_restart_adopts_running_and_finished_sessions(hub, tmp_path, cleanup_sessions) -> None:
     cfg, admin = await setup_agent(hub, tmp_path, "ut-restart")
-    d = Running(cfg)
-    long = (await admin.call("POST", "/tasks", json={"title": "long", "spec": "FAKE_LINES=100 FAKE_LINE_DELAY=0.04",
-                                                     "target_repo": "repo", "agent": "ut-restart"})).json()["id"]
-    short = (await admin.call("POST", "/tasks", json={"title": "short", "spec": "FAKE_LINES=3 FAKE_SLEEP=0.5",
-                                                      "target_repo": "repo2", "agent": "ut-restart"})).json()["id"]
-    cleanup_sessions += [("screen", f"orc-{long}"), ("screen", f"orc-{short}")]
-    await admin.wait_task(long, {"running"})
-    await admin.wait_task(short, {"running"})
-    deadline = time.monotonic() + 15  # part of each output is on the hub (`short` has printed its
-    # lines and sleeps before its result): the next daemon resumes both streams part way through
-    while not (b'"line 3 of 3"' in await admin.output(short) and b'"line 1 of 100"' in await admin.output(long)):
-        assert time.monotonic() < deadline, "the tasks' first output did not reach the hub"
-        await asyncio.sleep(0.02)
-    assert await d.shutdown() == 0  # the sessions keep running without the daemon
-    deadline = time.monotonic() + 15
-    while not (tmp_path / "run" / f"task-{short}.exit").exists():  # `short` ends while no daemon runs
-        assert time.monotonic() < deadline, "the short task did not end"
-        await asyncio.sleep(0.02)
-    assert (await admin.task(short))["status"] == "running"
-    assert not (tmp_path / "run" / f"task-{long}.exit").exists()  # `long` is still running
+    # each fake claude prints its lines, then holds its result until the test creates its gate
+    # file (FAKE_WAIT_FOR_FILE): `short` ends only while no daemon runs, `long` only after the
+    # next daemon has adopted it as still running
+    gate_short, gate_long = tmp_path / "gate-short", tmp_path / "gate-long"
     d = Running(cfg)
     try:
+        long = (await admin.call("POST", "/tasks", json={
+            "title": "long", "spec": f"FAKE_LINES=100 FAKE_LINE_DELAY=0.04 FAKE_WAIT_FOR_FILE={gate_long}",
+            "target_repo": "repo", "agent": "ut-restart"})).json()["id"]
+        short = (await admin.call("POST", "/tasks", json={
+            "title": "short", "spec": f"FAKE_LINES=3 FAKE_WAIT_FOR_FILE={gate_short}",
+            "target_repo": "repo2", "agent": "ut-restart"})).json()["id"]
+        cleanup_sessions += [("screen", f"orc-{long}"), ("screen", f"orc-{short}")]
+        await admin.wait_task(long, {"running"})
+        await admin.wait_task(short, {"running"})
+        deadline = time.monotonic() + 15  # part of each output is on the hub: the next daemon
+        # resumes both streams part way through
+        while not (b'"line 3 of 3"' in await admin.output(short) and b'"line 1 of 100"' in await admin.output(long)):
+            assert time.monotonic() < deadline, "the tasks' first output did not reach the hub"
+            await asyncio.sleep(0.02)
+        assert not (tmp_path / "run" / f"task-{short}.exit").exists()  # held by its gate
+        assert await d.shutdown() == 0  # the sessions keep running without the daemon
+        gate_short.touch()  # `short` ends while no daemon runs
+        deadline = time.monotonic() + 15
+        while not (tmp_path / "run" / f"task-{short}.exit").exists():
+            assert time.monotonic() < deadline, "the short task did not end"
+            await asyncio.sleep(0.02)
+        assert (await admin.task(short))["status"] == "running"  # nobody reported it
+        assert not (tmp_path / "run" / f"task-{long}.exit").exists()  # `long` is still running (gated)
+        d = Running(cfg)
+        # the next daemon adopts both at start (before it reports anything): `short` has ended,
+        # `long` is held by its gate, so it is adopted as running
+        t = await admin.wait_task(short, {"completed", "failed"})
+        assert t["status"] == "completed", t
+        assert (await admin.task(long))["status"] == "running"
+        gate_long.touch()  # `long` ends under the new daemon
+        t = await admin.wait_task(long, {"completed", "failed"})
+        assert t["status"] == "completed", t
         for tid in (long, short):
-            t = await admin.wait_task(tid, {"completed", "failed"})
-            assert t["status"] == "completed", t
             assert await admin.output(tid) == (tmp_path / "log" / f"task-{tid}.log").read_bytes()
     finally:
+        gate_short.touch()  # on a failure, no fake is left holding (cleanup_sessions ends them too)
+        gate_long.touch()
         assert await d.shutdown() == 0
 
 
