@@ -119,14 +119,12 @@ async def test_task_completes_with_result_and_exact_output(hub, tmp_path, cleanu
     cfg, admin = await setup_agent(hub, tmp_path, "ut-complete")
     d = Running(cfg)
     try:
-        t0 = time.monotonic()
         t = (await admin.call("POST", "/tasks", json={"title": "t", "spec": "go FAKE_LINES=5 FAKE_TURNS=2 FAKE_UNICODE "
                                                       "FAKE_INVALID_UTF8 FAKE_ECHO_ENV=ORCHESTRATIA_TASK_ID", "target_repo": "repo",
                                                       "agent": "ut-complete"})).json()
         cleanup_sessions.append(("screen", f"orc-{t['id']}"))
         running = await admin.wait_task(t["id"], {"running", "completed"})
         assert running["status"] in ("running", "completed")
-        started = time.monotonic() - t0
         done = await admin.wait_task(t["id"], {"completed", "failed"})
         assert done["status"] == "completed", done
         r = done["result"]
@@ -140,7 +138,6 @@ async def test_task_completes_with_result_and_exact_output(hub, tmp_path, cleanu
         assert init["mcp_servers"] == [{"name": "orchestratia", "status": "connected"}]
         assert "mcp__orchestratia__ask_human" in init["tools"] and "Bash" in init["tools"]
         assert f"env ORCHESTRATIA_TASK_ID={t['id']}".encode() in log
-        assert started < 5  # pushed, not waiting for a poll
         assert not list((tmp_path / "run").glob(f"task-{t['id']}.*"))  # cleaned up after the report
     finally:
         assert await d.shutdown() == 0
