@@ -131,13 +131,20 @@ class OfflineWatch:
             self.offline.append((ev.at, str(agent.get("id") or agent.get("name"))))
 
 
-def _gc_pauses(probe: Path, over_ms: float) -> list[float]:
+def _gc_pauses(probe: Path, over_ms: float, since: float = 0.0, until: float = float("inf")) -> list[float]:
+    """Collections over ``over_ms`` logged by the probe between wall-clock ``since`` and ``until``."""
     try:
         lines = probe.read_text().splitlines()
     except OSError:
         return []
-    return [float(p[:-2]) for line in lines if len(parts := line.split()) >= 3 and (p := parts[2]).endswith("ms")
-            and float(p[:-2]) > over_ms]
+    out = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 3 and parts[2].endswith("ms") and parts[0].replace(".", "", 1).isdigit():
+            at, ms = float(parts[0]), float(parts[2][:-2])
+            if ms > over_ms and since <= at <= until:
+                out.append(ms)
+    return out
 
 
 def agent_statuses(hub: Hub) -> dict[str, int]:
@@ -199,6 +206,8 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
                     step["offline_events_total"] = len(watch.offline)
                     step["agent_statuses"] = agent_statuses(hub)
                     step["gc_pauses_over_100ms_so_far"] = _gc_pauses(probe, 100)
+                    begin = step["t_connect_wall"] + step["window_starts_s"]
+                    step["gc_pauses_over_20ms_in_window"] = _gc_pauses(probe, 20, begin, begin + step["window_s"])
                     hb, pl = step["heartbeat"]["p99_ms"], step["poll"]["p99_ms"]
                     step["passed"] = bool(
                         hb is not None and pl is not None and hb < 100 and pl < 100 and not step["errors"]
