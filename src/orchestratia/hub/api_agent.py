@@ -151,8 +151,13 @@ async def heartbeat(
 
 async def poll(agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)) -> list[dict[str, Any]]:
     """Assigned tasks this agent has not started and has room for, oldest first."""
+    if not hub.assigned.may_have(agent.id):  # nothing assigned to it: no store read
+        return []
+    epoch = hub.assigned.epoch
     async with hub.read() as session:  # ``agent`` was read by the key lookup a moment ago
-        tasks = await offerable_tasks(session, agent)
+        tasks, has_assigned = await offerable_tasks(session, agent, with_flag=True)
+    if not has_assigned:
+        hub.assigned.found_none(agent.id, epoch)
     return [task_payload(task) for task in tasks]
 
 

@@ -46,6 +46,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
         unchain = chain_exit_signals(hub.stopping)
         try:
             await upgrade(hub.db)
+            await hub.start_assigned_index()
             hub.bootstrap_password = await bootstrap_admin(hub)
             await hub.scheduler.start()
             if settings.gc_pacing:

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.hub.agent_keys import AgentKeys
+from orchestratia.hub.assigned_index import AssignedIndex
 from orchestratia.hub.auth import LoginLimiter
 from orchestratia.hub.events import EventBus, make_bus
 from orchestratia.hub.settings import HubSettings
@@ -60,6 +61,8 @@ class Hub:
         self._flusher: Any = None
         #: API key hash → agent, so agent requests need no store query to authenticate
         self.agent_keys = AgentKeys()
+        #: agents that may have an assigned task (a poll from another answers [] at once)
+        self.assigned = AssignedIndex()
         #: agent id → its live WebSocket connection (ws_agent.AgentConnection) in this process
         self.connections: dict[str, Any] = {}
 
@@ -70,6 +73,7 @@ class Hub:
             yield session
             events = session.info.pop("events", [])
             kicks = session.info.pop("kick", set())
+        self.assigned.note_events(events)  # committed: before anything else can run
         for channel, message in events:
             try:
                 await self.bus.publish(channel, message)
@@ -80,6 +84,12 @@ class Hub:
 
     def read(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
         return self.db.read()
+
+    async def start_assigned_index(self) -> None:
+        """Trust the assigned-task index only where this process sees every assignment."""
+        if self.db.is_sqlite:
+            async with self.read() as session:
+                await self.assigned.load(session)
 
     #: how often contacts and heartbeats recorded in memory are written to the store
     contact_flush_s = 1.0

@@ -88,12 +88,20 @@ def _active_tasks_of_agent() -> Select:
     )
 
 
-async def offerable_tasks(session: AsyncSession, agent: Agent) -> list[Task]:
-    """Assigned tasks the agent has room to start now, oldest first.
+async def offerable_tasks(session: AsyncSession, agent: Agent, *, with_flag: bool = False) -> Any:
+    """Assigned tasks the agent has room to start now, oldest first (``with_flag``: and whether
+    it has any assigned task at all, room or not).
 
     Room: ``max_concurrent_tasks`` minus running tasks, and one running task per repo directory.
     """
     tasks = (await session.execute(_active_tasks_of_agent(), {"agent_id": agent.id})).scalars().all()
+    offer = _offer(agent, tasks)
+    if with_flag:
+        return offer, any(t.status == TaskStatus.ASSIGNED.value for t in tasks)
+    return offer
+
+
+def _offer(agent: Agent, tasks: Any) -> list[Task]:
     running = [t for t in tasks if t.status == TaskStatus.RUNNING.value]
     room = max(0, (agent.max_concurrent_tasks or 1) - len(running))
     busy = {d for t in running if (d := repo_dir(agent.repos, t.target_repo))}
