@@ -106,7 +106,7 @@ class Scheduler:
             await self.check_liveness(now)
             await self.purge_sessions(now)
         touched = await self.assign_queued(now)
-        wanted = [a for a in (set(agents or ()) | touched) if a is not None]
+        wanted = [a for a in (set(agents or ()) | touched) if a is not None and self.hub.assigned.may_have(a)]
         for agent_id in await self.with_assigned_tasks(wanted):
             await self.dispatch(agent_id)
 
