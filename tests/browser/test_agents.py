@@ -57,7 +57,12 @@ def test_online_offline_changes_live(page: Any, hub: Any, agent: Any) -> None:
     quiet = register_via_api(hub, "quiet-box")  # a v1 agent: contact only when we say so
     page.goto("/agents")
     row = page.locator("#agents-body tr", has=page.get_by_text("quiet-box", exact=True))
-    expect(row.locator(".pill")).to_have_text("online")
+    expect(row.locator(".pill")).to_have_text("offline")  # registering is not contact
+    expect(row.locator("td[data-label='Last contact']")).to_have_text("never")
+    r = httpx.post(f"{hub.url}/api/v1/agents/heartbeat", headers={"X-API-Key": quiet["api_key"]},
+                   json={"system_info": {"cpu_percent": 3.0}}, timeout=10)
+    assert r.status_code == 200, r.text
+    expect(row.locator(".pill")).to_have_text("online")  # its first contact, live
     expect(row.locator(".pill")).to_have_text("offline", timeout=25_000)  # no contact for 8 s
     expect(page.locator("#agents-summary")).to_contain_text("1 offline")
     r = httpx.post(f"{hub.url}/api/v1/agents/heartbeat", headers={"X-API-Key": quiet["api_key"]},

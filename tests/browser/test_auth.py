@@ -111,6 +111,8 @@ def test_static_files_stay_inside_their_folder(hub: Any) -> None:
     ok = httpx.get(f"{hub.url}/dashboard/static/js/common.js", timeout=10)
     assert ok.status_code == 200 and ok.headers["content-type"].startswith("text/javascript")
     for path in ("%2e%2e/_session.py", "..%2f_session.py", "%2e%2e/templates/base.html", "js/../../_internal.py",
-                 "css/base.css%00.js", "missing.js"):
+                 "missing.js"):
         r = httpx.get(f"{hub.url}/dashboard/static/{path}", timeout=10)
         assert r.status_code == 404, (path, r.status_code)
+    r = httpx.get(f"{hub.url}/dashboard/static/css/base.css%00.js", timeout=10)  # a NUL in any URL: 400
+    assert r.status_code == 400 and "NUL" in r.text.upper(), r.text
