@@ -392,22 +392,29 @@ def utf8_safe_cut(data: bytes, limit: int) -> int:
 
     Bytes that are not valid UTF-8 count as single characters. Returns at least 1 when
     ``data`` is not empty and ``limit >= 1`` (a lone byte is always a valid cut)."""
-    n = min(limit, len(data))
-    if n == len(data) or n == 0:
-        return n
-    # walk back over continuation bytes (10xxxxxx), at most 3
-    i = n
+    return utf8_safe_cut_at(data, 0, limit)
+
+
+def utf8_safe_cut_at(data: bytes, start: int, limit: int) -> int:
+    """Where a chunk of ``data`` starting at ``start`` ends: ``start + utf8_safe_cut(data[start:],
+    limit)`` without copying the rest of ``data``: the largest end <= ``start + limit`` that does
+    not fall inside a UTF-8 character; at least ``start + 1`` when there is data left and
+    ``limit >= 1``."""
+    end = start + min(limit, len(data) - start)
+    if end >= len(data) or end <= start:
+        return max(end, start)
+    i = end
     back = 0
-    while i > 0 and back < 4 and (data[i] & 0xC0) == 0x80:
+    while i > start and back < 4 and (data[i] & 0xC0) == 0x80:  # walk back over continuation bytes
         i -= 1
         back += 1
     if back == 0:
-        return n
+        return end
     lead = data[i]
     need = 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 0
-    if need and i + need > n and i > 0:
+    if need and i + need > end and i > start:
         return i  # the character starting at i would be split: cut before it
-    return n
+    return end
 
 
 def encode_output(task_id: str, data: bytes, offset: int, stream: str = "stdout") -> WsOutput:

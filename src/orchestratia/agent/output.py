@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestratia.protocol import MAX_OUTPUT_CHUNK_BYTES
+from orchestratia.protocol import MAX_OUTPUT_CHUNK_BYTES, utf8_safe_cut_at
 
 log = logging.getLogger(__name__)
 
@@ -40,28 +40,6 @@ def incomplete_tail(data: bytes) -> int:
     return 0
 
 
-def safe_cut_at(data: bytes, start: int, limit: int) -> int:
-    """Where a chunk of ``data`` starting at ``start`` ends: ``start + utf8_safe_cut(data[start:],
-    limit)`` without copying the rest of ``data``. The largest end <= ``start + limit`` that does
-    not fall inside a UTF-8 character (bytes that are not UTF-8 count as single characters); at
-    least ``start + 1`` when there is data left and ``limit >= 1``."""
-    end = start + min(limit, len(data) - start)
-    if end >= len(data) or end <= start:
-        return max(end, start)
-    i = end
-    back = 0
-    while i > start and back < 4 and (data[i] & 0xC0) == 0x80:  # walk back over continuation bytes
-        i -= 1
-        back += 1
-    if back == 0:
-        return end
-    lead = data[i]
-    need = 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 0
-    if need and i + need > end and i > start:
-        return i  # the character starting at i would be split: cut before it
-    return end
-
-
 def split_chunks(data: bytes, offset: int, max_bytes: int = MAX_OUTPUT_CHUNK_BYTES) -> list[tuple[int, bytes]]:
     """Cut ``data`` (logged at ``offset``) into ``(offset, bytes)`` chunks of at most
     ``max_bytes`` that never end inside a UTF-8 character (unless one character is longer than
@@ -71,7 +49,7 @@ def split_chunks(data: bytes, offset: int, max_bytes: int = MAX_OUTPUT_CHUNK_BYT
     pos = 0
     size = len(data)
     while pos < size:
-        end = safe_cut_at(data, pos, max_bytes)
+        end = utf8_safe_cut_at(data, pos, max_bytes)
         if end <= pos:  # max_bytes < 1: never loop forever
             end = pos + 1
         out.append((offset + pos, data[pos:end]))

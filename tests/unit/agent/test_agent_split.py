@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestratia.agent.output import safe_cut_at, split_chunks
+from orchestratia.agent.output import split_chunks
+from orchestratia.protocol import utf8_safe_cut_at as safe_cut_at
 from orchestratia.protocol import utf8_safe_cut
 
 utf8ish = st.one_of(
