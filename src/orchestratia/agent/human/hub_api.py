@@ -121,23 +121,22 @@ class HttpHubHelpAPI:
         )
 
     async def get_intervention(self, intervention_id: str) -> dict[str, Any]:
-        response = await self._client.get(f"/interventions/{intervention_id}")
-        _check(response)
-        data = response.json()
-        if not isinstance(data, dict):
-            raise RuntimeError(f"unexpected intervention body: {data!r}")
-        return data
+        return _intervention(await self._client.get(f"/interventions/{intervention_id}"))
 
     async def withdraw_intervention(self, intervention_id: str) -> dict[str, Any]:
         """Extension ``POST /interventions/{id}/withdraw``: the agent stopped waiting. Returns the
         intervention (status ``withdrawn``); HelpRefused 409 when it was answered or cancelled
         first, 404 from a hub without the extension."""
-        response = await self._client.post(f"/interventions/{intervention_id}/withdraw")
-        _check(response)
-        data = response.json()
-        if not isinstance(data, dict):
-            raise RuntimeError(f"unexpected intervention body: {data!r}")
-        return data
+        return _intervention(await self._client.post(f"/interventions/{intervention_id}/withdraw"))
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _intervention(response: httpx.Response) -> dict[str, Any]:
+    """The intervention a successful response carries (errors raised as for every call)."""
+    _check(response)
+    data = response.json()
+    if not isinstance(data, dict):
+        raise RuntimeError(f"unexpected intervention body: {data!r}")
+    return data
