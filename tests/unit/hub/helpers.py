@@ -70,6 +70,12 @@ class Api:
             assert r.status_code == expect, f"{method} {path}: {r.status_code} {r.text}"
         return r.json() if r.content else None
 
+    async def running_task(self, agent: dict[str, Any]) -> str:
+        """A task for ``agent``, started by it: its id."""
+        task = await self.task(agent=agent["name"])
+        await self.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+        return task["id"]
+
     async def task(self, **fields: Any) -> dict[str, Any]:
         body = {"title": "t", "spec": "echo hi", **fields}
         return await self.admin("POST", "/tasks", 201, json=body)

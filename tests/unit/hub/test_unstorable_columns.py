@@ -19,15 +19,9 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-async def running_task(api: Api, agent: dict[str, Any]) -> str:
-    task = await api.task(agent=agent["name"])
-    await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
-    return task["id"]
-
-
 async def test_an_exit_code_past_int32_is_a_422_naming_it(api: Api) -> None:
     agent = await api.online()
-    task_id = await running_task(api, agent)
+    task_id = await api.running_task(agent)
     r = await api.client.post(f"{V1}/tasks/{task_id}/fail", json={"error": "x", "exit_code": 2**31}, headers=agent["headers"])
     assert r.status_code == 422 and "exit_code" in r.json()["detail"], r.text
     assert (await api.admin("GET", f"/tasks/{task_id}"))["status"] == "running"
@@ -35,7 +29,7 @@ async def test_an_exit_code_past_int32_is_a_422_naming_it(api: Api) -> None:
 
 async def test_a_complete_whose_exit_code_does_not_fit_keeps_it_in_the_result(api: Api) -> None:
     agent = await api.online()
-    task_id = await running_task(api, agent)
+    task_id = await api.running_task(agent)
     await api.agent(agent, "POST", f"/tasks/{task_id}/complete", json={"result": {"exit_code": 2**40}})
     task = await api.admin("GET", f"/tasks/{task_id}")
     assert task["status"] == "completed" and task["exit_code"] is None and task["result"] == {"exit_code": 2**40}

@@ -27,19 +27,13 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-async def running_task(api: Api, agent: dict[str, Any]) -> str:
-    task = await api.task(agent=agent["name"])
-    await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
-    return task["id"]
-
-
 async def post_raw(api: Api, path: str, raw: str, headers: dict[str, str]) -> Any:
     return await api.client.post(path, content=raw.encode(), headers={**headers, "content-type": "application/json"})
 
 
 async def test_nul_and_lone_surrogates_in_a_report_are_stored_as_replacement_characters(api: Api) -> None:
     agent = await api.online()
-    task_id = await running_task(api, agent)
+    task_id = await api.running_task(agent)
     raw = '{"error": "boom\\u0000\\ud800!", "result": {"k\\u0000": ["\\udfff", "ok \\ud83d\\ude00"]}}'
     r = await post_raw(api, f"{V1}/tasks/{task_id}/fail", raw, agent["headers"])
     assert r.status_code == 200, r.text
@@ -51,7 +45,7 @@ async def test_nul_and_lone_surrogates_in_a_report_are_stored_as_replacement_cha
 
 async def test_nul_in_help_heartbeat_registration_and_admin_text(api: Api) -> None:
     agent = await api.online()
-    task_id = await running_task(api, agent)
+    task_id = await api.running_task(agent)
     r = await post_raw(api, f"{V1}/tasks/{task_id}/help", '{"question": "a\\u0000b", "context": "\\u0000"}', agent["headers"])
     assert r.status_code == 201, r.text
     r = await post_raw(api, f"{V1}/heartbeat", '{"system_info": {"\\u0000": "\\ud800"}, "agent_version": "1\\u0000"}',
@@ -82,7 +76,7 @@ async def test_nul_in_help_heartbeat_registration_and_admin_text(api: Api) -> No
 )
 async def test_numbers_and_nesting_the_store_cannot_hold_are_422_and_change_nothing(api: Api, raw: str, says: str) -> None:
     agent = await api.online()
-    task_id = await running_task(api, agent)
+    task_id = await api.running_task(agent)
     r = await post_raw(api, f"{V1}/tasks/{task_id}/fail", raw, agent["headers"])
     assert r.status_code == 422 and says in r.json()["detail"], r.text
     assert (await api.admin("GET", f"/tasks/{task_id}"))["status"] == "running"
@@ -95,7 +89,7 @@ async def test_an_exit_code_past_int32_is_never_a_500(api: Api, backend: str) ->
     database's reason, or the route's own check naming ``exit_code``) and the task is
     unchanged; SQLite may store it."""
     agent = await api.online()
-    task_id = await running_task(api, agent)
+    task_id = await api.running_task(agent)
     r = await post_raw(api, f"{V1}/tasks/{task_id}/fail", '{"error": "x", "exit_code": 2147483648}', agent["headers"])
     task = await api.admin("GET", f"/tasks/{task_id}")
     if r.status_code == 422:
@@ -134,7 +128,7 @@ async def test_rows_stored_before_these_rules_can_still_be_read(api: Api, hub, b
     """A result with an integer past 64 bits (and, on SQLite, a lone surrogate) stored by an
     older hub made every task list a 500 (orjson refuses both): now they are written back."""
     agent = await api.online()
-    task_id = await running_task(api, agent)
+    task_id = await api.running_task(agent)
     result: dict[str, Any] = {"big": 10**30, "deep": [[[1]]]}
     if backend == "sqlite":  # PostgreSQL's json type itself refuses a lone surrogate
         result["odd\ud800"] = "\udfff"
