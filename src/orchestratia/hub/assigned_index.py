@@ -17,11 +17,10 @@ only happens if nothing was noted since that poll began (:attr:`AssignedIndex.ep
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
-from orchestratia.hub.store.models import Task
+from orchestratia.hub.store.queries import agents_with_assigned_tasks
 
 
 class AssignedIndex:
@@ -32,8 +31,7 @@ class AssignedIndex:
 
     async def load(self, session: AsyncSession) -> None:
         """Note the agents with an assigned task in the store, and trust the index from now on."""
-        rows = await session.execute(select(Task.agent_id).where(Task.status == TaskStatus.ASSIGNED.value).distinct())
-        self._agents = {row[0] for row in rows if row[0]}
+        self._agents = await agents_with_assigned_tasks(session)
         self.enabled = True
 
     def note(self, agent_id: str) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from orchestratia.protocol import AgentStatus, TaskStatus
 from orchestratia.hub.states import emit, transition
 from orchestratia.hub.store.models import AdminSession, Agent, Task, utcnow
-from orchestratia.hub.store.queries import offerable_tasks, repo_dir
+from orchestratia.hub.store.queries import agents_with_assigned_tasks, offerable_tasks, repo_dir
 from orchestratia.hub.views import agent_status, task_payload
 
 if TYPE_CHECKING:
@@ -118,12 +118,7 @@ class Scheduler:
         found: set[str] = set()
         async with self.hub.read() as session:
             for i in range(0, len(agent_ids), chunk):
-                rows = await session.execute(
-                    select(Task.agent_id)
-                    .where(Task.agent_id.in_(agent_ids[i : i + chunk]), Task.status == TaskStatus.ASSIGNED.value)
-                    .distinct()
-                )
-                found.update(row[0] for row in rows)
+                found |= await agents_with_assigned_tasks(session, agent_ids[i : i + chunk])
         return [a for a in agent_ids if a in found]
 
     async def dispatch(self, agent_id: str) -> None:

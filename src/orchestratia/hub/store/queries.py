@@ -36,6 +36,14 @@ async def agent_by_key_hash(session: AsyncSession, key_hash: str) -> Agent | Non
     return (await session.execute(select(Agent).where(Agent.api_key_hash == key_hash))).scalar_one_or_none()
 
 
+async def agents_with_assigned_tasks(session: AsyncSession, among: list[str] | None = None) -> set[str]:
+    """Ids of the agents (of ``among``, or all) that have an assigned task."""
+    query = select(Task.agent_id).where(Task.status == TaskStatus.ASSIGNED.value).distinct()
+    if among is not None:
+        query = query.where(Task.agent_id.in_(among))
+    return {row[0] for row in await session.execute(query) if row[0]}
+
+
 async def find_agent(session: AsyncSession, id_or_name: str) -> Agent | None:
     if is_uuid(id_or_name):
         agent = await session.get(Agent, id_or_name)
