@@ -4,8 +4,12 @@ finished task carries the admin API's task object, one for a withdrawn question 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx
 import pytest
 
 from orchestratia.hub.app import create_app
@@ -29,24 +33,30 @@ async def _receiver() -> tuple[asyncio.base_events.Server, int, asyncio.Queue]:
     return server, server.sockets[0].getsockname()[1], got
 
 
-async def test_task_finished_webhook(settings_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.asynccontextmanager
+async def hooked_hub(
+    settings_factory: Any, monkeypatch: pytest.MonkeyPatch, event: str
+) -> AsyncIterator[tuple[Api, asyncio.Queue]]:
+    """A live hub with one webhook target for ``event`` (a local receiver), and a logged-in client."""
     server, port, got = await _receiver()
-    hooks = [{"url": f"http://127.0.0.1:{port}/hook", "secret": "s", "events": ["task.finished"]}]
+    hooks = [{"url": f"http://127.0.0.1:{port}/hook", "secret": "s", "events": [event]}]
     monkeypatch.setenv("ORCHESTRATIA_WEBHOOKS", json.dumps(hooks))
-    app = create_app(settings_factory())
     try:
-        async with LiveServer(app) as live:
-            import httpx
-
+        async with LiveServer(create_app(settings_factory())) as live:
             async with httpx.AsyncClient(base_url=live.url) as client:
                 api = Api(client, live.hub)
                 await api.login()
-                agent = await api.register("dev-1")
-                task = await api.task(title="hooked", agent="dev-1")
-                await api.agent(agent, "POST", f"/tasks/{task['id']}/fail", json={"error": "nope"})
-                delivery = await asyncio.wait_for(got.get(), 10)
+                yield api, got
     finally:
         server.close()
+
+
+async def test_task_finished_webhook(settings_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with hooked_hub(settings_factory, monkeypatch, "task.finished") as (api, got):
+        agent = await api.register("dev-1")
+        task = await api.task(title="hooked", agent="dev-1")
+        await api.agent(agent, "POST", f"/tasks/{task['id']}/fail", json={"error": "nope"})
+        delivery = await asyncio.wait_for(got.get(), 10)
     assert delivery["event"] == "task.finished"
     assert delivery["data"]["id"] == task["id"] and delivery["data"]["agent"] == "dev-1"
     assert delivery["data"]["status"] == "failed" and "hooked" in delivery["text"]
@@ -55,25 +65,13 @@ async def test_task_finished_webhook(settings_factory, monkeypatch: pytest.Monke
 async def test_withdrawn_question_webhook(settings_factory, monkeypatch: pytest.MonkeyPatch) -> None:
     """The agent withdraws its question (POST /interventions/{id}/withdraw): targets that want
     ``intervention.withdrawn`` get the follow-up, with the admin API's intervention object."""
-    server, port, got = await _receiver()
-    hooks = [{"url": f"http://127.0.0.1:{port}/hook", "secret": "s", "events": ["intervention.withdrawn"]}]
-    monkeypatch.setenv("ORCHESTRATIA_WEBHOOKS", json.dumps(hooks))
-    app = create_app(settings_factory())
-    try:
-        async with LiveServer(app) as live:
-            import httpx
-
-            async with httpx.AsyncClient(base_url=live.url) as client:
-                api = Api(client, live.hub)
-                await api.login()
-                agent = await api.online("dev-1")
-                task = await api.task(title="asks", agent="dev-1")
-                await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
-                ask = await api.agent(agent, "POST", f"/tasks/{task['id']}/help", 201, json={"question": "Deploy?"})
-                await api.agent(agent, "POST", f"/interventions/{ask['id']}/withdraw")
-                delivery = await asyncio.wait_for(got.get(), 10)
-    finally:
-        server.close()
+    async with hooked_hub(settings_factory, monkeypatch, "intervention.withdrawn") as (api, got):
+        agent = await api.online("dev-1")
+        task = await api.task(title="asks", agent="dev-1")
+        await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+        ask = await api.agent(agent, "POST", f"/tasks/{task['id']}/help", 201, json={"question": "Deploy?"})
+        await api.agent(agent, "POST", f"/interventions/{ask['id']}/withdraw")
+        delivery = await asyncio.wait_for(got.get(), 10)
     assert delivery["event"] == "intervention.withdrawn"
     data = delivery["data"]
     assert data["id"] == ask["id"] and data["task_id"] == task["id"] and data["agent"] == "dev-1"
