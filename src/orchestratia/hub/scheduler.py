@@ -28,6 +28,7 @@ from orchestratia.hub.states import emit, transition
 from orchestratia.hub.store.models import AdminSession, Agent, Task, utcnow
 from orchestratia.hub.store.queries import agents_with_assigned_tasks, offerable_tasks, repo_dir
 from orchestratia.hub.views import agent_status, task_payload
+from orchestratia.hub.waits import wait_set
 
 if TYPE_CHECKING:
     from orchestratia.hub.core import Hub
@@ -79,8 +80,7 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         last_periodic = loop.time()
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, last_periodic + interval - loop.time()))
+            await wait_set(self._wake, last_periodic + interval - loop.time())
             self._wake.clear()
             # steady kicks (many agents heartbeating) must not starve the periodic checks
             periodic = loop.time() - last_periodic >= interval
