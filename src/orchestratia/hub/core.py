@@ -23,6 +23,7 @@ from orchestratia.hub.events import EventBus, make_bus
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.store.engine import Database
 from orchestratia.hub.store.models import Agent, utcnow
+from orchestratia.hub.waits import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +129,16 @@ class Hub:
         rows = [{"id": agent_id, **values} for agent_id, values in pending.items()]
         self._writing = pending
         try:
-            await self._write_contacts(rows)
-        except Exception:
-            log.exception("writing %d agent contacts failed; writing them one by one", len(rows))
-            if not await self._write_contacts_singly(rows):  # the store itself is failing
-                for agent_id, values in pending.items():
-                    self._contacts[agent_id] = {**values, **self._contacts.get(agent_id, {})}
-                self._came_online |= online
-                return
+            try:
+                await self._write_contacts(rows)
+            except Exception:
+                log.exception("writing %d agent contacts failed; writing them one by one", len(rows))
+                if not await self._write_contacts_singly(rows):  # the store itself is failing
+                    self._keep_unwritten(pending, online)
+                    return
+        except asyncio.CancelledError:  # stopped mid-write (shutdown): the next flush writes them
+            self._keep_unwritten(pending, online)
+            raise
         finally:
             self._writing = {}
         for agent_id in online:
@@ -143,6 +146,13 @@ class Hub:
             self.scheduler.kick(agent_id)
         if online:
             self.scheduler.kick(None)
+
+    def _keep_unwritten(self, pending: dict[str, dict[str, Any]], online: set[str]) -> None:
+        """Put contacts a flush could not (or may not) have written back for the next one; a
+        contact made since wins, and writing one twice is harmless."""
+        for agent_id, values in pending.items():
+            self._contacts[agent_id] = {**values, **self._contacts.get(agent_id, {})}
+        self._came_online |= online
 
     async def _write_contacts(self, rows: list[dict[str, Any]]) -> None:
         async with self.write() as session:
@@ -171,8 +181,7 @@ class Hub:
 
     async def _flush_loop(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._flush_soon.wait(), self.contact_flush_s)
+            await wait_set(self._flush_soon, self.contact_flush_s)
             self._flush_soon.clear()
             await self.flush_contacts()
 
