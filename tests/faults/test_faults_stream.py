@@ -79,7 +79,6 @@ def test_hub_killed_mid_stream_and_restarted(fault_hub: FaultHub, make_fault_age
     assert_intact(fault_hub, agent, task_id)
 
 
-@pytest.mark.parametrize("fault_hub", ["sqlite"], indirect=True)
 def test_daemon_killed_mid_stream_and_restarted(fault_hub: FaultHub, make_fault_agent) -> None:
     agent = make_fault_agent(fault_hub)
     task_id = create_task(fault_hub, agent)
@@ -93,7 +92,6 @@ def test_daemon_killed_mid_stream_and_restarted(fault_hub: FaultHub, make_fault_
     assert_intact(fault_hub, agent, task_id)
 
 
-@pytest.mark.parametrize("fault_hub", ["sqlite"], indirect=True)
 def test_websocket_cut_every_few_hundred_ms(fault_hub: FaultHub, make_fault_agent, proxy_factory) -> None:
     proxy = proxy_factory(fault_hub, websocket_only=True)
     agent = make_fault_agent(fault_hub, via=proxy.url)
@@ -107,7 +105,6 @@ def test_websocket_cut_every_few_hundred_ms(fault_hub: FaultHub, make_fault_agen
     assert_intact(fault_hub, agent, task_id)
 
 
-@pytest.mark.parametrize("fault_hub", ["sqlite"], indirect=True)
 def test_every_connection_cut_every_second(fault_hub: FaultHub, make_fault_agent, proxy_factory) -> None:
     """HTTP calls (start, complete, heartbeat) are cut too: retries must not run or report twice."""
     proxy = proxy_factory(fault_hub, websocket_only=False)
