@@ -23,7 +23,7 @@ from orchestratia.hub.events import EventBus, make_bus
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.store.engine import Database
 from orchestratia.hub.store.models import Agent, utcnow
-from orchestratia.hub.waits import wait_set
+from orchestratia.hub.shutdown import wait_set
 
 log = logging.getLogger(__name__)
 

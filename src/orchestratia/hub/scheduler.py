@@ -28,7 +28,7 @@ from orchestratia.hub.states import emit, transition
 from orchestratia.hub.store.models import AdminSession, Agent, Task, utcnow
 from orchestratia.hub.store.queries import agents_with_assigned_tasks, offerable_tasks, repo_dir
 from orchestratia.hub.views import agent_status, task_payload
-from orchestratia.hub.waits import wait_set
+from orchestratia.hub.shutdown import wait_set
 
 if TYPE_CHECKING:
     from orchestratia.hub.core import Hub
