@@ -31,6 +31,8 @@ from orchestratia.hub.views import agent_status, task_payload
 from orchestratia.hub.shutdown import wait_set
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from orchestratia.hub.core import Hub
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class Scheduler:
         self._pending: set[str | None] = set()
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._tick_lock = asyncio.Lock()
         self._known: dict[str, AgentStatus] = {}
         self._purged_at: datetime | None = None
 
@@ -97,7 +100,16 @@ class Scheduler:
     async def tick(
         self, agents: set[str | None] | None = None, *, periodic: bool = True, now: datetime | None = None
     ) -> None:
-        """One pass: (periodic checks), queued assignment, then pushes to agents with room."""
+        """One pass: (periodic checks), queued assignment, then pushes to agents with room.
+
+        One pass at a time in a process: a pass started while the loop's is under way waits for
+        it, then reads what it committed (on PostgreSQL the two would otherwise meet in
+        ``SKIP LOCKED``: the second skips the tasks the first holds, and neither assigns one
+        to an agent whose contact the first read too early to see)."""
+        async with self._tick_lock:
+            await self._tick(agents, periodic=periodic, now=now)
+
+    async def _tick(self, agents: set[str | None] | None, *, periodic: bool, now: datetime | None) -> None:
         now = now or utcnow()
         if periodic:
             await self.hub.flush_contacts()  # liveness decisions read last_seen_at
@@ -242,17 +254,28 @@ class Scheduler:
                     )
                 )
             ).all()
-        # contact made since the last write (e.g. the start of a just-registered agent's first
-        # task) is not in the store yet: that agent is not lost
-        ids = [task_id for task_id, agent_id in rows if not self.hub.has_unwritten_contact(agent_id)]
-        for task_id in ids:
+        lost = 0
+        for task_id, agent_id in rows:
             async with self.hub.write() as session:
                 task = await session.get(Task, task_id, with_for_update=True)
                 if task is None or task.status != TaskStatus.RUNNING.value:
                     continue
+                if await self._had_contact_since(session, agent_id, cutoff):
+                    continue
                 error = f"agent had no contact with the hub for more than {grace:g} s"
                 await transition(session, task, TaskStatus.LOST, now=now, error=error)
-        return len(ids)
+                lost += 1
+        return lost
+
+    async def _had_contact_since(self, session: AsyncSession, agent_id: str, cutoff: datetime) -> bool:
+        """Whether the agent made contact after ``cutoff``, checked again just before a task is
+        ended ``lost``: the read that found it may predate a contact that is still in memory,
+        being written, or (committed since) in the store. In that order: a contact leaves
+        memory only once it is committed, so one of the three always sees it."""
+        if self.hub.has_unwritten_contact(agent_id):
+            return True
+        seen = select(Agent.id).where(Agent.id == agent_id, Agent.last_seen_at >= cutoff)
+        return (await session.execute(seen)).first() is not None
 
     async def purge_sessions(self, now: datetime) -> None:
         """Delete expired admin sessions (at most every ``SESSION_PURGE_S``)."""
