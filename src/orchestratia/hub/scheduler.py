@@ -256,6 +256,8 @@ class Scheduler:
             ).all()
         lost = 0
         for task_id, agent_id in rows:
+            if self.hub.has_unwritten_contact(agent_id):  # the common case: no write needed
+                continue
             async with self.hub.write() as session:
                 task = await session.get(Task, task_id, with_for_update=True)
                 if task is None or task.status != TaskStatus.RUNNING.value:
