@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -95,3 +96,18 @@ async def next_message(sub: Any, timeout: float = 5.0, **match: Any) -> dict[str
             return message
         if loop.time() > deadline:
             raise AssertionError(f"no message matching {match}")
+
+
+@contextlib.asynccontextmanager
+async def second_hub(settings_factory: Any) -> AsyncIterator[tuple[Any, Api]]:
+    """Another hub process on the same store (a replica, or the hub after a restart), with an
+    admin client logged in to it."""
+    from orchestratia.hub.app import create_app
+
+    application = create_app(settings_factory())
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://replica.test") as client:
+            other = Api(client, application.state.hub)
+            await other.login()
+            yield application.state.hub, other

@@ -4,29 +4,13 @@ hub process on the same store by its next liveness check."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from orchestratia.hub.app import create_app
 from orchestratia.hub.store.models import utcnow
 
-from .helpers import Api
-
-
-@contextlib.asynccontextmanager
-async def second_hub(settings_factory: Any) -> AsyncIterator[tuple[Any, Api]]:
-    """Another hub process (a replica) on the same store."""
-    application = create_app(settings_factory())
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://replica.test") as client:
-            other = Api(client, application.state.hub)
-            await other.login()
-            yield application.state.hub, other
+from .helpers import Api, second_hub
 
 
 async def test_revoked_key_is_refused_at_once(api: Api) -> None:

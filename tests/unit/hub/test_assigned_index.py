@@ -7,11 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
-
-from orchestratia.hub.app import create_app
-
-from .helpers import Api
+from .helpers import Api, second_hub
 
 
 async def test_polls_see_every_assignment(api: Api, hub) -> None:
@@ -57,8 +53,5 @@ async def test_polls_racing_assignments_never_lose_one(api: Api, hub) -> None:
 async def test_assignments_made_before_a_restart_are_offered(api: Api, settings_factory: Any) -> None:
     agent = await api.online("dev-1")
     task = await api.task(agent="dev-1")
-    restarted = create_app(settings_factory())  # another hub process on the same store
-    async with restarted.router.lifespan_context(restarted):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=restarted), base_url="http://r.test") as client:
-            again = Api(client, restarted.state.hub)
-            assert [t["id"] for t in await again.agent(agent, "GET", "/tasks/poll")] == [task["id"]]
+    async with second_hub(settings_factory) as (_, again):  # another hub process on the same store
+        assert [t["id"] for t in await again.agent(agent, "GET", "/tasks/poll")] == [task["id"]]

@@ -14,7 +14,7 @@ import httpx
 from orchestratia.hub.app import create_app
 from orchestratia.hub.shutdown import wait_set
 
-from .helpers import Api
+from .helpers import Api, second_hub
 
 
 async def test_a_cancel_right_after_set_stops_the_loop() -> None:
@@ -65,11 +65,7 @@ async def test_the_hub_shuts_down_after_an_agent_came_online(settings_factory: A
         closing = asyncio.create_task(lifespan.__aexit__(None, None, None))
         done, _ = await asyncio.wait({closing}, timeout=30)
     assert done, "the hub's shutdown hung"
-    again = create_app(settings_factory())
-    async with again.router.lifespan_context(again):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=again), base_url="http://hub.test") as client:
-            api = Api(client, again.state.hub)
-            await api.login()
-            listed = {a["id"]: a for a in await api.admin("GET", "/agents")}
+    async with second_hub(settings_factory) as (_, restarted):
+        listed = {a["id"]: a for a in await restarted.admin("GET", "/agents")}
     assert listed[agent["id"]]["last_seen_at"], listed[agent["id"]]
     assert listed[agent["id"]]["status"] == "ONLINE", listed[agent["id"]]
