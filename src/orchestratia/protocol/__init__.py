@@ -2,11 +2,15 @@
 
 - :mod:`.wire` — the agent ⇄ hub wire models (PROTOCOL.md v1 + our extensions), task states,
   secret formats, UTF-8-safe output cuts (pydantic only, no I/O).
+- :mod:`.events` — the hub's typed bus events (channels ``hub`` and ``task:{id}``), read by the
+  SSE streams, the dashboard and the CLI.
+- :mod:`.pushes` — the hub → agent pushes on ``agent:{id}`` (the :mod:`.wire` ``Ws*`` models).
+- :mod:`.admin` — the admin API's bodies and objects (``TaskCreate``, ``ApprovalPolicy``, ...).
 - :mod:`.shared` — the few stdlib-only helpers both sides need (atomic private write, a
   cancel-safe wait, an HTTP error's detail, UUID check).
 
-``orchestratia.protocol`` re-exports the wire names, so ``from orchestratia.protocol import
-TaskPayload`` keeps working.
+``orchestratia.protocol`` re-exports the public names of wire, events, pushes and admin, so
+``from orchestratia.protocol import TaskPayload`` keeps working.
 """
 
 from __future__ import annotations
@@ -46,9 +50,6 @@ from .wire import (
     FailRequest,
     HELP_REQUEST_ID_MAX,
     HelpRequest,
-    HelpResponse,
-    InterventionPayload,
-    ErrorBody,
     WsAuth,
     WsAuthOk,
     WsAuthError,
@@ -65,6 +66,8 @@ from .wire import (
     WsTaskCancel,
     WsInterventionAnswered,
     WsError,
+    WsRevoked,
+    OutputStream,
     AgentMessage,
     HubMessage,
     parse_agent_message,
@@ -73,6 +76,41 @@ from .wire import (
     utf8_safe_cut,
     utf8_safe_cut_at,
     encode_output,
+)
+
+from .events import (
+    HUB_CHANNEL,
+    TASK_CHANNEL_PREFIX,
+    task_channel,
+    TokenStatus,
+    TaskEvent,
+    AgentEvent,
+    InterventionEvent,
+    TokenEvent,
+    TaskStatusEvent,
+    TaskOutputEvent,
+    HubEvent,
+    AnyEvent,
+    parse_event,
+    channel_of,
+)
+from .pushes import AGENT_CHANNEL_PREFIX, Push, AnyPush, agent_channel, parse_push, message_dict
+from .admin import (
+    ApprovalPolicy,
+    TASK_TITLE_MAX,
+    TASK_TIMEOUT_MAX_MINUTES,
+    IsoTime,
+    LoginRequest,
+    TokenCreate,
+    TaskCreate,
+    TaskCancel,
+    InterventionAnswer,
+    LoginResponse,
+    TaskView,
+    AgentView,
+    InterventionView,
+    TokenView,
+    TokenCreated,
 )
 
 __all__ = [
@@ -110,9 +148,6 @@ __all__ = [
     "FailRequest",
     "HELP_REQUEST_ID_MAX",
     "HelpRequest",
-    "HelpResponse",
-    "InterventionPayload",
-    "ErrorBody",
     "WsAuth",
     "WsAuthOk",
     "WsAuthError",
@@ -129,6 +164,8 @@ __all__ = [
     "WsTaskCancel",
     "WsInterventionAnswered",
     "WsError",
+    "WsRevoked",
+    "OutputStream",
     "AgentMessage",
     "HubMessage",
     "parse_agent_message",
@@ -137,4 +174,39 @@ __all__ = [
     "utf8_safe_cut",
     "utf8_safe_cut_at",
     "encode_output",
+    "HUB_CHANNEL",
+    "TASK_CHANNEL_PREFIX",
+    "task_channel",
+    "TokenStatus",
+    "TaskEvent",
+    "AgentEvent",
+    "InterventionEvent",
+    "TokenEvent",
+    "TaskStatusEvent",
+    "TaskOutputEvent",
+    "HubEvent",
+    "AnyEvent",
+    "parse_event",
+    "channel_of",
+    "AGENT_CHANNEL_PREFIX",
+    "Push",
+    "AnyPush",
+    "agent_channel",
+    "parse_push",
+    "message_dict",
+    "ApprovalPolicy",
+    "TASK_TITLE_MAX",
+    "TASK_TIMEOUT_MAX_MINUTES",
+    "IsoTime",
+    "LoginRequest",
+    "TokenCreate",
+    "TaskCreate",
+    "TaskCancel",
+    "InterventionAnswer",
+    "LoginResponse",
+    "TaskView",
+    "AgentView",
+    "InterventionView",
+    "TokenView",
+    "TokenCreated",
 ]

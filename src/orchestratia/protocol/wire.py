@@ -70,10 +70,6 @@ class TaskStatus(str, Enum):
     TIMED_OUT = "timed_out"
     LOST = "lost"
 
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
 
 FINAL_STATUSES = frozenset(
     {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST}
@@ -188,6 +184,9 @@ class TaskPayload(_Wire):
     runner: str | None = None  # None: the agent's default runner
     timeout_minutes: Minutes | None = None  # may be fractional (0.05 = 3 s); whole values go as integers
     created_at: datetime | None = None
+    #: one of ``admin.ApprovalPolicy``'s values, kept a plain string on purpose: our daemon treats
+    #: a policy it does not know as ``all`` (fails closed), whereas an enum here would make it
+    #: refuse the whole task from a hub that has a newer policy
     approval_policy: str | None = None
 
 
@@ -222,27 +221,6 @@ class HelpRequest(_Wire):
     #: extension: an idempotency key the client generates (a uuid4) and sends again on every
     #: retry of the same question; the hub then answers with the intervention it already made
     request_id: str | None = Field(default=None, min_length=1, max_length=HELP_REQUEST_ID_MAX)
-
-
-class HelpResponse(_Wire):
-    id: str
-    intervention_id: str
-    status: InterventionStatus = InterventionStatus.PENDING
-
-
-class InterventionPayload(_Wire):
-    id: str
-    task_id: str
-    status: InterventionStatus
-    question: str
-    context: str | None = None
-    response: str | None = None
-    created_at: datetime
-    answered_at: datetime | None = None
-
-
-class ErrorBody(_Wire):
-    detail: Any
 
 
 # --------------------------------------------------------------------------- WebSocket
@@ -293,6 +271,10 @@ class WsResume(_Wire):
     tasks: list[ResumeTask] = Field(default_factory=list)
 
 
+#: where a piece of a task's output came from
+OutputStream = Literal["stdout", "stderr", "system"]
+
+
 class WsOutput(_Wire):
     """v1: ``task_id, content, stream``; extension: ``offset, length`` (raw log bytes) and
     ``encoding="base64"`` when the byte range is not valid UTF-8 (feature ``binary``)."""
@@ -300,7 +282,7 @@ class WsOutput(_Wire):
     type: Literal["output"] = "output"
     task_id: str
     content: str
-    stream: Literal["stdout", "stderr", "system"] = "stdout"
+    stream: OutputStream = "stdout"
     offset: int | None = Field(default=None, ge=0)
     length: int | None = Field(default=None, ge=0)
     encoding: Literal["utf-8", "base64"] | None = None
@@ -347,6 +329,16 @@ class WsError(_Wire):
     detail: str
 
 
+class WsRevoked(_Wire):
+    """The agent was revoked. Published on the bus channel ``agent:{id}``: the hub process
+    holding the agent's socket then sends it ``error`` and closes it with 4401. It is in
+    :data:`HubMessage` so every message on that channel parses; a daemon that ever received it
+    would ignore it as an unknown type (v1 daemons ignore unknown types), so adding it is
+    compatible."""
+
+    type: Literal["revoked"] = "revoked"
+
+
 AgentMessage = Annotated[Union[WsAuth, WsPing, WsHello, WsOutput], Field(discriminator="type")]
 HubMessage = Annotated[
     Union[
@@ -360,6 +352,7 @@ HubMessage = Annotated[
         WsTaskCancel,
         WsInterventionAnswered,
         WsError,
+        WsRevoked,
     ],
     Field(discriminator="type"),
 ]

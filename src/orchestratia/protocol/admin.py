@@ -1,0 +1,190 @@
+"""The admin API's objects (prefix ``/api/admin``; docs/admin-api.md): request bodies with
+their limits, and the objects it answers with, so the hub, the CLI and the dashboard share one
+definition.
+
+Bodies ignore unknown fields and keep the messages clients see today (pydantic's, e.g.
+``title: String should have at least 1 character``). Read models ignore unknown fields too
+(the API may add some); their JSON is exactly the API's: timestamps are ISO 8601 strings as
+the hub writes them (``2025-01-02T03:04:05.123456+00:00``), whole ``timeout_minutes`` are
+integers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from .events import TokenStatus
+from .wire import AgentStatus, InterventionStatus, Minutes, TaskStatus
+
+
+class ApprovalPolicy(str, Enum):
+    """Which tool calls of a claude task a human approves (docs/human-in-the-loop.md)."""
+
+    NONE = "none"  # none: the agent runs every tool call
+    RISKY = "risky"  # edits, and shell commands that are not plainly read-only
+    ALL = "all"  # every tool call
+
+    def __str__(self) -> str:  # "risky", not "ApprovalPolicy.RISKY", in f-strings and logs
+        return self.value
+
+
+#: the longest task title, and the longest ``timeout_minutes`` (one week)
+TASK_TITLE_MAX = 500
+TASK_TIMEOUT_MAX_MINUTES = 7 * 24 * 60
+
+#: a timestamp as the hub writes it: ``datetime.isoformat()`` (pydantic's own JSON form would
+#: turn ``+00:00`` into ``Z``)
+IsoTime = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --------------------------------------------------------------------------- request bodies
+
+
+class LoginRequest(_Body):
+    """``POST /login``."""
+
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class TokenCreate(_Body):
+    """``POST /tokens``. ``expires_in`` is ``<n><unit>`` (s, m, h, d, w), at most 365 days:
+    the hub checks it (its messages name the accepted forms)."""
+
+    label: str = Field(default="", max_length=200)
+    expires_in: str = "24h"
+
+
+class TaskCreate(_Body):
+    """``POST /tasks``. ``approval_policy`` is validated against :class:`ApprovalPolicy` and kept
+    as its plain string value (what the store column and the task object hold); None: the
+    agent's own default."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=True)
+
+    title: str = Field(min_length=1, max_length=TASK_TITLE_MAX)
+    spec: str = Field(min_length=1)
+    target_repo: str | None = Field(default="", max_length=200)
+    agent: str | None = Field(default=None, max_length=200)  # name or id
+    runner: str | None = Field(default=None, max_length=50)
+    timeout_minutes: float | None = Field(default=None, gt=0, le=TASK_TIMEOUT_MAX_MINUTES, allow_inf_nan=False)
+    approval_policy: ApprovalPolicy | None = None
+
+
+class TaskCancel(_Body):
+    """``POST /tasks/{id}/cancel`` (the body is optional)."""
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class InterventionAnswer(_Body):
+    """``POST /interventions/{id}/answer``."""
+
+    response: str = Field(min_length=1, max_length=100_000)
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class LoginResponse(_Read):
+    token: str
+    username: str
+    expires_at: IsoTime
+
+
+class TaskView(_Read):
+    """A task as ``GET /tasks``, ``GET /tasks/{id}``, create and cancel return it."""
+
+    id: str
+    title: str
+    spec: str
+    status: TaskStatus
+    agent: str | None  # the agent's name
+    agent_id: str | None
+    target_repo: str
+    runner: str | None
+    timeout_minutes: Minutes | None
+    approval_policy: str | None  # an ApprovalPolicy value (a plain string: see wire.TaskPayload)
+    result: dict[str, Any] | None
+    error: str | None
+    exit_code: int | None
+    waiting_for_human: bool
+    output_size: int
+    cancel_reason: str | None
+    created_at: IsoTime | None
+    assigned_at: IsoTime | None
+    started_at: IsoTime | None
+    finished_at: IsoTime | None
+
+
+class AgentView(_Read):
+    """An agent as ``GET /agents``, ``GET /agents/{id_or_name}`` and revoke return it."""
+
+    id: str
+    name: str
+    hostname: str
+    ip: str
+    os: str
+    status: AgentStatus
+    last_seen_at: IsoTime | None  # None: registered, never made contact
+    created_at: IsoTime | None
+    system_info: dict[str, Any]
+    repos: dict[str, Any]
+    runners: list[str] | None
+    labels: list[str]
+    agent_version: str | None
+    max_concurrent_tasks: int
+    running_tasks: list[str]
+
+
+class InterventionView(_Read):
+    """A question or approval as ``GET /interventions`` and answer return it."""
+
+    id: str
+    task_id: str
+    task_title: str | None
+    agent: str | None  # the agent's name
+    status: InterventionStatus
+    question: str
+    context: str | None
+    response: str | None
+    answered_by: str | None
+    created_at: IsoTime | None
+    answered_at: IsoTime | None
+    kind: Literal["question", "approval"]
+    tool_name: str | None
+    tool_input: Any
+    withdrawn_at: IsoTime | None
+
+
+class TokenView(_Read):
+    """A registration token as ``GET /tokens`` and revoke return it (never the secret)."""
+
+    id: str
+    label: str
+    created_at: IsoTime | None
+    expires_at: IsoTime
+    used_at: IsoTime | None
+    status: TokenStatus
+    agent_id: str | None
+
+
+class TokenCreated(TokenView):
+    """``POST /tokens``: the token object plus the secret, shown only here."""
+
+    token: str
+    hub_url: str
+    config_snippet: str
+    register_command: str
