@@ -43,3 +43,33 @@ def test_bad_ca_bundle_is_one_line(monkeypatch, tmp_path) -> None:
 
 def test_tls_is_verified_by_default() -> None:
     assert client_mod.tls_verify(None) is True
+
+
+def test_an_expired_token_gives_its_advice_once(hub) -> None:
+    hub(lambda r: httpx.Response(401, json={"detail": "session expired or unknown: log in again (POST /api/admin/login)"}))
+    result = run("tasks", "list")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: the hub at http://hub.test refused the credentials (session expired or unknown): run `orchestratia login "
+        "--hub URL --username admin` (or set ORCHESTRATIA_HUB_URL and ORCHESTRATIA_TOKEN)\n"
+    )
+
+
+def test_a_wrong_password_says_to_check_it(hub, monkeypatch) -> None:
+    hub(lambda r: httpx.Response(401, json={"detail": "wrong username or password"}))
+    result = run("login", "--hub", "http://hub.test", "--password-stdin", input="nope\n")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: the hub at http://hub.test refused the credentials (wrong username or password): "
+                             "check the user name and password\n")
+
+
+def test_hub_messages_point_at_cli_commands_not_api_routes(hub) -> None:
+    hub(lambda r: httpx.Response(404, json={"detail": "agent 'x' not found (see GET /api/admin/agents)"}))
+    result = run("tasks", "create", "--title", "t", "--spec", "s", "--agent", "x")
+    assert result.stderr == "error: not found: agent 'x' not found (see `orchestratia agents list`)\n"
+
+
+def test_an_error_quoting_an_agent_is_shown_not_obeyed(hub) -> None:
+    hub(lambda r: httpx.Response(409, json={"detail": "agent 'evil\x1b]0;t\x07' is revoked"}))
+    result = run("tasks", "create", "--title", "t", "--spec", "s", "--agent", "evil")
+    assert result.stderr == "error: conflict: agent 'evil␛]0;t␇' is revoked\n"

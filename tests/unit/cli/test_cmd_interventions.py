@@ -27,3 +27,14 @@ def test_interventions_list_takes_withdrawn(hub, monkeypatch) -> None:
     assert "withdrawn" in row and "Anyone there?" in row
     shown = json.loads(run("interventions", "list", "--status", "withdrawn", "--json").stdout)
     assert shown == [WITHDRAWN]
+
+
+def test_a_hostile_question_is_shown_not_obeyed(hub, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    evil = {**WITHDRAWN, "status": "pending", "question": "ok?\x1b]52;c;eA==\x07", "agent": "a\x1b[2J",
+            "task_title": "\x1b]0;t\x07"}
+    hub(lambda r: httpx.Response(200, json=[evil]))
+    result = run("interventions", "list")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "ok?␛]52;c;eA==␇" in result.stdout and "a␛[2J" in result.stdout

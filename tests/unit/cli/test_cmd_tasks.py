@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from .stand_in import TASK, run
+from .stand_in import TASK, run, sse
 
 
 def test_tasks_create_sends_the_contract_body(hub) -> None:
@@ -91,3 +91,83 @@ def test_spec_needs_exactly_one_source(hub) -> None:
     hub(lambda r: httpx.Response(201, json=TASK))
     result = run("tasks", "create", "--title", "x")
     assert result.exit_code == 1 and "--spec" in result.stderr
+
+
+def test_watch_of_an_unknown_prefix_exits_5_as_its_help_says(hub, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    hub(lambda r: httpx.Response(200, json=[TASK]))
+    result = run("tasks", "watch", "9999")
+    assert result.exit_code == 5 and "see `orchestratia tasks list`" in result.stderr
+    assert "5: could not watch" in run("tasks", "watch", "--help").stdout
+
+
+CLAUDE_OUTPUT = "\n".join(json.dumps(e) for e in [
+    {"type": "system", "subtype": "init", "model": "opus", "cwd": "/w", "tools": ["Bash"]},
+    {"type": "assistant", "message": {"content": [{"type": "text", "text": "Let me look."},
+                                                  {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]}},
+    {"type": "user", "message": {"content": [{"type": "tool_result", "tool_use_id": "t1", "content": "a.py"}]}},
+    {"type": "result", "subtype": "success", "is_error": False, "num_turns": 2, "total_cost_usd": 0.5, "duration_ms": 1500},
+]) + "\n"
+
+
+def claude_task_hub(hub, runner: str = "claude") -> None:
+    body = sse(("output", {"offset": 0, "length": len(CLAUDE_OUTPUT), "text": CLAUDE_OUTPUT}),
+               ("end", {**TASK, "status": "completed"}))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/stream"):
+            return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        return httpx.Response(200, json={**TASK, "runner": runner})
+
+    hub(handler)
+
+
+def test_watch_of_a_claude_task_is_a_transcript(hub) -> None:
+    claude_task_hub(hub)
+    result = run("tasks", "watch", TASK["id"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "● session started · opus · /w · 1 tools", "Let me look.", "→ Bash  ls", "  ← Bash result:", "    a.py",
+        "✓ finished (success)  cost $0.5000 · 2 turns · 1.5 s",
+    ]
+
+
+def test_watch_raw_keeps_the_stream_json(hub) -> None:
+    claude_task_hub(hub)
+    result = run("tasks", "watch", TASK["id"], "--raw")
+    assert result.exit_code == 0 and result.stdout == CLAUDE_OUTPUT
+
+
+def test_watch_of_another_runner_is_plain_safe_text(hub) -> None:
+    claude_task_hub(hub, runner="codex")
+    assert run("tasks", "watch", TASK["id"]).stdout == CLAUDE_OUTPUT
+
+
+HOSTILE = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b]0;pwned\x07\x1b[2J"
+
+
+def test_a_hostile_error_is_shown_not_obeyed(hub, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    task = {**TASK, "status": "failed", "error": f"boom{HOSTILE}", "agent": f"ev\x1b[2Jil",
+            "result": {"summary": HOSTILE, "session_id": "\x1b[2J"}}
+    hub(lambda r: httpx.Response(200, json=[task] if r.url.path == "/api/admin/tasks" else task))
+    for args in (("tasks", "show", TASK["id"]), ("tasks", "list")):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout, args
+        assert "ev␛[2Jil" in result.stdout
+    assert "boom␛]52;c;cm0gLXJmIH4=␇␛]0;pwned␇␛[2J" in run("tasks", "show", TASK["id"]).stdout
+
+
+def test_the_final_line_of_watch_is_shown_not_obeyed(hub) -> None:
+    body = sse(("end", {**TASK, "status": "failed", "error": HOSTILE}))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/stream"):
+            return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        return httpx.Response(200, json={**TASK, "runner": "shell"})
+
+    hub(handler)
+    result = run("tasks", "watch", TASK["id"])
+    assert result.exit_code == 1 and "\x1b" not in result.stderr
+    assert result.stderr == f"\n[task {TASK['id']} failed: ␛]52;c;cm0gLXJmIH4=␇␛]0;pwned␇␛[2J]\n"
