@@ -9,8 +9,6 @@ from typing import Any, BinaryIO, Iterator
 
 import httpx
 
-from orchestratia.protocol.shared import response_detail
-
 from .errors import CliError
 from .settings import LOGIN_HINT, Connection
 from .sse import SseEvent, iter_sse
@@ -99,6 +97,8 @@ class HubClient:
     def check(self, response: httpx.Response) -> httpx.Response:
         if response.status_code < 400:
             return response
+        from orchestratia.protocol.shared import response_detail  # only on errors: see common.is_uuid
+
         detail = cli_words(response_detail(response))
         status = response.status_code
         if status == 401 and response.request.url.path.endswith(f"{ADMIN}/login"):

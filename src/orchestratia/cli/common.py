@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestratia.protocol.shared import is_uuid
-
 from .client import HubClient
 from .errors import CliError
 from .settings import resolve_connection
@@ -24,6 +22,14 @@ def ca_bundle() -> str | None:
 def client(timeout: float = 30.0) -> HubClient:
     """A client for the hub we are logged in to (``cli.json`` or the environment)."""
     return HubClient.from_connection(resolve_connection(ca_bundle()), timeout=timeout)
+
+
+def is_uuid(value: str) -> bool:
+    # imported here, not at the top: ``orchestratia.protocol`` loads its pydantic wire models
+    # (0.5 s of a 1.5 s start on this machine), which `--version` and the list commands skip
+    from orchestratia.protocol.shared import is_uuid as shared_is_uuid
+
+    return shared_is_uuid(value)
 
 
 def _unique(ids: list[str], value: str, what: str, listing: str) -> str:

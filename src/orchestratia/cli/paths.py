@@ -9,8 +9,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from orchestratia.protocol.shared import write_atomic
-
 APP = "orchestratia"
 
 
@@ -39,6 +37,8 @@ def ensure_private_dir(path: Path) -> Path:
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically with mode 0600 (never readable by others,
     not even for a moment), its folder 0700."""
+    from orchestratia.protocol.shared import write_atomic  # lazily: see common.is_uuid
+
     ensure_private_dir(path.parent)
     write_atomic(path, text.encode("utf-8"), 0o600)
 

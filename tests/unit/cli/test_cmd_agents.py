@@ -103,6 +103,7 @@ def cli(real_hub, tmp_path, *args: str):
 def test_delete_against_a_real_hub(real_hub, tmp_path) -> None:
     suffix = uuid.uuid4().hex[:6]
     never_seen = real_hub.register(f"never-seen-{suffix}")
+    assert httpx.delete(f"{real_hub.url}/api/admin/agents/{never_seen.id}", timeout=10).status_code == 401  # admins only
     done = cli(real_hub, tmp_path, "agents", "delete", never_seen.id[:8])
     assert done.returncode == 0, done.stderr
     assert real_hub.api("GET", f"/agents/{never_seen.id}").status_code == 404
