@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 from typing import Any, BinaryIO, Iterator
 
@@ -26,25 +27,27 @@ def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
         raise CliError(f"cannot use the CA bundle {ca_bundle}: {exc}") from exc
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip()
-        return text[:300] or response.reason_phrase
-    if isinstance(body, dict) and "detail" in body:
-        detail = body["detail"]
-        if isinstance(detail, list):  # FastAPI validation errors
-            parts = []
-            for item in detail:
-                if isinstance(item, dict):
-                    loc = ".".join(str(x) for x in item.get("loc", []) if x != "body")
-                    parts.append(f"{loc}: {item.get('msg')}" if loc else str(item.get("msg")))
-                else:
-                    parts.append(str(item))
-            return "; ".join(parts)
-        return str(detail)
-    return str(body)[:300]
+#: API routes the hub's messages point at, and the command that shows the same thing
+CLI_FOR_ROUTE = {
+    "/login": "orchestratia login",
+    "/agents": "orchestratia agents list",
+    "/tasks": "orchestratia tasks list",
+    "/tokens": "orchestratia tokens list",
+    "/interventions": "orchestratia interventions list",
+}
+_ROUTE = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE) /api/admin(/[a-z]+)\b")
+
+
+def cli_words(detail: str) -> str:
+    """The hub's message with its pointers at API routes ("see GET /api/admin/agents") turned
+    into the CLI command a person types instead (`orchestratia agents list`)."""
+    return _ROUTE.sub(lambda m: f"`{CLI_FOR_ROUTE[m.group(1)]}`" if m.group(1) in CLI_FOR_ROUTE else m.group(0), detail)
+
+
+def refusal_reason(detail: str) -> str:
+    """What was wrong, without the hub's advice on how to log in (the CLI gives its own): the
+    hub's 401 details are ``what: advice``."""
+    return detail.split(":", 1)[0].strip() or detail
 
 
 class HubClient:
@@ -94,19 +97,25 @@ class HubClient:
     def check(self, response: httpx.Response) -> httpx.Response:
         if response.status_code < 400:
             return response
-        detail = _detail(response)
+        from orchestratia.protocol.shared import response_detail  # only on errors: see common.is_uuid
+
+        detail = cli_words(response_detail(response))
         status = response.status_code
-        if status == 401:
-            raise CliError(f"the hub at {self.hub_url} refused the credentials ({detail}): {LOGIN_HINT}")
-        if status == 404:
-            raise CliError(f"not found: {detail}")
-        if status == 409:
-            raise CliError(f"conflict: {detail}")
-        if status == 422:
-            raise CliError(f"the hub rejected the request: {detail}")
-        if status == 429:
-            raise CliError(f"too many attempts: {detail}; wait a minute and try again")
-        raise CliError(f"the hub answered {status}: {detail}")
+        if status == 401 and response.request.url.path.endswith(f"{ADMIN}/login"):
+            message = f"the hub at {self.hub_url} refused the credentials ({detail}): check the user name and password"
+        elif status == 401:
+            message = f"the hub at {self.hub_url} refused the credentials ({refusal_reason(detail)}): {LOGIN_HINT}"
+        elif status == 404:
+            message = f"not found: {detail}"
+        elif status == 409:
+            message = f"conflict: {detail}"
+        elif status == 422:
+            message = f"the hub rejected the request: {detail}"
+        elif status == 429:
+            message = f"too many attempts: {detail}; wait a minute and try again"
+        else:
+            message = f"the hub answered {status}: {detail}"
+        raise CliError(message, status=status)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -155,6 +164,9 @@ class HubClient:
 
     def revoke_agent(self, agent_id: str) -> dict[str, Any]:
         return self.json("POST", f"{ADMIN}/agents/{agent_id}/revoke")
+
+    def delete_agent(self, agent_id: str) -> None:
+        self.request("DELETE", f"{ADMIN}/agents/{agent_id}")
 
     def create_task(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.json("POST", f"{ADMIN}/tasks", json=body)

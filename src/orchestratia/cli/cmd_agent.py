@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .errors import CliError, guard
-from .paths import config_dir
+from .paths import config_dir, read_yaml
 
 app = typer.Typer(help="The agent daemon on a dev server: register, run.", no_args_is_help=True)
 
@@ -101,12 +101,7 @@ def _describe(result: Any, name: str | None, path: Path) -> str:
     """`` as NAME (ID)`` from what register_with_token returned ((id, key) today)."""
     ident = result[0] if isinstance(result, tuple) and result else getattr(result, "id", None)
     if not name:
-        try:
-            import yaml
-
-            name = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("agent_name")
-        except (OSError, ValueError):
-            name = None
+        name = read_yaml(path).get("agent_name")
     if name and ident:
         return f" as {name} ({ident})"
     return f" ({ident})" if ident else ""

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from . import output
-from .common import client, resolve_agent_id, short_id
+from . import render
+from .common import client, find_agent, resolve_agent_id, short_id
 from .errors import guard
 
-app = typer.Typer(help="Registered agents: list, show, revoke.", no_args_is_help=True)
+app = typer.Typer(help="Registered agents: list, show, revoke, delete.", no_args_is_help=True)
 
 
 def _repos(agent: dict[str, Any]) -> str:
@@ -25,12 +25,12 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
     with client() as hub:
         agents = hub.list_agents()
     if as_json:
-        output.print_json(agents)
+        render.print_json(agents)
         return
-    output.table(
+    render.table(
         ["NAME", "ID", "STATUS", "LAST SEEN", "HOST", "REPOS", "RUNNERS", "RUNNING"],
         (
-            [a.get("name"), short_id(a.get("id")), output.status_text(a.get("status")), output.ago(a.get("last_seen_at")),
+            [a.get("name"), short_id(a.get("id")), render.status_text(a.get("status")), render.ago(a.get("last_seen_at")),
              a.get("hostname") or "-", _repos(a) or "-", ", ".join(a.get("runners") or []) or "-",
              f"{len(a.get('running_tasks') or [])}/{a.get('max_concurrent_tasks') or '-'}"]
             for a in agents
@@ -41,23 +41,23 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
 @app.command("show")
 @guard
 def show(
-    agent: Annotated[str, typer.Argument(metavar="NAME_OR_ID", help="Agent name or id")],
+    agent: Annotated[str, typer.Argument(metavar="NAME_OR_ID", help="Agent name, id or a unique id prefix")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show one agent: status, system info, repos, running tasks."""
     with client() as hub:
-        data = hub.get_agent(agent)
+        data = find_agent(hub, agent)
     if as_json:
-        output.print_json(data)
+        render.print_json(data)
         return
     info = data.get("system_info") or {}
     repos = data.get("repos") or {}
     pairs: list[tuple[str, Any]] = [
         ("name", data.get("name")),
         ("id", data.get("id")),
-        ("status", output.status_text(data.get("status"))),
-        ("last seen", f"{output.short_time(data.get('last_seen_at'))} UTC ({output.ago(data.get('last_seen_at'))})"),
-        ("registered", f"{output.short_time(data.get('created_at'))} UTC"),
+        ("status", render.status_text(data.get("status"))),
+        ("last seen", f"{render.short_time(data.get('last_seen_at'))} UTC ({render.ago(data.get('last_seen_at'))})"),
+        ("registered", f"{render.short_time(data.get('created_at'))} UTC"),
         ("host", f"{data.get('hostname') or '-'} ({data.get('ip') or '-'}), {data.get('os') or '-'}"),
         ("version", data.get("agent_version")),
         ("runners", ", ".join(data.get("runners") or [])),
@@ -70,13 +70,24 @@ def show(
     for key in ("cpu_count", "cpu_percent", "memory_percent", "disk_percent", "platform", "python_version"):
         if key in info:
             pairs.append((key, info[key]))
-    output.details(pairs)
+    render.details(pairs)
 
 
 @app.command("revoke")
 @guard
-def revoke(agent: Annotated[str, typer.Argument(metavar="ID", help="Agent id (or name)")]) -> None:
+def revoke(agent: Annotated[str, typer.Argument(metavar="ID", help="Agent id, a unique id prefix, or name")]) -> None:
     """Revoke an agent: its API key stops working at once."""
     with client() as hub:
         data = hub.revoke_agent(resolve_agent_id(hub, agent))
-    output.success(f"Agent {data.get('name')} ({data.get('id')}) is {data.get('status', 'REVOKED')}.")
+    render.success(f"Agent {data.get('name')} ({data.get('id')}) is {data.get('status', 'REVOKED')}.")
+
+
+@app.command("delete")
+@guard
+def delete(agent: Annotated[str, typer.Argument(metavar="NAME_OR_ID", help="Agent name, id or a unique id prefix")]) -> None:
+    """Remove an agent from the hub: a revoked one, or one that is offline with no running task
+    (its API key stops working; its past tasks are kept)."""
+    with client() as hub:
+        data = find_agent(hub, agent)
+        hub.delete_agent(str(data["id"]))
+    render.success(f"Agent {data.get('name')} ({data.get('id')}) is deleted.")

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import output
+from . import render
 from .client import HubClient
 from .common import ca_bundle, client
 from .errors import CliError, guard
@@ -43,8 +43,8 @@ def login(
     if not token:
         raise CliError(f"the hub at {url} answered the login without a token; is it an Orchestratia hub?")
     path = save_cli_config(url, token, answer.get("username", username), ca_bundle())
-    output.success(f"Logged in to {url} as {answer.get('username', username)}.")
-    output.info(f"Token saved in {path} (expires {output.short_time(answer.get('expires_at'))} UTC).")
+    render.success(f"Logged in to {url} as {answer.get('username', username)}.")
+    render.info(f"Token saved in {path} (expires {render.short_time(answer.get('expires_at'))} UTC).")
 
 
 @guard
@@ -58,9 +58,9 @@ def logout() -> None:
         except CliError:
             pass  # the hub is gone or the token already expired: forgetting it is enough
     if forget_cli_config():
-        output.success("Logged out.")
+        render.success("Logged out.")
     else:
-        output.info("Not logged in; nothing to do.")
+        render.info("Not logged in; nothing to do.")
 
 
 @guard
@@ -68,4 +68,4 @@ def whoami() -> None:
     """Show which hub and user the CLI talks to."""
     with client() as hub:
         me = hub.me()
-        output.console().print(f"{me.get('username')} @ {hub.hub_url}")
+        render.console().print(render.text(f"{me.get('username')} @ {hub.hub_url}"))

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import output
+from . import render
 from .common import client, short_id
 from .errors import guard
 
@@ -23,14 +23,14 @@ def list_(
     with client() as hub:
         items = hub.list_interventions(status)
     if as_json:
-        output.print_json(items)
+        render.print_json(items)
         return
-    output.table(
+    render.table(
         ["ID", "STATUS", "TASK", "AGENT", "QUESTION", "ASKED (UTC)", "RESPONSE"],
         (
-            [i.get("id"), output.status_text(i.get("status")), f"{short_id(i.get('task_id'))} {output.one_line(i.get('task_title'), 30)}",
-             i.get("agent") or "-", output.one_line(i.get("question"), 60), output.short_time(i.get("created_at")),
-             output.one_line(i.get("response"), 40) or "-"]
+            [i.get("id"), render.status_text(i.get("status")), f"{short_id(i.get('task_id'))} {render.one_line(i.get('task_title'), 30)}",
+             i.get("agent") or "-", render.one_line(i.get("question"), 60), render.short_time(i.get("created_at")),
+             render.one_line(i.get("response"), 40) or "-"]
             for i in items
         ),
     )
@@ -45,4 +45,4 @@ def answer(
     """Answer a pending intervention (the first answer wins)."""
     with client() as hub:
         item = hub.answer_intervention(intervention_id, text)
-    output.success(f"Answered intervention {item.get('id')} (task {item.get('task_id')}).")
+    render.success(f"Answered intervention {item.get('id')} (task {item.get('task_id')}).")

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.text import Text
-
-from . import output
+from . import render
 from .common import client, resolve_task_id, short_id
 from .errors import CliError, guard
-from .watch import watch_task
+from .render.stream import for_task
+from .watch import WATCH_EXIT_ERROR, watch_task
 
 app = typer.Typer(help="Tasks: create, list, show, output, watch, cancel.", no_args_is_help=True)
 
@@ -72,11 +71,11 @@ def create(
     with client() as hub:
         task = hub.create_task(body)
     if as_json:
-        output.print_json(task)
+        render.print_json(task)
         return
     where = f" on {task.get('agent')}" if task.get("agent") else ""
-    output.console().print(f"Task [bold]{task.get('id')}[/bold] {task.get('status')}{where}.")
-    output.info(f"Follow it with: orchestratia tasks watch {task.get('id')}")
+    render.console().print(render.text("Task ") + render.text(task.get("id"), "bold") + render.text(f" {task.get('status')}{where}."))
+    render.info(f"Follow it with: orchestratia tasks watch {task.get('id')}")
 
 
 @app.command("list")
@@ -91,20 +90,20 @@ def list_(
     with client() as hub:
         tasks = hub.list_tasks(status=status, agent=agent, limit=limit)
     if as_json:
-        output.print_json(tasks)
+        render.print_json(tasks)
         return
-    output.table(
+    render.table(
         ["ID", "TITLE", "STATUS", "AGENT", "REPO", "RUNNER", "CREATED (UTC)"],
         (
-            [short_id(t.get("id")), output.one_line(t.get("title"), 40), _status_cell(t), t.get("agent") or "-",
-             t.get("target_repo") or "-", t.get("runner") or "-", output.short_time(t.get("created_at"))]
+            [short_id(t.get("id")), render.one_line(t.get("title"), 40), _status_cell(t), t.get("agent") or "-",
+             t.get("target_repo") or "-", t.get("runner") or "-", render.short_time(t.get("created_at"))]
             for t in tasks
         ),
     )
 
 
 def _status_cell(task: dict[str, Any]) -> Any:
-    text = output.status_text(task.get("status"))
+    text = render.status_text(task.get("status"))
     if task.get("waiting_for_human"):
         text.append(" (waiting for human)", style="yellow")
     return text
@@ -130,7 +129,7 @@ def show(
     with client() as hub:
         task = hub.get_task(resolve_task_id(hub, task_id))
     if as_json:
-        output.print_json(task)
+        render.print_json(task)
         return
     pairs: list[tuple[str, Any]] = [
         ("id", task.get("id")),
@@ -140,17 +139,17 @@ def show(
         ("repo", task.get("target_repo")),
         ("runner", task.get("runner")),
         ("timeout", f"{task['timeout_minutes']} min" if task.get("timeout_minutes") else None),
-        ("created", output.short_time(task.get("created_at"))),
-        ("started", output.short_time(task.get("started_at"))),
-        ("finished", output.short_time(task.get("finished_at"))),
+        ("created", render.short_time(task.get("created_at"))),
+        ("started", render.short_time(task.get("started_at"))),
+        ("finished", render.short_time(task.get("finished_at"))),
         ("output", f"{task.get('output_size', 0)} bytes (orchestratia tasks output {short_id(task.get('id'))})"),
     ]
     pairs += _result_pairs(task.get("result"))
     if task.get("error"):
-        pairs.append(("error", Text(str(task["error"]), style="red")))
-    output.details(pairs)
-    output.console().print("\n[bold]spec[/bold]")
-    output.console().print(str(task.get("spec") or ""), markup=False, soft_wrap=True)
+        pairs.append(("error", render.text(task["error"], "red", multiline=True)))
+    render.details(pairs)
+    render.console().print("\n[bold]spec[/bold]")
+    render.block(task.get("spec") or "")
 
 
 @app.command("output")
@@ -176,12 +175,17 @@ def watch(
     task_id: Annotated[str, typer.Argument(metavar="ID", help="Task id (or a unique prefix)")],
     offset: Annotated[int, typer.Option("--offset", help="Replay output from this byte (default: all of it)")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the final status line on stderr")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Print the output exactly as stored (a Claude task's stream-json, control characters and all)")] = False,
 ) -> None:
     """Stream the task's output live; exit when it ends, with its status as the exit code:
-    0 completed, 1 failed, 2 cancelled, 3 timed_out, 4 lost (5: could not watch)."""
+    0 completed, 1 failed, 2 cancelled, 3 timed_out, 4 lost (5: could not watch).
+    A Claude Code task shows as a transcript (text, tool calls and results, cost and turns)."""
     with client() as hub:
-        full_id = resolve_task_id(hub, task_id)
-        code = watch_task(hub, full_id, offset=offset, quiet=quiet)
+        try:
+            task = hub.get_task(resolve_task_id(hub, task_id))
+        except CliError as exc:
+            raise CliError(exc.message, WATCH_EXIT_ERROR, exc.status) from exc
+        code = watch_task(hub, str(task["id"]), offset=offset, quiet=quiet, renderer=for_task(task, raw=raw))
     raise typer.Exit(code)
 
 
@@ -194,4 +198,4 @@ def cancel(
     """Cancel a task: a running one is stopped (SIGINT, then SIGTERM, then SIGKILL)."""
     with client() as hub:
         task = hub.cancel_task(resolve_task_id(hub, task_id), reason)
-    output.success(f"Task {task.get('id')} is {task.get('status')}.")
+    render.success(f"Task {task.get('id')} is {task.get('status')}.")

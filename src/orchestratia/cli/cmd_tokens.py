@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from . import output
+from . import render
 from .common import client, resolve_token_id, short_id
 from .errors import guard
 
@@ -24,16 +25,17 @@ def create(
     with client() as hub:
         token = hub.create_token(label, expires)
     if as_json:
-        output.print_json(token)
+        render.print_json(token)
         return
-    con = output.console()
-    con.print(f"[bold]Registration token[/bold] for [cyan]{token.get('label')}[/cyan] (expires {output.short_time(token.get('expires_at'))} UTC, one use):")
-    con.print(token.get("token", ""), markup=False, soft_wrap=True)
+    con = render.console()
+    con.print(Text.assemble(("Registration token", "bold"), " for ", render.text(token.get("label"), "cyan"),
+                            f" (expires {render.short_time(token.get('expires_at'))} UTC, one use):"))
+    render.block(token.get("token", ""))
     con.print("\n[bold]Register an agent with it[/bold] (on the dev server):")
-    con.print(token.get("register_command") or f"orchestratia agent register {token.get('token')}", markup=False, soft_wrap=True)
+    render.block(token.get("register_command") or f"orchestratia agent register {token.get('token')}")
     if token.get("config_snippet"):
         con.print("\n[bold]Or paste this into the agent's config.yaml[/bold]:")
-        con.print(token["config_snippet"], markup=False, soft_wrap=True)
+        render.block(token["config_snippet"])
 
 
 @app.command("list")
@@ -43,13 +45,13 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
     with client() as hub:
         tokens = hub.list_tokens()
     if as_json:
-        output.print_json(tokens)
+        render.print_json(tokens)
         return
-    output.table(
+    render.table(
         ["ID", "LABEL", "STATUS", "CREATED (UTC)", "EXPIRES (UTC)", "AGENT"],
         (
-            [short_id(t.get("id")), t.get("label"), output.status_text(t.get("status")), output.short_time(t.get("created_at")),
-             output.short_time(t.get("expires_at")), short_id(t.get("agent_id")) or "-"]
+            [short_id(t.get("id")), t.get("label"), render.status_text(t.get("status")), render.short_time(t.get("created_at")),
+             render.short_time(t.get("expires_at")), short_id(t.get("agent_id")) or "-"]
             for t in tokens
         ),
     )
@@ -61,4 +63,4 @@ def revoke(token_id: Annotated[str, typer.Argument(metavar="ID", help="Token id 
     """Revoke an unused registration token."""
     with client() as hub:
         token = hub.revoke_token(resolve_token_id(hub, token_id))
-    output.success(f"Token {token.get('id')} ({token.get('label')}) is {token.get('status', 'revoked')}.")
+    render.success(f"Token {token.get('id')} ({token.get('label')}) is {token.get('status', 'revoked')}.")

@@ -13,6 +13,8 @@ from typing import Any, Callable, TypeVar
 
 import typer
 
+from .render.safe import visible
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Exit status of a command that failed (hub unreachable, not logged in, request refused).
@@ -24,15 +26,18 @@ EXIT_INTERRUPTED = 130
 class CliError(Exception):
     """An error the user can act on. ``str(error)`` is the whole message."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+        #: the hub's HTTP status when the hub refused the request (404, 409, ...), else None
+        self.status = status
 
 
 def print_error(message: str) -> None:
-    """One line on stderr, prefixed so it stands out in scripts' logs."""
-    text = " ".join(message.split("\n"))
+    """One line on stderr, prefixed so it stands out in scripts' logs; the message may quote
+    the hub or an agent, so its control characters are made visible."""
+    text = visible(" ".join(message.split("\n")))
     sys.stderr.write(f"error: {text}\n")
     sys.stderr.flush()
 

@@ -8,7 +8,8 @@ import typer
 
 from orchestratia import __version__
 
-from . import cmd_agent, cmd_agents, cmd_auth, cmd_hub, cmd_interventions, cmd_tasks, cmd_tokens, human, up
+from . import cmd_agent, cmd_agents, cmd_auth, cmd_hub, cmd_interventions, cmd_tasks, cmd_tokens, human
+from .up.command import up
 from .common import set_ca_bundle
 from .errors import EXIT_INTERRUPTED, print_error
 from .settings import ENV_CA_BUNDLE
@@ -41,14 +42,14 @@ def root(
 app.command("login")(cmd_auth.login)
 app.command("logout")(cmd_auth.logout)
 app.command("whoami")(cmd_auth.whoami)
-app.command("up")(up.up)
+app.command("up")(up)
 app.add_typer(cmd_hub.app, name="hub")
 app.add_typer(cmd_agent.app, name="agent")
 app.add_typer(cmd_tokens.app, name="tokens")
 app.add_typer(cmd_agents.app, name="agents")
 app.add_typer(cmd_tasks.app, name="tasks")
 app.add_typer(cmd_interventions.app, name="interventions")
-human.register(app)  # `ask`, `mcp`, `approval-hook`: used from inside a running task (issue 4)
+human.register(app)  # `ask`, `mcp`, `approval-hook`: used from inside a running task
 
 
 def main() -> None:

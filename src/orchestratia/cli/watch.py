@@ -1,4 +1,5 @@
-"""``tasks watch``: follow ``/tasks/{id}/stream`` (SSE) until the ``end`` event.
+"""``tasks watch``: follow ``/tasks/{id}/stream`` (SSE, parsed by :mod:`.sse`) until the
+``end`` event; how the output looks is a renderer's job (:mod:`.render.stream`).
 
 The stream replays stored output from an offset, then tails live output. If the
 connection drops before ``end``, we reconnect from the last event id (the next offset),
@@ -13,6 +14,8 @@ from typing import Any
 
 from .client import HubClient
 from .errors import CliError
+from .render.safe import visible
+from .render.stream import OutputRenderer, PlainOutput
 
 #: ``tasks watch`` exit status per final task status.
 WATCH_EXIT_CODES = {"completed": 0, "failed": 1, "cancelled": 2, "timed_out": 3, "lost": 4}
@@ -21,17 +24,12 @@ WATCH_EXIT_ERROR = 5
 RECONNECT_DEADLINE_S = 60.0
 
 
-def _write(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
 def _status_line(task: dict[str, Any], quiet: bool) -> None:
     if quiet:
         return
     status = task.get("status")
     extra = f": {task['error']}" if task.get("error") else ""
-    sys.stderr.write(f"\n[task {task.get('id')} {status}{extra}]\n")
+    sys.stderr.write(visible(f"\n[task {task.get('id')} {status}{extra}]\n", multiline=True))
     sys.stderr.flush()
 
 
@@ -43,12 +41,23 @@ def _progress(task: dict[str, Any], seen: dict[str, Any], quiet: bool) -> None:
     seen["status"] = status
     where = f" on {task['agent']}" if task.get("agent") else ""
     waiting = " (waiting for a human)" if task.get("waiting_for_human") else ""
-    sys.stderr.write(f"[task {status}{where}{waiting}]\n")
+    sys.stderr.write(visible(f"[task {status}{where}{waiting}]") + "\n")
     sys.stderr.flush()
 
 
-def watch_task(hub: HubClient, task_id: str, offset: int = 0, quiet: bool = False) -> int:
-    """Print the task's output as it arrives; the exit status for its final status."""
+def watch_task(
+    hub: HubClient, task_id: str, offset: int = 0, quiet: bool = False, renderer: OutputRenderer | None = None
+) -> int:
+    """Render the task's output as it arrives (plain safe text by default); the exit status for
+    its final status."""
+    out = renderer or PlainOutput()
+    try:
+        return _follow(hub, task_id, offset, quiet, out)
+    finally:
+        out.close()  # what the renderer still holds (a line without its newline) is shown
+
+
+def _follow(hub: HubClient, task_id: str, offset: int, quiet: bool, out: OutputRenderer) -> int:
     position = offset
     deadline: float | None = None
     seen: dict[str, Any] = {}
@@ -60,18 +69,19 @@ def watch_task(hub: HubClient, task_id: str, offset: int = 0, quiet: bool = Fals
                     position = int(event.id)
                 if event.event == "output":
                     payload = json.loads(event.data or "{}")
-                    _write(payload.get("text", ""))
+                    out.feed(str(payload.get("text", "")))
                     if "offset" in payload and "length" in payload:
                         position = max(position, int(payload["offset"]) + int(payload["length"]))
                 elif event.event == "status":
                     _progress(json.loads(event.data or "{}"), seen, quiet)
                 elif event.event == "end":
                     task = json.loads(event.data or "{}")
+                    out.close()
                     _status_line(task, quiet)
                     return WATCH_EXIT_CODES.get(str(task.get("status")), WATCH_EXIT_ERROR)
             reason = "the hub closed the stream before the task ended"
         except CliError as exc:
-            if "not found" in exc.message or "refused the credentials" in exc.message:
+            if exc.status in (401, 403, 404):
                 raise CliError(exc.message, WATCH_EXIT_ERROR) from exc
             reason = exc.message
         except (ValueError, json.JSONDecodeError) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Response
 from sqlalchemy import select
 
 from orchestratia.protocol import TaskStatus
@@ -20,6 +20,7 @@ def add_routes(api: APIRouter) -> None:
     api.add_api_route("/agents", list_agents, methods=["GET"])
     api.add_api_route("/agents/{id_or_name}", get_agent, methods=["GET"])
     api.add_api_route("/agents/{agent_id}/revoke", revoke_agent, methods=["POST"])
+    api.add_api_route("/agents/{agent_id}", delete_agent, methods=["DELETE"], status_code=204)
 
 
 async def list_agents(hub: Hub = Depends(get_hub)) -> list[dict[str, Any]]:
@@ -62,3 +63,32 @@ async def revoke_agent(agent_id: str, hub: Hub = Depends(get_hub)) -> dict[str, 
         running = await running_task_ids(session, [agent.id])
     hub.forget_touch(agent.id)
     return agent_view(agent, hub.settings.offline_after_s, running[agent.id])
+
+
+async def delete_agent(agent_id: str, hub: Hub = Depends(get_hub)) -> Response:
+    """Remove a revoked agent, or an offline one with no task assigned or running (else 409:
+    deleting a working daemon or one that holds tasks would cut them off without a word). Its
+    past tasks stay, with no agent (the foreign key sets it null); its key stops working here at
+    once and on other replicas at their next liveness check."""
+    from sqlalchemy import func
+
+    from orchestratia.hub.views import agent_status
+    from orchestratia.protocol import AgentStatus
+
+    await hub.flush_contacts()  # "online" as of now
+    async with hub.write() as session:
+        agent = await find_agent(session, agent_id)
+        if agent is None:
+            raise HTTPException(404, detail=f"agent {agent_id!r} not found")
+        if agent_status(agent, hub.settings.offline_after_s) is AgentStatus.ONLINE:
+            raise HTTPException(409, detail=f"agent {agent.name!r} is online: stop its daemon or revoke it first, then delete it")
+        busy = (await session.execute(select(func.count()).select_from(Task).where(
+            Task.agent_id == agent.id, Task.status.in_((TaskStatus.ASSIGNED.value, TaskStatus.RUNNING.value))))).scalar_one()
+        if busy:
+            raise HTTPException(409, detail=f"agent {agent.name!r} has {busy} task(s) assigned or running: "
+                                            "cancel them or wait until they end, then delete it")
+        if agent.revoked_at is None:
+            emit(session, f"agent:{agent.id}", {"type": "revoked"})  # closes a WebSocket it may still hold
+        await session.delete(agent)
+    hub.forget_touch(agent.id)
+    return Response(status_code=204)

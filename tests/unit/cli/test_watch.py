@@ -52,7 +52,7 @@ def test_reconnects_from_the_last_offset_without_duplicates(monkeypatch, capsys)
 
 
 def test_unknown_task_is_not_retried() -> None:
-    hub = FakeHub([[CliError("not found: task t not found")]])
+    hub = FakeHub([[CliError("not found: task t not found", status=404)]])
     with pytest.raises(CliError) as info:
         watch_mod.watch_task(hub, "t")
     assert info.value.exit_code == watch_mod.WATCH_EXIT_ERROR

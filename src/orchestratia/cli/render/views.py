@@ -1,16 +1,21 @@
-"""Printing: Rich tables for people, plain JSON for scripts (``--json``)."""
+"""Printing for people: Rich tables and detail views; plain JSON for scripts (``--json``).
+
+Every cell, value and message goes through :func:`~.safe.visible` here, so a command cannot
+print an agent's control characters raw by forgetting to (JSON output is escaped by
+``json.dumps`` already)."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from .safe import is_safe, visible
 
 STATUS_STYLES = {
     "queued": "yellow",
@@ -48,43 +53,22 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def text(value: Any, style: str = "", multiline: bool = False) -> Text:
+    """A Rich Text of ``value`` with control characters made visible (never markup)."""
+    return Text(visible(value, multiline), style=style)
+
+
 def status_text(status: Any) -> Text:
     value = "" if status is None else str(status)
-    return Text(value, style=STATUS_STYLES.get(value, ""))
+    return text(value, STATUS_STYLES.get(value, ""))
 
 
-def short_time(value: Any) -> str:
-    """``2026-01-02T03:04:05.678+00:00`` → ``2026-01-02 03:04:05`` (UTC), ``-`` for none."""
-    if not value:
-        return "-"
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def ago(value: Any) -> str:
-    if not value:
-        return "never"
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    seconds = int((datetime.now(timezone.utc) - moment).total_seconds())
-    if seconds < 0:
-        seconds = 0
-    if seconds < 60:
-        return f"{seconds}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    if seconds < 86400:
-        return f"{seconds // 3600}h ago"
-    return f"{seconds // 86400}d ago"
+def _cell(value: Any, multiline: bool, empty: str) -> Text:
+    if isinstance(value, Text):
+        if is_safe(value.plain, multiline):
+            return value
+        return Text(visible(value.plain, multiline), style=value.style)  # spans dropped, text kept
+    return text(empty if value is None or value == "" else value, multiline=multiline)
 
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
@@ -93,7 +77,7 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | No
         grid.add_column(column, overflow="fold")
     count = 0
     for row in rows:
-        grid.add_row(*[cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row])
+        grid.add_row(*[_cell(cell, multiline=False, empty="") for cell in row])
         count += 1
     if count == 0:
         console().print(Text("(none)", style="dim"))
@@ -106,19 +90,19 @@ def details(pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     for key, value in pairs:
-        grid.add_row(key, value if isinstance(value, Text) else Text("-" if value in (None, "") else str(value)))
+        grid.add_row(_cell(key, multiline=False, empty=""), _cell(value, multiline=True, empty="-"))
     console().print(grid)
 
 
-def one_line(text: Any, width: int = 60) -> str:
-    value = " ".join(str(text or "").split())
-    return value if len(value) <= width else value[: width - 1] + "…"
+def block(value: Any) -> None:
+    """A multi-line value (a spec, a config snippet) as it is, control characters visible."""
+    console().print(text(value, multiline=True), soft_wrap=True)
 
 
 def success(message: str) -> None:
-    console().print(Text(message, style="green"))
+    console().print(text(message, "green"))
 
 
 def info(message: str) -> None:
     """Progress notes go to stderr, so stdout stays clean for data."""
-    Console(stderr=True, highlight=False, soft_wrap=True).print(Text(message, style="dim"))
+    Console(stderr=True, highlight=False, soft_wrap=True).print(text(message, "dim"))

@@ -10,13 +10,14 @@ import httpx
 import pytest
 import trustme
 
-from orchestratia.cli import up
+from orchestratia.cli.up import children, supervisor
+from orchestratia.cli.up.plan import UpPlan, state_dir_for
 
 
 def test_the_hub_child_gets_no_tls_variables_and_the_password() -> None:
     user = {"PATH": "/usr/bin", "ORCHESTRATIA_SSL_CERTFILE": "/c.pem", "ORCHESTRATIA_SSL_KEYFILE": "/k.pem",
             "ORCHESTRATIA_LOG_LEVEL": "debug", "ORCHESTRATIA_ADMIN_PASSWORD": "old"}
-    env = up.hub_env("pw", user)
+    env = children.hub_env("pw", user)
     assert env == {"PATH": "/usr/bin", "ORCHESTRATIA_LOG_LEVEL": "debug", "ORCHESTRATIA_ADMIN_PASSWORD": "pw"}
     assert "ORCHESTRATIA_SSL_CERTFILE" in user  # the caller's mapping is left as it was
 
@@ -32,13 +33,13 @@ def test_up_starts_a_plain_http_hub_despite_exported_tls_variables(tmp_path: Pat
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     port = up_free_port()
     data = tmp_path / "data"
-    plan = up.UpPlan(data_dir=data, host="127.0.0.1", port=port, state_dir=up.state_dir_for(data))
+    plan = UpPlan(data_dir=data, host="127.0.0.1", port=port, state_dir=state_dir_for(data))
     plan.hub_url = f"http://127.0.0.1:{port}"
     try:
-        up.start_hub(plan, "a-password-for-the-test")  # returns once http:// /health answers
+        children.start_hub(plan, "a-password-for-the-test")  # returns once http:// /health answers
         assert httpx.get(f"{plan.hub_url}/health", timeout=5).json()["status"] == "ok"
     finally:
-        up.stop_all(plan)
+        supervisor.stop_all(plan)
     assert "ignoring ORCHESTRATIA_SSL_CERTFILE and ORCHESTRATIA_SSL_KEYFILE" in capsys.readouterr().err
 
 
