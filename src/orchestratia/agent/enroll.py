@@ -100,8 +100,9 @@ def summary(done: Enrollment, why: str, executable: str) -> list[str]:
     if done.repos:
         lines += ["Repos:"] + [f"  {repo} = {path}" for repo, path in done.repos.items()]
     else:
-        lines.append("Repos: none. Tasks need one: register again with --repo NAME=PATH, or add it under "
-                     f"repos: in {done.config_path}.")
+        lines.append("Repos: none. Tasks that name a repo need it here: register again with a new token and "
+                     "--repo NAME=PATH (add --replace once this agent's daemon runs); the hub learns repos only "
+                     "from registration.")
     if done.runners:
         shown = [f"{r} ({done.found[r]})" if r in done.found else r for r in done.runners]
         lines.append(f"Runners: {', '.join(shown)}; default: {done.default_runner}")
@@ -110,7 +111,7 @@ def summary(done: Enrollment, why: str, executable: str) -> list[str]:
                          f"runner will fail. Set default_runner in {done.config_path}.")
     else:
         lines.append(f"Runners: none. No agent CLI ({', '.join(AGENT_CLIS)}) was found on PATH: install one (and "
-                     "log in to it), then register again, or set <runner>.binary in the config.")
+                     f"log in to it), then register again, or set <runner>.binary in {done.config_path}.")
     lines += [f"Next: orchestratia agent run --config {done.config_path}",
               f"  or as a systemd service: ExecStart={executable} agent run --config {done.config_path}",
               "  (orchestratia-agent.service; README.md, \"Add a dev server\")"]
