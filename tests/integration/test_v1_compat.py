@@ -114,3 +114,22 @@ def test_v1_client_runs_a_task_to_completed(hub: Hub, cli: Cli, tmp_path) -> Non
     done = hub.task(task["id"])
     assert done["status"] == "completed" and done["result"] == {"output_lines": 3}
     legacy.stack.close()
+
+
+def test_v1_register_for_a_held_name_is_a_readable_409(hub: Hub, tmp_path) -> None:
+    """A v1 body never says ``replace``: a name a live agent holds is refused with a ``detail``
+    string a v1 daemon can print, and the token is left unused for another name."""
+    holder = V1Agent(hub.url)
+    name = f"held-{int(time.time() * 1000) % 100000}"
+    holder.register(name, hub.create_token("holder"), str(tmp_path))
+    holder.heartbeat()  # ONLINE
+    token = hub.create_token("second")
+    second = V1Agent(hub.url)
+    body = {"name": name, "hostname": "other", "ip": "127.0.0.1", "os": "Linux", "repos": {},
+            "system_info": {}, "registration_token": token}
+    r = second.http.post("/register", json=body)
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert isinstance(detail, str) and name in detail and "--replace" in detail
+    holder.heartbeat()  # the holder's key still works
+    assert second.register(f"{name}-b", token, str(tmp_path))["name"] == f"{name}-b"

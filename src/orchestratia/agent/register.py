@@ -3,6 +3,11 @@
 - ``register_with_token(token, config_path, name=None)``: ``orchestratia agent register TOKEN``.
   The hub URL comes from the token (``protocol.hub_url_from_token``), else from the config.
 - ``register_from_config(cfg)``: the seed's flow (token in config.yaml, empty api_key).
+- ``register_config_async(token, config_path, ...)``: the step both share with ``enroll`` (repos
+  and runners): register, then write the key (and any other settings) into the config.
+
+A name held by a live agent is refused by the hub (409, its ``detail`` says which agent and what
+to do); ``replace=True`` asks the hub to revoke that agent's key and take the name.
 
 The config is rewritten with ruamel.yaml (comments and order kept), atomically, mode 0600.
 """
@@ -21,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap
 from orchestratia import __version__
 from orchestratia.protocol import RegisterRequest, RegisterResponse, hub_url_from_token
 
-from .client import AuthError, HubClient, HubError
+from .client import AuthError, ConflictError, HubClient, HubError
 from .launcher import write_atomic
 from .config import AgentConfig, ConfigError, config_from_dict, read_raw
 from .runners import available_runners, make_runners
@@ -52,18 +57,28 @@ def update_config_file(path: str | Path, updates: dict[str, Any], remove: tuple[
             raise ConfigError(f"{p}: the config must be a YAML mapping")
     else:
         data = CommentedMap()
-    for key, value in updates.items():
-        data[key] = value
+    _merge(data, updates)
     for key in remove:
         if key in data:
             del data[key]
     buf = io.StringIO()
     y.dump(data, buf)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    p.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_atomic(str(p), buf.getvalue().encode("utf-8"), 0o600)
 
 
-def build_register_request(cfg: AgentConfig, token: str, name: str | None = None) -> RegisterRequest:
+def _merge(data: Any, updates: dict[str, Any]) -> None:
+    """Set ``updates`` in ``data``; a mapping value is merged into an existing mapping (so
+    ``{"repos": {"app": path}}`` adds a repo and keeps the others, with their comments)."""
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            _merge(data[key], value)
+        else:
+            data[key] = value
+
+
+def build_register_request(cfg: AgentConfig, token: str, name: str | None = None,
+                           replace: bool = False) -> RegisterRequest:
     ident = host_identity()
     return RegisterRequest(
         name=name or cfg.agent_name,
@@ -77,14 +92,21 @@ def build_register_request(cfg: AgentConfig, token: str, name: str | None = None
         labels=cfg.labels,
         runners=available_runners(make_runners(cfg)),
         max_concurrent_tasks=cfg.max_concurrent_tasks,
+        replace=replace,
     )
 
 
-async def register_async(cfg: AgentConfig, token: str, name: str | None = None) -> RegisterResponse:
-    req = await asyncio.to_thread(build_register_request, cfg, token, name)
+async def register_async(cfg: AgentConfig, token: str, name: str | None = None,
+                         replace: bool = False) -> RegisterResponse:
+    req = await asyncio.to_thread(build_register_request, cfg, token, name, replace)
+    body = req.model_dump(exclude_none=True)
+    if not replace:
+        del body["replace"]  # the v1 body, unchanged
     async with HubClient(cfg.hub_url, ca_bundle=cfg.ca_bundle) as client:
         try:
-            data = await client.register(req.model_dump(exclude_none=True))
+            data = await client.register(body)
+        except ConflictError as err:  # the name is held by a live agent; the token was not used
+            raise RegistrationError(f"the hub refused the name {req.name!r}: {err.detail}") from None
         except AuthError as err:
             raise RegistrationError(
                 f"the hub refused the registration token: {err.detail}. "
@@ -134,6 +156,17 @@ def register_with_token(token: str, config_path: str | Path, name: str | None = 
 
 async def register_with_token_async(token: str, config_path: str | Path, name: str | None = None) -> tuple[str, str]:
     """:func:`register_with_token` for callers that already run an event loop."""
+    resp, _ = await register_config_async(token, config_path, name)
+    return resp.id, resp.api_key
+
+
+async def register_config_async(token: str, config_path: str | Path, name: str | None = None,
+                                settings: dict[str, Any] | None = None,
+                                replace: bool = False) -> tuple[RegisterResponse, AgentConfig]:
+    """Register with ``settings`` (config keys; mappings merge) applied to the config as read,
+    then write them into the file with ``hub_url``, ``api_key`` (and ``agent_name`` for
+    ``name``). The file is not touched when the hub refuses. Returns the response and the
+    config the hub was told about."""
     token = token.strip()
     p = Path(config_path).expanduser()
     raw = read_raw(p) if p.exists() else {}
@@ -142,11 +175,12 @@ async def register_with_token_async(token: str, config_path: str | Path, name: s
         raise RegistrationError(
             "the token carries no hub URL and the config has no hub_url; set hub_url in the config first"
         )
-    cfg = config_from_dict({**raw, "hub_url": hub_url, "registration_token": ""}, base_dir=p.parent.resolve(),
-                           config_path=str(p))
-    resp = await register_async(cfg, token, name)
-    updates: dict[str, Any] = {"hub_url": cfg.hub_url, "api_key": resp.api_key}
+    merged: dict[str, Any] = dict(raw)
+    _merge(merged, {**(settings or {}), "hub_url": hub_url, "registration_token": ""})
+    cfg = config_from_dict(merged, base_dir=p.parent.resolve(), config_path=str(p))
+    resp = await register_async(cfg, token, name, replace)
+    updates: dict[str, Any] = {**(settings or {}), "hub_url": cfg.hub_url, "api_key": resp.api_key}
     if name:
         updates["agent_name"] = name
     update_config_file(p, updates, remove=("registration_token",))
-    return resp.id, resp.api_key
+    return resp, cfg

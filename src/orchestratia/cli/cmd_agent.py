@@ -9,19 +9,34 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .errors import CliError, guard
-from .paths import config_dir, read_yaml
+from .paths import config_dir
 
 app = typer.Typer(help="The agent daemon on a dev server: register, run.", no_args_is_help=True)
 
 SYSTEM_CONFIG = Path("/etc/orchestratia/config.yaml")
+#: the environment variable naming the agent's config (daemon.py reads it too)
+CONFIG_ENV = "ORCHESTRATIA_AGENT_CONFIG"
+CONFIG_HELP = ("config.yaml (default: $ORCHESTRATIA_AGENT_CONFIG; else /etc/orchestratia/config.yaml as root or "
+               "when it exists; else ~/.config/orchestratia/config.yaml)")
+
+
+def config_location(option: Path | None) -> tuple[Path, str]:
+    """The agent's config and why: ``--config``, else ``$ORCHESTRATIA_AGENT_CONFIG``, else
+    ``/etc/orchestratia/config.yaml`` for root (whatever HOME says: the service reads it) or
+    when it exists, else ``$XDG_CONFIG_HOME/orchestratia/config.yaml`` (``~/.config``)."""
+    if option is not None:
+        return option.expanduser().absolute(), "--config"
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV]).expanduser().absolute(), f"${CONFIG_ENV}"
+    if os.geteuid() == 0:
+        return SYSTEM_CONFIG, "running as root: the system config, whatever HOME is; --config to choose"
+    if SYSTEM_CONFIG.exists():
+        return SYSTEM_CONFIG, f"{SYSTEM_CONFIG} exists; --config to choose"
+    return (config_dir() / "config.yaml").absolute(), "not root: your user config; --config to choose"
 
 
 def default_config_path() -> Path:
-    """``/etc/orchestratia/config.yaml`` when it exists or we are root; else the user's
-    ``~/.config/orchestratia/config.yaml``."""
-    if SYSTEM_CONFIG.exists() or os.geteuid() == 0:
-        return SYSTEM_CONFIG
-    return config_dir() / "config.yaml"
+    return config_location(None)[0]
 
 
 def _config_error(exc: Exception) -> CliError:
@@ -50,12 +65,12 @@ def _agent_errors() -> tuple[type[BaseException], ...]:
 @app.command("run")
 @guard
 def run(
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="config.yaml (default /etc/orchestratia/config.yaml, or ~/.config/orchestratia/config.yaml when not root)")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help=CONFIG_HELP)] = None,
 ) -> None:
     """Run the daemon in the foreground: heartbeats, tasks, output streaming."""
     from orchestratia.agent.daemon import run_daemon
 
-    path = (config or default_config_path()).expanduser()
+    path = config_location(config)[0]
     try:
         code: Any = run_daemon(str(path))
     except _agent_errors() as exc:
@@ -68,22 +83,31 @@ def run(
 @guard
 def register(
     token: Annotated[str, typer.Argument(metavar="TOKEN", help="The one-time registration token (orcreg_...)")],
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="config.yaml to create or update (mode 0600)")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help=f"{CONFIG_HELP}; created or updated, mode 0600")] = None,
     name: Annotated[Optional[str], typer.Option("--name", "-n", help="Agent name (default: the config's agent_name, or the hostname)")] = None,
+    repo: Annotated[Optional[list[str]], typer.Option("--repo", "-r", metavar="NAME=PATH", help="A repository this server works on (an existing directory); repeat for more. Tasks name it with --repo NAME")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Take the name even from a live agent: the hub revokes its key and this server gets its name and tasks")] = False,
     ca_bundle: Annotated[Optional[Path], typer.Option("--ca-bundle", help="PEM file of the CA that signed the hub's TLS certificate; saved as ca_bundle in the config")] = None,
 ) -> None:
-    """Register this server with the hub named in TOKEN and save the API key in the config."""
-    from orchestratia.agent.register import register_with_token
+    """Register this server with the hub named in TOKEN: saves the API key, the --repo
+    repositories and the agent CLIs found on PATH (claude, codex, gemini, aider) in the config."""
+    import shutil
+    import sys
 
-    path = (config or default_config_path()).expanduser()
+    from orchestratia.agent.enroll import enroll, parse_repos, summary
+
+    path, why = config_location(config)
     try:
+        parse_repos(repo or [])  # a bad --repo is reported before anything is written
         if ca_bundle is not None:
             _save_ca_bundle(path, ca_bundle)
-        result: Any = register_with_token(token, str(path), name=name)
+        done = enroll(token, path, name=name, repo_specs=repo or [], replace=replace)
     except _agent_errors() as exc:
         raise _config_error(exc) from exc
-    typer.echo(f"Registered{_describe(result, name, path)}; API key saved in {path} (mode 0600).")
-    typer.echo(f"Start the daemon with: orchestratia agent run --config {path}")
+    argv0 = Path(sys.argv[0])  # the program running now, for the service's ExecStart
+    executable = str(argv0.absolute()) if argv0.name == "orchestratia" else shutil.which("orchestratia") or "orchestratia"
+    for line in summary(done, why, executable):
+        typer.echo(line)
 
 
 def _save_ca_bundle(config: Path, ca_bundle: Path) -> None:
@@ -95,13 +119,3 @@ def _save_ca_bundle(config: Path, ca_bundle: Path) -> None:
     bundle = str(ca_bundle.expanduser().resolve())
     check_ca_bundle(bundle)
     update_config_file(config, {"ca_bundle": bundle})
-
-
-def _describe(result: Any, name: str | None, path: Path) -> str:
-    """`` as NAME (ID)`` from what register_with_token returned ((id, key) today)."""
-    ident = result[0] if isinstance(result, tuple) and result else getattr(result, "id", None)
-    if not name:
-        name = read_yaml(path).get("agent_name")
-    if name and ident:
-        return f" as {name} ({ident})"
-    return f" ({ident})" if ident else ""

@@ -22,6 +22,7 @@ from orchestratia.protocol import (
     TaskStatus,
     new_api_key,
 )
+from orchestratia.hub.agent_names import live_holder, retire_key
 from orchestratia.hub.auth import hash_secret
 from orchestratia.hub.core import Hub
 from orchestratia.hub.deps import current_agent, get_hub
@@ -56,8 +57,9 @@ def router() -> APIRouter:
 # ---------------------------------------------------------------------------- register
 
 
-async def register(body: RegisterRequest, request: Request, hub: Hub = Depends(get_hub)) -> dict[str, str]:
-    """One-use token → a new agent (or a re-registration of the agent with that name)."""
+async def register(body: RegisterRequest, request: Request, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    """One-use token → a new agent, or a re-registration of the agent with that name: refused
+    (409) while a live agent holds it (``agent_names``) unless the body says ``replace``."""
     for name, limit in AGENT_TEXT_LIMITS.items():
         if len(getattr(body, name) or "") > limit:
             raise HTTPException(422, detail=f"invalid request: {name}: at most {limit} characters")
@@ -81,7 +83,16 @@ async def register(body: RegisterRequest, request: Request, hub: Hub = Depends(g
             )
             if consumed.rowcount != 1:
                 raise HTTPException(401, detail=await _token_problem(session, token_hash))
-            agent = await _upsert_agent(session, body, api_key, now)
+            # the token is checked first, so names cannot be probed without one; a refusal rolls
+            # the transaction back, which leaves the token unused
+            existing = (await session.execute(select(Agent).where(Agent.name == body.name))).scalar_one_or_none()
+            replaced = existing is not None and existing.revoked_at is None
+            if replaced:
+                holder = None if body.replace else await live_holder(session, hub, existing)
+                if holder is not None:
+                    raise HTTPException(409, detail=holder.refusal())
+                await retire_key(session, existing, now)
+            agent = await _upsert_agent(session, body, api_key, now, existing)
             await session.execute(
                 update(RegistrationToken)
                 .where(RegistrationToken.token_hash == token_hash)
@@ -95,7 +106,7 @@ async def register(body: RegisterRequest, request: Request, hub: Hub = Depends(g
     except IntegrityError as exc:
         raise HTTPException(409, detail=f"agent name {body.name!r} was registered concurrently; retry") from exc
     hub.forget_touch(agent.id)  # a re-registration rotated the key: the old one must stop working
-    return {"id": agent.id, "name": agent.name, "api_key": api_key}
+    return {"id": agent.id, "name": agent.name, "api_key": api_key, "replaced": replaced}
 
 
 async def _token_problem(session: AsyncSession, token_hash: str) -> str:
@@ -112,8 +123,8 @@ async def _token_problem(session: AsyncSession, token_hash: str) -> str:
     return "registration token expired: create a new one"
 
 
-async def _upsert_agent(session: AsyncSession, body: RegisterRequest, api_key: str, now: Any) -> Agent:
-    agent = (await session.execute(select(Agent).where(Agent.name == body.name))).scalar_one_or_none()
+async def _upsert_agent(session: AsyncSession, body: RegisterRequest, api_key: str, now: Any,
+                        agent: Agent | None) -> Agent:
     if agent is None:
         agent = Agent(name=body.name, created_at=now)
         session.add(agent)

@@ -159,12 +159,16 @@ class RegisterRequest(_Wire):
     labels: list[str] = Field(default_factory=list)
     runners: list[str] | None = None
     max_concurrent_tasks: int | None = Field(default=None, ge=1, le=1000)
+    #: take the name even from a live agent (its key is revoked); v1 daemons never send it
+    replace: bool = False
 
 
 class RegisterResponse(_Wire):
     id: str
     name: str
     api_key: str
+    #: extension: an existing agent's key was revoked by this registration (it took the name)
+    replaced: bool = False
 
 
 class HeartbeatRequest(_Wire):

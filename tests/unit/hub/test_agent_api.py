@@ -236,7 +236,7 @@ async def test_registration_is_not_contact(api: Api, hub) -> None:
     await api.agent(agent, "POST", "/heartbeat", json={})
     seen = (await api.admin("GET", "/agents/dev-1"))["last_seen_at"]
     assert seen is not None
-    await api.register("dev-1")
+    await api.register("dev-1", replace=True)  # ONLINE: only a replace may take the name
     again = await api.admin("GET", "/agents/dev-1")
     assert (again["status"], again["last_seen_at"]) == ("ONLINE", seen)
 
@@ -244,8 +244,8 @@ async def test_registration_is_not_contact(api: Api, hub) -> None:
 async def test_reregistering_a_name_rotates_the_key(api: Api) -> None:
     first = await api.register("dev-1")
     await api.agent(first, "GET", "/tasks/poll")  # the first key in use (and known to the hub)
-    second = await api.register("dev-1")
-    assert first["id"] == second["id"] and first["api_key"] != second["api_key"]
+    second = await api.register("dev-1", replace=True)  # ONLINE now: only a replace takes the name
+    assert first["id"] == second["id"] and first["api_key"] != second["api_key"] and second["replaced"] is True
     r = await api.client.get(f"{V1}/tasks/poll", headers=first["headers"])
     assert r.status_code == 401
     await api.agent(second, "GET", "/tasks/poll")
