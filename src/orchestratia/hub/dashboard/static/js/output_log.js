@@ -2,7 +2,7 @@
  * and a bounded DOM. Reading a whole 24 MB log (300,000 lines) into the page took 29 s
  * before its last line showed; the tail (TAIL_BYTES, a few thousand lines) shows at once.
  *
- * Output is kept in blocks (one <span> per batch in the raw view), each with its byte range
+ * Output is kept in blocks (one <samp> per batch in the raw view), each with its byte range
  * and line count. While the reader follows live output, blocks beyond MAX_LINES leave from
  * the top; while they read earlier output, up to HARD_MAX_LINES stay. Nothing ever grows
  * without bound: the raw log download has everything. */
@@ -73,7 +73,7 @@
 
   /* New output at [start, end): into both views, then the DOM cap. */
   OutputLog.prototype.append = function (text, start, end) {
-    var node = el("span", { class: "out-block" });
+    var node = el("samp", { class: "out-block" });
     node.appendChild(this.ansi.feed(text, false));
     this.o.rawPre.appendChild(node);
     var lines = lineCount(text);
@@ -130,7 +130,7 @@
 
   OutputLog.prototype.prepend = function (w) {
     var scroller = this.o.scroller, height = scroller.scrollHeight, top = scroller.scrollTop;
-    var node = el("span", { class: "out-block" });
+    var node = el("samp", { class: "out-block" });
     node.appendChild(new Orc.Ansi().feed(w.text, true));
     this.o.rawPre.insertBefore(node, this.o.rawPre.firstChild);
     var lines = lineCount(w.text);
