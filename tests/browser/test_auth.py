@@ -87,22 +87,24 @@ def test_csrf_is_required_for_every_change(page: Any, hub: Any) -> None:
 
 
 def test_cookies_are_secure_behind_tls(hub: Any) -> None:
-    """Behind a TLS proxy (X-Forwarded-Proto from a trusted address) both cookies are Secure."""
+    """Behind a TLS proxy (X-Forwarded-Proto from a trusted address) both cookies are Secure
+    ``__Host-`` cookies (Path=/, no Domain: no sibling subdomain or http:// page can plant them)."""
     import httpx
 
     headers = {"X-Forwarded-Proto": "https"}
     with httpx.Client(base_url=hub.url, headers=headers, timeout=10) as client:
         login = client.get("/login")
         assert "secure" in login.headers["set-cookie"].lower()
-        csrf = login.cookies["orc_csrf"]
+        csrf = login.cookies["__Host-orc_csrf"]
         client.cookies.clear()  # a Secure cookie is not sent over plain http: the proxy's client would send it
         r = client.post("/login", data={"csrf": csrf, "username": "admin", "password": ADMIN_PASSWORD, "next": "/tasks"},
-                        headers={"Cookie": f"orc_csrf={csrf}"})
+                        headers={"Cookie": f"__Host-orc_csrf={csrf}"})
         assert r.status_code == 303 and r.headers["location"] == "/tasks"
         cookies = r.headers.get_list("set-cookie")
-        session = next(c for c in cookies if c.startswith("orc_session="))
+        session = next(c for c in cookies if c.startswith("__Host-orc_session="))
         assert all(flag in session.lower() for flag in ("httponly", "secure", "samesite=lax", "path=/"))
-        assert any(c.startswith("orc_csrf=") and "secure" in c.lower() for c in cookies)
+        assert any(c.startswith("__Host-orc_csrf=") and "secure" in c.lower() for c in cookies)
+        assert not any("domain=" in c.lower() for c in cookies)
 
 
 def test_static_files_stay_inside_their_folder(hub: Any) -> None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from orchestratia.protocol import TaskStatus
+from orchestratia.hub import output_window
 from orchestratia.hub.auth import current_admin
 from orchestratia.hub.core import Hub
 from orchestratia.hub.deps import get_hub
@@ -128,14 +129,21 @@ async def get_output(
     hub: Hub = Depends(get_hub),
     offset: int = Query(default=0, ge=0),
     download: bool = Query(default=False, description="send Content-Disposition: attachment"),
+    limit: int | None = Query(default=None, ge=0, description="at most this many bytes from offset"),
+    tail_bytes: int | None = Query(default=None, ge=1, description="only the last N bytes, from a line start"),
+    before: int | None = Query(default=None, ge=0, description="with tail_bytes: the tail before this offset"),
 ) -> StreamingResponse:
-    """All stored output from ``offset`` as raw bytes, streamed from the store in batches;
-    ``X-Next-Offset`` (where to continue) is the task's output size when the request came in."""
+    """Stored output as raw bytes, streamed from the store in batches: from ``offset`` (at most
+    ``limit`` bytes), or the last ``tail_bytes`` (before ``before``) cut at a line start.
+    ``X-Offset`` is where the bytes start, ``X-Next-Offset`` where they end (without ``limit``,
+    the task's output size when the request came in)."""
     async with hub.read() as session:
         task = await load_task(session, task_id)
-        end = max(offset, task.output_size or 0)
+        size = task.output_size or 0
         status = task.status
-    headers = {"X-Next-Offset": str(end), "X-Task-Status": status, "Content-Length": str(end - offset)}
+    offset, end = await output_window.resolve(hub, task.id, size, offset, limit, tail_bytes, before)
+    headers = {"X-Offset": str(offset), "X-Next-Offset": str(end), "X-Task-Status": status,
+               "Content-Length": str(end - offset)}
     if download:
         headers["Content-Disposition"] = f'attachment; filename="task-{task.id}.log"'
     return StreamingResponse(_stored_output(hub, task.id, offset, end), headers=headers,

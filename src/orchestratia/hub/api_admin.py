@@ -15,7 +15,6 @@ from sqlalchemy import select
 from orchestratia.protocol import new_registration_token
 from orchestratia.hub import admin_agents, admin_interventions, admin_stream, admin_tasks
 from orchestratia.hub.auth import (
-    SESSION_COOKIE,
     authenticate,
     create_admin_session,
     current_admin,
@@ -25,6 +24,7 @@ from orchestratia.hub.auth import (
 from orchestratia.hub.core import Hub
 from orchestratia.hub.deps import get_hub
 from orchestratia.hub.responses import OrjsonResponse
+from orchestratia.hub.session_cookies import csrf_for_session, session_token
 from orchestratia.hub.states import emit
 from orchestratia.hub.store.models import Admin, RegistrationToken, utcnow
 from orchestratia.hub.store.queries import is_uuid
@@ -82,12 +82,13 @@ async def login(body: LoginBody, request: Request, hub: Hub = Depends(get_hub)) 
         raise HTTPException(401, detail="wrong username or password")
     async with hub.write() as session:
         token, expires_at = await create_admin_session(session, admin, hub.settings.session_ttl_s)
-    return {"token": token, "username": admin.username, "expires_at": iso(expires_at)}
+    return {"token": token, "username": admin.username, "expires_at": iso(expires_at),
+            "csrf_token": csrf_for_session(token)}
 
 
 async def logout(request: Request, hub: Hub = Depends(get_hub)) -> Response:
     header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
+    token = header[7:].strip() if header.lower().startswith("bearer ") else session_token(request)
     if token:
         async with hub.write() as session:
             await delete_admin_session(session, token)

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from orchestratia.hub.responses import MarkdownResponse, OrjsonResponse
 
 from orchestratia import __version__
-from orchestratia.hub import api_admin, api_agent, middleware, ws_agent
+from orchestratia.hub import api_admin, api_agent, api_docs, middleware, ws_agent
 from orchestratia.hub.bootstrap import bootstrap_admin
 from orchestratia.hub.access_log import quiet_liveness
 from orchestratia.hub.core import Hub, tune_gc
@@ -70,6 +70,8 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
         version=__version__,
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
+        docs_url=None,  # api_docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     middleware.install(app, settings.max_body_bytes)
@@ -78,6 +80,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     app.include_router(ws_agent.router())
     app.add_api_route("/health", health, methods=["GET"], tags=["hub"])
     app.add_api_route("/ORCHESTRATIA.md", guide, methods=["GET"], tags=["hub"], response_class=MarkdownResponse)
+    api_docs.install(app)
     include_dashboard(app)
     return app
 

@@ -5,8 +5,9 @@
   every agent request tens of milliseconds of CPU.
 * Admin passwords are chosen by people: argon2id (``argon2-cffi``), verified in a thread.
 * Admin sessions: random bearer tokens, stored as SHA-256, with an expiry. The dashboard
-  uses the same session in cookie ``orc_session`` plus a double-submit CSRF cookie
-  ``orc_csrf`` (header ``X-CSRF-Token`` on unsafe methods).
+  uses the same session in cookie ``orc_session`` (``__Host-orc_session`` under HTTPS); an
+  unsafe method with it needs header ``X-CSRF-Token`` carrying the CSRF token bound to that
+  session (:mod:`orchestratia.hub.session_cookies`), which cookie ``orc_csrf`` holds.
 * Login failures are rate limited per username + client IP (:class:`LoginLimiter`).
 
 Functions the dashboard calls: :func:`authenticate`, :func:`create_admin_session`,
@@ -31,10 +32,9 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestratia.hub.session_cookies import CSRF_COOKIE, SESSION_COOKIE, csrf_matches, session_token  # noqa: F401
 from orchestratia.hub.store.models import Admin, AdminSession, utcnow
 
-SESSION_COOKIE = "orc_session"
-CSRF_COOKIE = "orc_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 DEFAULT_SESSION_TTL_S = 7 * 24 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -122,14 +122,13 @@ async def current_admin(request: Request) -> Admin:
     token = _bearer(request)
     via_cookie = token is None
     if via_cookie:
-        token = request.cookies.get(SESSION_COOKIE)
+        token = session_token(request)
     if not token:
         raise _unauthorized("not logged in: send 'Authorization: Bearer <token>' from POST /api/admin/login")
     if via_cookie and request.method not in SAFE_METHODS:
-        expected = request.cookies.get(CSRF_COOKIE) or ""
-        given = request.headers.get(CSRF_HEADER) or ""
-        if not expected or not secrets.compare_digest(expected, given):
-            raise HTTPException(403, detail="CSRF check failed: send header X-CSRF-Token equal to the orc_csrf cookie")
+        if not csrf_matches(token, request.headers.get(CSRF_HEADER) or ""):
+            raise HTTPException(403, detail="CSRF check failed: send header X-CSRF-Token with this session's CSRF "
+                                            "token (the value of the orc_csrf cookie the hub set at sign-in)")
     hub = request.app.state.hub
     async with hub.db.read() as session:
         admin = await admin_for_token(session, token)

@@ -15,6 +15,8 @@ import pytest
 
 from integration_harness import Agent, Cli, Hub, base_env, wait_for
 
+from orchestratia.hub.session_cookies import csrf_for_session
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
@@ -93,12 +95,13 @@ def test_approval_is_a_kind_of_intervention(hub: Hub, cli: Cli, agent: Agent, tm
     assert item["kind"] == "approval" and item["tool_name"] == "Bash"
     assert item["tool_input"] == {"command": "git push origin main"}
     # the dashboard shows the tool call with Approve / Deny; a click on Approve answers "approve"
-    cookies = {"orc_session": hub.token, "orc_csrf": "csrf-hitl"}
+    csrf = csrf_for_session(hub.token)  # the CSRF token is bound to the session
+    cookies = {"orc_session": hub.token, "orc_csrf": csrf}
     page = httpx.get(f"{hub.url}/interventions", cookies=cookies, timeout=15)
     assert page.status_code == 200 and "Approve" in page.text and "Deny" in page.text, page.text[:500]
     assert "git push origin main" in page.text and "<code>Bash</code>" in page.text
     click = httpx.post(f"{hub.url}/interventions/{item['id']}/answer", cookies=cookies, timeout=15,
-                       data={"csrf": "csrf-hitl", "response": "approve"})
+                       data={"csrf": csrf, "response": "approve"})
     assert click.status_code in (200, 303), click.text[:500]
     proc.wait(timeout=30)
     assert json.loads(proc.stdout.read())["hookSpecificOutput"]["permissionDecision"] == "allow"

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 import yaml
 
+from orchestratia.hub.session_cookies import csrf_for_session
 from orchestratia.protocol import hub_url_from_token
 
 from .helpers import ADMIN, ADMIN_PASSWORD, Api, next_message
@@ -21,7 +22,7 @@ async def test_login_logout_me(api: Api) -> None:
     assert await api.admin("GET", "/me") == {"username": "admin"}
     r = await api.client.post(f"{ADMIN}/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     body = r.json()
-    assert r.status_code == 200 and set(body) == {"token", "username", "expires_at"}
+    assert r.status_code == 200 and set(body) == {"token", "username", "expires_at", "csrf_token"}
     headers = {"Authorization": f"Bearer {body['token']}"}
     assert (await api.client.post(f"{ADMIN}/logout", headers=headers)).status_code == 204
     r = await api.client.get(f"{ADMIN}/me", headers=headers)
@@ -42,13 +43,14 @@ async def test_wrong_password_then_rate_limited(api: Api) -> None:
 
 async def test_cookie_session_needs_csrf_for_unsafe_methods(api: Api) -> None:
     token = api.headers["Authorization"].split()[1]
+    csrf = csrf_for_session(token)
     api.client.cookies.set("orc_session", token)
-    api.client.cookies.set("orc_csrf", "c1")
+    api.client.cookies.set("orc_csrf", csrf)
     try:
         assert (await api.client.get(f"{ADMIN}/me")).json() == {"username": "admin"}
         r = await api.client.post(f"{ADMIN}/tokens", json={"label": "x"})
         assert r.status_code == 403 and "CSRF" in r.json()["detail"]
-        r = await api.client.post(f"{ADMIN}/tokens", json={"label": "x"}, headers={"X-CSRF-Token": "c1"})
+        r = await api.client.post(f"{ADMIN}/tokens", json={"label": "x"}, headers={"X-CSRF-Token": csrf})
         assert r.status_code == 201
     finally:
         api.client.cookies.clear()

@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from orchestratia.hub.store.models import Intervention
 
+from orchestratia.hub.session_cookies import csrf_for_session
+
 from .helpers import ADMIN, V1, Api, next_message
 
 
@@ -40,12 +42,14 @@ def _of_task(items: list[dict], task_id: str) -> list[dict]:
 
 
 @contextlib.asynccontextmanager
-async def _dashboard(api: Api) -> AsyncIterator[None]:
-    """The dashboard's cookie session (the admin API token as ``orc_session``, CSRF ``c1``)."""
-    api.client.cookies.set("orc_session", api.headers["Authorization"].split()[1])
-    api.client.cookies.set("orc_csrf", "c1")
+async def _dashboard(api: Api) -> AsyncIterator[str]:
+    """The dashboard's cookie session (the admin API token as ``orc_session``, the CSRF token
+    bound to it as ``orc_csrf``); yields that CSRF token for forms."""
+    token = api.headers["Authorization"].split()[1]
+    api.client.cookies.set("orc_session", token)
+    api.client.cookies.set("orc_csrf", csrf_for_session(token))
     try:
-        yield
+        yield csrf_for_session(token)
     finally:
         api.client.cookies.clear()
 
@@ -165,9 +169,9 @@ async def test_the_dashboard_shows_a_withdrawn_question_as_closed(api: Api) -> N
     agent, task = await _running(api)
     ask = (await _help(api, agent, task["id"], question="Still needed?")).json()
     await api.agent(agent, "POST", f"/interventions/{ask['id']}/withdraw")
-    async with _dashboard(api):
+    async with _dashboard(api) as csrf:
         page = (await api.client.get("/interventions")).text
-        answered = await api.client.post(f"/interventions/{ask['id']}/answer", data={"csrf": "c1", "response": "yes"})
+        answered = await api.client.post(f"/interventions/{ask['id']}/answer", data={"csrf": csrf, "response": "yes"})
     pending, closed = page.split("Answered &amp; closed", 1)
     assert "Still needed?" not in pending and "Still needed?" in closed
     assert "stopped waiting" in closed and "pill-withdrawn" in closed

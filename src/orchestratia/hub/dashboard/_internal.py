@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 from fastapi import Request
 
+from orchestratia.hub.session_cookies import CSRF_COOKIE, SESSION_COOKIE, csrf_for_session, session_token  # noqa: F401
+
 ADMIN = "/api/admin"
-SESSION_COOKIE = "orc_session"
-CSRF_COOKIE = "orc_csrf"
 
 
 class ApiError(Exception):
@@ -74,13 +74,13 @@ async def call(
     :class:`ApiError`.
 
     A change (unsafe method) is only forwarded with ``csrf_checked=True``: the caller has
-    compared the form's CSRF field with the cookie. Only then does the request carry the
-    ``X-CSRF-Token`` header that the admin API demands for cookie sessions."""
+    compared the form's CSRF field with the session's CSRF token. Only then does the request
+    carry the ``X-CSRF-Token`` header that the admin API demands for cookie sessions."""
     extra = dict(headers or {})
     if method.upper() not in ("GET", "HEAD", "OPTIONS"):
         if not csrf_checked:
             raise RuntimeError(f"{method} {path}: check the form's CSRF field before changing anything")
-        extra["x-csrf-token"] = request.cookies.get(CSRF_COOKIE, "")
+        extra["x-csrf-token"] = csrf_for_session(session_token(request))
     async with _client(request) as client:
         response = await client.request(method, ADMIN + path, json=json, params=params, headers=extra)
     if response.status_code >= 400:

@@ -124,7 +124,8 @@ async def _new_task_page(request: Request, values: dict[str, Any], error: str = 
     base = await page_base(request, "tasks")
     agents = [a for a in await call(request, "GET", "/agents") if a.get("status") != "REVOKED"]
     return render(request, "task_new.html", {
-        **base, "agents": _agents_sorted(agents), "values": values, "error": error, "runners": RUNNERS,
+        **base, "agents": _agents_sorted(agents), "values": values, "error": error,
+        "runners": offered_runners(agents, values.get("runner", "")),
     }, status=status)
 
 
@@ -132,12 +133,12 @@ async def _new_task_page(request: Request, values: dict[str, Any], error: str = 
 @page
 async def task_new_page(request: Request) -> Response:
     values = {"title": "", "spec": "", "agent": request.query_params.get("agent", ""), "target_repo": "",
-              "runner": "", "timeout_minutes": "30"}
+              "runner": "", "timeout_minutes": ""}  # empty: the agent's default, as with the CLI
     source = request.query_params.get("from", "")
     if source:  # "Run again": the form filled in from an earlier task
         task = await call(request, "GET", f"/tasks/{quote(source, safe='')}")
         values.update({key: str(task.get(key) or "") for key in ("title", "spec", "agent", "target_repo", "runner")})
-        values["timeout_minutes"] = str(task.get("timeout_minutes") or "30")
+        values["timeout_minutes"] = str(task.get("timeout_minutes") or "")
     return await _new_task_page(request, values)
 
 
@@ -230,3 +231,11 @@ async def intervention_answer(request: Request, intervention_id: str) -> Respons
         notice = "withdrawn" if exc.detail.startswith("intervention withdrawn") else "already"
         return RedirectResponse(f"{back}?notice={notice}", status_code=303)
     return RedirectResponse(f"{back}?notice=answered", status_code=303)
+
+
+def offered_runners(agents: list[dict[str, Any]], chosen: str) -> list[str]:
+    """The known runners some agent reports it can run, plus ``chosen`` (a task run again
+    keeps its runner even if no agent reports it now). Names an agent made up are not offered."""
+    reported = {str(r) for a in agents for r in (a.get("runners") or []) if isinstance(a.get("runners"), list)}
+    offered = [r for r in RUNNERS if r in reported]
+    return offered + [chosen] if chosen and chosen not in offered else offered

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from ._internal import CSRF_COOKIE
+from orchestratia.hub.session_cookies import CSRF_COOKIE, csrf_for_session, read_cookie, session_token
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -76,7 +76,9 @@ def pill_class(status: Any) -> str:
 
 
 def csrf_token(request: Request) -> str:
-    return request.cookies.get(CSRF_COOKIE, "")
+    """The CSRF token forms carry: the signed-in session's, else the sign-in form's cookie."""
+    token = session_token(request)
+    return csrf_for_session(token) if token else read_cookie(request, CSRF_COOKIE)
 
 
 def new_csrf() -> str:

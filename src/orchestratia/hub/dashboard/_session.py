@@ -11,7 +11,17 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ._internal import CSRF_COOKIE, SESSION_COOKIE, ApiError, call
+from orchestratia.hub.session_cookies import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    cookie_name,
+    csrf_for_session,
+    csrf_matches,
+    read_cookie,
+    session_token,
+)
+
+from ._internal import ApiError, call
 from ._render import SECURITY_HEADERS, new_csrf, render
 
 router = APIRouter()
@@ -37,26 +47,41 @@ def login_redirect(request: Request) -> RedirectResponse:
     if request.url.query:
         target += "?" + request.url.query
     response = RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
-    if request.cookies.get(SESSION_COOKIE):  # a stale cookie: drop it
-        response.delete_cookie(SESSION_COOKIE, path="/")
+    if session_token(request):  # a stale cookie: drop it
+        _delete(request, response, SESSION_COOKIE)
         response.headers["location"] += "&notice=expired"
     return response
 
 
 def csrf_ok(request: Request, form_value: Any) -> bool:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    """A signed-in form's CSRF field must be the token bound to the reader's session (a
+    planted CSRF cookie does not make a forged form pass)."""
+    return csrf_matches(session_token(request), str(form_value or ""))
+
+
+def login_csrf_ok(request: Request, form_value: Any) -> bool:
+    """The sign-in form has no session yet: its field must equal its CSRF cookie."""
+    cookie = read_cookie(request, CSRF_COOKIE)
     value = str(form_value or "")
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), value.encode())
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), value.encode("utf-8", "surrogatepass"))
 
 
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
+def _set_cookie(request: Request, response: Response, base: str, value: str, max_age: int, httponly: bool) -> None:
+    """``__Host-`` names under HTTPS (Secure, Path=/, no Domain: nothing else can set them)."""
+    response.set_cookie(cookie_name(request, base), value, max_age=max_age, path="/", secure=_secure(request),
+                        httponly=httponly, samesite="lax")
+
+
 def _set_csrf(request: Request, response: Response, value: str, max_age: int = DEFAULT_AGE) -> None:
-    response.set_cookie(
-        CSRF_COOKIE, value, max_age=max_age, path="/", secure=_secure(request), httponly=False, samesite="lax"
-    )
+    _set_cookie(request, response, CSRF_COOKIE, value, max_age, httponly=False)
+
+
+def _delete(request: Request, response: Response, base: str) -> None:
+    response.delete_cookie(cookie_name(request, base), path="/", secure=_secure(request), samesite="lax")
 
 
 def _max_age(expires_at: Any) -> int:
@@ -71,7 +96,7 @@ def _max_age(expires_at: Any) -> int:
 
 async def page_base(request: Request, active: str) -> dict[str, Any]:
     """The nav's data for a signed-in page; raises :class:`SignedOut` otherwise."""
-    if not request.cookies.get(SESSION_COOKIE):
+    if not session_token(request):
         raise SignedOut()
     try:
         me, pending = await asyncio.gather(
@@ -87,14 +112,14 @@ async def page_base(request: Request, active: str) -> dict[str, Any]:
 
 
 def _login_page(request: Request, *, error: str = "", username: str = "", next_: str = "", status: int = 200):
-    csrf = request.cookies.get(CSRF_COOKIE) or new_csrf()
+    csrf = read_cookie(request, CSRF_COOKIE) or new_csrf()
     response = render(
         request,
         "login.html",
         {"error": error, "form_username": username, "next": safe_next(next_), "csrf": csrf},
         status=status,
     )
-    if request.cookies.get(CSRF_COOKIE) != csrf:
+    if read_cookie(request, CSRF_COOKIE) != csrf:
         _set_csrf(request, response, csrf)
     return response
 
@@ -102,7 +127,7 @@ def _login_page(request: Request, *, error: str = "", username: str = "", next_:
 @router.get("/login", include_in_schema=False)
 async def login_form(request: Request):
     next_ = request.query_params.get("next", "")
-    if request.cookies.get(SESSION_COOKIE):  # already signed in: go on
+    if session_token(request):  # already signed in: go on
         try:
             await call(request, "GET", "/me")
             return RedirectResponse(safe_next(next_), status_code=303)
@@ -117,7 +142,7 @@ async def login_submit(request: Request):
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     next_ = str(form.get("next") or "")
-    if not csrf_ok(request, form.get("csrf")):
+    if not login_csrf_ok(request, form.get("csrf")):
         return _login_page(
             request, error="The sign-in form had expired. Please sign in again.", username=username,
             next_=next_, status=400,
@@ -139,10 +164,8 @@ async def login_submit(request: Request):
         return _login_page(request, error=message, username=username, next_=next_, status=exc.status)
     age = _max_age(data.get("expires_at"))
     response = RedirectResponse(safe_next(next_), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, data["token"], max_age=age, path="/", secure=_secure(request), httponly=True, samesite="lax"
-    )
-    _set_csrf(request, response, new_csrf(), age)  # a fresh CSRF secret for the new session
+    _set_cookie(request, response, SESSION_COOKIE, data["token"], age, httponly=True)
+    _set_csrf(request, response, csrf_for_session(data["token"]), age)  # bound to the new session
     return response
 
 
@@ -157,6 +180,6 @@ async def logout(request: Request):
     except ApiError:
         pass  # the session may already be gone; the cookies go either way
     response = RedirectResponse("/login?notice=signed_out", status_code=303, headers=SECURITY_HEADERS)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    _delete(request, response, SESSION_COOKIE)
+    _delete(request, response, CSRF_COOKIE)
     return response

@@ -5,8 +5,12 @@
   "use strict";
   var Orc = (window.Orc = window.Orc || {});
 
+  /* The CSRF token bound to this session: the page carries it; the cookie (orc_csrf, or
+   * __Host-orc_csrf under HTTPS) holds the same value. */
   Orc.csrf = function () {
-    var m = document.cookie.match(/(?:^|;\s*)orc_csrf=([^;]*)/);
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && meta.content) return meta.content;
+    var m = document.cookie.match(/(?:^|;\s*)(?:__Host-)?orc_csrf=([^;]*)/);
     return m ? decodeURIComponent(m[1]) : "";
   };
 

@@ -1,6 +1,8 @@
-/* /tasks/{id}: live status and output. The output is read from the SSE stream
- * /api/admin/tasks/{id}/stream?offset=N. The page tracks the byte offset it has shown and
- * reconnects from it itself, so a reconnect never leaves a gap and never shows a byte twice. */
+/* /tasks/{id}: live status and output. The page first shows the tail of the stored output
+ * (output_log.js: GET /api/admin/tasks/{id}/output?tail_bytes=N), then reads the SSE stream
+ * /api/admin/tasks/{id}/stream?offset=N from where that tail ends. The page tracks the byte
+ * offset it has shown and reconnects from it itself, so a reconnect never leaves a gap and
+ * never shows a byte twice. */
 (function () {
   "use strict";
   var el = Orc.el;
@@ -13,7 +15,8 @@
   var btnRaw = document.getElementById("view-raw");
   var btnTranscript = document.getElementById("view-transcript");
 
-  var nextOffset = 0; // bytes of output shown so far
+  var nextOffset = 0; // the offset of the next byte of output to show
+  var queueStart = 0; // the offset of the first byte waiting in the queue
   var ended = false;
   var source = null;
   var retryDelay = 500;
@@ -23,7 +26,6 @@
   var userChoseView = false;
   var encoder = new TextEncoder();
   var decoder = new TextDecoder();
-  var ansi = new Orc.Ansi();
   var detected = false;
   var transcript = new Orc.Transcript(transcriptBox, function () {
     if (!detected) {
@@ -55,6 +57,11 @@
   });
   jump.addEventListener("click", function () { stick = true; toBottom(); jump.hidden = true; scroller.focus(); });
 
+  var log = new Orc.OutputLog({
+    taskId: task.id, scroller: scroller, rawPre: rawPre, transcriptBox: transcriptBox, transcript: transcript,
+    isFollowing: function () { return stick; },
+  });
+
   /* ---------- appending output ---------- */
   function flush() {
     flushScheduled = false;
@@ -62,12 +69,12 @@
     var text = queue.join("");
     queue = [];
     document.getElementById("output-waiting").hidden = true;
-    rawPre.appendChild(ansi.feed(text, false));
-    transcript.feed(text);
+    log.append(text, queueStart, nextOffset);
     if (stick) toBottom(); else jump.hidden = false;
   }
-  function append(text) {
+  function append(text, start) {
     if (!text) return;
+    if (!queue.length) queueStart = start;
     queue.push(text);
     if (!flushScheduled) {
       flushScheduled = true;
@@ -88,8 +95,9 @@
     if (off + len <= nextOffset) return; // already shown (a replay after reconnect)
     if (off > nextOffset) { reconnect(0); return; } // a gap: ask again from what we have
     if (off < nextOffset) text = decoder.decode(encoder.encode(text).slice(nextOffset - off));
+    var start = nextOffset;
     nextOffset = off + len;
-    append(text);
+    append(text, start);
     updateSize();
   }
 
@@ -128,8 +136,7 @@
     ended = true;
     if (source) { source.close(); source = null; }
     flush();
-    rawPre.appendChild(ansi.feed("", true));
-    transcript.flush();
+    log.finish();
     setState("Ended · " + Orc.statusLabel(task.status), "ended");
     var waiting = document.getElementById("output-waiting");
     waiting.textContent = "This task printed nothing.";
@@ -143,14 +150,10 @@
     if (!dd) return;
     dd.replaceChildren(iso ? Orc.timeEl(iso, "abs") : el("span", { class: "muted", text: "—" }));
   }
-  function fmtBytes(n) {
-    if (n < 1024) return n + " B";
-    if (n < 1048576) return (n / 1024).toFixed(1) + " KiB";
-    return (n / 1048576).toFixed(1) + " MiB";
-  }
   function updateSize() {
     var size = Math.max(nextOffset, Number(task.output_size) || 0);
-    document.getElementById("t-size").textContent = fmtBytes(size);
+    document.getElementById("t-size").textContent = Orc.fmtBytes(size);
+    document.getElementById("download-log").hidden = size <= 0; // nothing to download yet
   }
   function first(obj, keys) {
     for (var i = 0; i < keys.length; i++) if (obj && obj[keys[i]] !== undefined && obj[keys[i]] !== null) return obj[keys[i]];
@@ -220,6 +223,8 @@
     offset: function () { return nextOffset; },
     ended: function () { return ended; },
     reconnect: function (from) { reconnect(0, from); },
+    shownLines: function () { return log.shownLines(); },
+    firstOffset: function () { return log.firstOffset(); },
   };
 
   function showSwitch() {
@@ -230,5 +235,12 @@
   if (task.runner === "claude") showSwitch();
   setView(task.runner === "claude" ? "transcript" : "raw");
   update(task);
-  connect();
+  /* the tail of what is stored, at once; then live output from where it ends */
+  setState("Loading…", "");
+  log.loadTail(Number(task.output_size) || 0).then(function (to) {
+    if (to > 0) document.getElementById("output-waiting").hidden = true;
+    nextOffset = to;
+    if (stick) toBottom();
+    connect();
+  }, function () { connect(0); });
 })();

@@ -32,6 +32,27 @@
       ? "Repos that " + chosen + " has." : "Repos of the online agents; the hub picks an agent that has it.";
   }
 
-  agentSel.addEventListener("change", fillRepos);
+  /* Runners: those the chosen agent reports (the server offers those some agent reports). */
+  var runnerSel = document.getElementById("runner");
+  var allRunners = Array.prototype.slice.call(runnerSel.options, 1).map(function (o) { return o.value; });
+  var initialRunner = runnerSel.dataset.initial || "";
+  var keep = initialRunner; // a task run again keeps its runner
+  function fillRunners() {
+    var chosen = agentSel.value;
+    var current = runnerSel.value || initialRunner;
+    initialRunner = "";
+    var agent = agents.filter(function (a) { return a.name === chosen; })[0];
+    var own = agent && Array.isArray(agent.runners) ? agent.runners : null;
+    var names = allRunners.filter(function (n) { return !own || own.indexOf(n) >= 0 || n === keep; });
+    var options = [Orc.el("option", { value: "", text: "Agent's default" })];
+    names.forEach(function (n) { options.push(Orc.el("option", { value: n, text: n })); });
+    runnerSel.replaceChildren.apply(runnerSel, options);
+    runnerSel.value = names.indexOf(current) >= 0 ? current : "";
+    document.getElementById("runner-help").textContent = own
+      ? "Runners that " + chosen + " reports." : "Runners the agents report they can run.";
+  }
+
+  agentSel.addEventListener("change", function () { fillRepos(); fillRunners(); });
   fillRepos();
+  fillRunners();
 })();

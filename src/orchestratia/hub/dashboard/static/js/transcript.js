@@ -110,6 +110,13 @@
     this.logBlock.appendChild(this.plainAnsi.feed(t + "\n", true));
   };
 
+  /* Tool cards that left the page (the DOM cap) no longer wait for their results. */
+  Transcript.prototype.forget = function () {
+    var cards = this.cards;
+    Object.keys(cards).forEach(function (id) { if (!cards[id].card.isConnected) delete cards[id]; });
+    if (this.logBlock && !this.logBlock.isConnected) this.logBlock = null;
+  };
+
   Transcript.prototype.add = function (node) { this.root.appendChild(node); return node; };
 
   /* Only Claude Code's own events make the transcript worth showing: other CLIs print JSON
