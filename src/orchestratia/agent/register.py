@@ -143,20 +143,23 @@ async def register_from_config(cfg: AgentConfig) -> RegisterResponse:
     return resp
 
 
-def register_with_token(token: str, config_path: str | Path, name: str | None = None) -> tuple[str, str]:
+def register_with_token(token: str, config_path: str | Path, name: str | None = None,
+                        replace: bool = False) -> tuple[str, str]:
     """Register this machine with ``token`` and store the API key in ``config_path``.
 
     Returns ``(agent_id, api_key)``. Creates the config (0600) when missing; sets ``hub_url``
     (from the token), ``api_key`` and ``agent_name`` (when ``name`` is given); removes the
-    consumed ``registration_token``. Raises :class:`RegistrationError` / ``ConfigError``.
+    consumed ``registration_token``. ``replace`` takes the name even from a live agent (the hub
+    revokes its key). Raises :class:`RegistrationError` / ``ConfigError``.
     Synchronous (runs its own event loop); in async code use :func:`register_with_token_async`.
     """
-    return asyncio.run(register_with_token_async(token, config_path, name))
+    return asyncio.run(register_with_token_async(token, config_path, name, replace))
 
 
-async def register_with_token_async(token: str, config_path: str | Path, name: str | None = None) -> tuple[str, str]:
+async def register_with_token_async(token: str, config_path: str | Path, name: str | None = None,
+                                    replace: bool = False) -> tuple[str, str]:
     """:func:`register_with_token` for callers that already run an event loop."""
-    resp, _ = await register_config_async(token, config_path, name)
+    resp, _ = await register_config_async(token, config_path, name, replace=replace)
     return resp.id, resp.api_key
 
 

@@ -75,7 +75,9 @@ def ensure_agent(plan: UpPlan, token: str) -> str:
     from orchestratia.agent.register import register_with_token
 
     try:
-        register_with_token(reg, str(plan.agent_config), name=wanted["agent_name"])
+        # up owns its local agent's name: a previous run's agent (still ONLINE for 90 s after a
+        # quick restart, or holding queued tasks) is this one, so take the name back
+        register_with_token(reg, str(plan.agent_config), name=wanted["agent_name"], replace=True)
     except Exception as exc:  # the agent's errors are plain messages
         raise CliError(f"could not register the local agent: {' '.join(str(exc).split())}") from exc
     return wanted["agent_name"]
