@@ -1,6 +1,8 @@
-"""``python -m orchestratia.agent.human mcp | approval-hook | ask`` — the entry points the daemon
-writes into a task's Claude Code config. Light on purpose (no Typer, no Rich): the hook runs
-before every tool call. ``orchestratia mcp|approval-hook|ask`` (cli/human.py) do the same."""
+"""The human commands a task runs: ``mcp`` (the ask_human MCP server), ``approval-hook`` (Claude
+Code's PreToolUse hook) and ``ask``. ``python -m orchestratia.agent.human ...`` (``__main__``,
+what the daemon writes into a task's Claude Code config) and ``orchestratia mcp|approval-hook|
+ask`` (cli/human.py) both call these. Light on purpose (no Typer, no Rich): the hook runs before
+every tool call."""
 
 from __future__ import annotations
 
@@ -86,7 +88,3 @@ def ask_command(question: str, context: str | None, timeout_min: float | None) -
     code, message = messages.get(outcome.status, (5, f"could not ask a human: {outcome.reason}"))
     sys.stderr.write(f"orchestratia ask: {message}\n")
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
