@@ -8,11 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .agent_helpers import FAKE_CLAUDE
 
 MCP_SERVER = r'''
 import json, sys
-
-from .agent_helpers import FAKE_CLAUDE
 for line in sys.stdin:
     msg = json.loads(line)
     if msg.get("method") == "initialize":
