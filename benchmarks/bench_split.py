@@ -1,4 +1,4 @@
-"""``split_chunks`` (agent/output.py) on one big read, against the copy-the-rest version it
+"""``split_chunks`` (agent/log_track.py) on one big read, against the copy-the-rest version it
 replaced (kept here as the reference): ``.venv/bin/python -m benchmarks.bench_split [MiB ...]``.
 
 In-process, no hub or daemon; prints the best of 3 per size. The old version copied the rest of
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from orchestratia.agent.output import split_chunks
+from orchestratia.agent.log_track import split_chunks
 from orchestratia.protocol import MAX_OUTPUT_CHUNK_BYTES, utf8_safe_cut
 
 LINE = "%09d the quick brown fox — jumps over the lazy dog ✓ 日本 🎉\n"

@@ -1,5 +1,5 @@
 """Property tests on the daemon's output splitter and offset bookkeeping
-(``orchestratia.agent.output``): chunks never split a UTF-8 character, offsets always add up,
+(``orchestratia.agent.log_track``): chunks never split a UTF-8 character, offsets always add up,
 and — against a model of the hub's offset rules (PROTOCOL.md) over a connection that drops
 messages and reconnects at random — the hub ends up with exactly the log, byte for byte."""
 
@@ -12,7 +12,7 @@ import textwrap
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestratia.agent.output import OutputTrack, incomplete_tail, split_chunks
+from orchestratia.agent.log_track import OutputTrack, incomplete_tail, split_chunks
 from orchestratia.protocol import dump, encode_output, parse_agent_message
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -103,7 +103,7 @@ def test_track_delivers_the_log_exactly_over_a_lossy_reconnecting_link(acts, max
     in_flight: list[str] = []
 
     def pump(final: bool = False) -> None:
-        """The daemon's pump loop (Daemon.pump), with a bound instead of trust."""
+        """The daemon's pump loop (OutputStream.pump), with a bound instead of trust."""
         track.size = len(log)
         for _ in range(10_000):
             n = track.want()
@@ -154,8 +154,8 @@ def test_track_delivers_the_log_exactly_over_a_lossy_reconnecting_link(acts, max
 
 PUMP_PROBE = textwrap.dedent("""
     import asyncio, os, sys, tempfile, types
-    from orchestratia.agent.daemon import Daemon
-    from orchestratia.agent.output import OutputTrack
+    from orchestratia.agent.log_track import OutputTrack
+    from orchestratia.agent.streaming import OutputStream
 
     async def main():
         log = os.path.join(tempfile.mkdtemp(), "task.log")
@@ -169,7 +169,7 @@ PUMP_PROBE = textwrap.dedent("""
 
         me = types.SimpleNamespace(ws=types.SimpleNamespace(ready=True, send=send))
         run = types.SimpleNamespace(id="t", track=OutputTrack("t"), files=types.SimpleNamespace(log=log))
-        await Daemon.pump(me, run, final=False)
+        await OutputStream.pump(me, run, final=False)
         assert b"".join(m.raw_bytes() for m in sent) == b"hello ", sent
         print("ok")
 
@@ -184,5 +184,5 @@ def test_daemon_pump_returns_when_the_log_ends_inside_a_character() -> None:
     try:
         proc = subprocess.run([sys.executable, "-c", PUMP_PROBE], capture_output=True, text=True, timeout=10)
     except subprocess.TimeoutExpired:
-        raise AssertionError("Daemon.pump spins forever on a log that ends inside a UTF-8 character") from None
+        raise AssertionError("OutputStream.pump spins forever on a log that ends inside a UTF-8 character") from None
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]

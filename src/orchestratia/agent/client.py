@@ -19,6 +19,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from orchestratia import __version__
 from orchestratia.protocol import API_PREFIX, TaskPayload
+from orchestratia.protocol.shared import response_detail
 
 log = logging.getLogger(__name__)
 TRANSIENT_STATUS = {502, 503, 504}
@@ -80,18 +81,10 @@ def tls_failure_message(hub_url: str, err: ssl.SSLCertVerificationError, ca_bund
             "host name or IP the certificate was issued for (the agent never turns verification off)")
 
 
-def _detail(resp: httpx.Response) -> Any:
-    try:
-        body = resp.json()
-    except ValueError:
-        return resp.text[:500]
-    return body.get("detail", body) if isinstance(body, dict) else body
-
-
 def raise_for(resp: httpx.Response, what: str) -> None:
     if resp.status_code < 400:
         return
-    detail = _detail(resp)
+    detail = response_detail(resp)
     status = resp.status_code
     if status == 401:
         raise AuthError(

@@ -1,6 +1,6 @@
 """The daemon's configuration: the seed's ``config.yaml`` plus our extensions.
 
-``load_config(path)`` reads the file (PyYAML, safe), fills defaults for every key but
+``load_config(path)`` reads the file (ruamel.yaml's safe loader), fills defaults for every key but
 ``hub_url`` and validates it into an :class:`AgentConfig`. Anything invalid raises
 :class:`ConfigError` whose message names the key (``claude.max_turns: ...``).
 """
@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 DEFAULT_CONFIG_PATH = "/etc/orchestratia/config.yaml"
 SYSTEM_LOG_DIR = "/var/log/orchestratia"
@@ -302,6 +303,15 @@ def config_from_dict(data: dict[str, Any], base_dir: str | Path = ".", config_pa
     return cfg
 
 
+def _safe_yaml() -> YAML:
+    """Plain data only (no tags that build objects), read as YAML 1.1: the file means what it
+    meant when PyYAML read it (``enabled: yes`` is true, ``0755`` octal). A key given twice is
+    an error naming it and its lines (PyYAML silently took the last one)."""
+    y = YAML(typ="safe", pure=True)
+    y.version = (1, 1)
+    return y
+
+
 def read_raw(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
@@ -311,9 +321,11 @@ def read_raw(path: str | Path) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"cannot read config file {p}: {err.strerror}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{p} is not valid YAML: {err}") from None
+        data = _safe_yaml().load(text)
+    except YAMLError as err:
+        # ruamel ends a duplicate-key error with how to switch the check off: not for this file
+        problem = str(err).split("\nTo suppress this check")[0].rstrip()
+        raise ConfigError(f"{p} is not valid YAML: {problem}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -42,7 +42,11 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` atomically (temp file, fsync, rename) with exactly ``mode``:
-    readers see the old file or the new one, never a part."""
+    readers see the old file or the new one, never a part.
+
+    A twin of ``orchestratia.protocol.shared.write_atomic``, kept on purpose: this file runs as
+    a script (``python launcher.py SPEC``) with any python3, where the package may not be
+    importable, so it imports nothing but the standard library."""
     tmp = f"{path}.tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:

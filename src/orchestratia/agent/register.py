@@ -25,9 +25,9 @@ from ruamel.yaml.comments import CommentedMap
 
 from orchestratia import __version__
 from orchestratia.protocol import RegisterRequest, RegisterResponse, hub_url_from_token
+from orchestratia.protocol.shared import write_atomic
 
 from .client import AuthError, ConflictError, HubClient, HubError
-from .launcher import write_atomic
 from .config import AgentConfig, ConfigError, config_from_dict, read_raw
 from .runners import available_runners, make_runners
 from .stats import host_identity, system_info

@@ -1,45 +1,40 @@
-"""One task on this agent: its files, its launch, signals to it, its state on disk.
+"""One task on this agent: its files, its persisted record, its runtime state, signals to it.
 
 Files per task (see docs/agent.md):
   log_dir/task-<id>.log          raw output of the runner (stdout+stderr), the offset source of truth
-  pid_dir/task-<id>.json         the daemon's record (task, runner, session, start time) - adopted on restart
+  pid_dir/task-<id>.json         the daemon's record (:class:`TaskRecord`) - adopted on restart
   pid_dir/task-<id>.launch.json  the launcher's spec (argv, cwd, env), 0600
   pid_dir/task-<id>.stdin        the prompt when it goes on stdin, 0600
   pid_dir/task-<id>.sh           the shell runner's script, 0600
   pid_dir/task-<id>.pid          the runner's pid (= its process group), written by the launcher
   pid_dir/task-<id>.exit         {"exit_code", "signal", "ended_at", ...}, written atomically by the launcher
-A task with no repo runs in its own temporary directory (``$TMPDIR/orc-<id[:8]>-*``, recorded in
-the task's record), removed with the records once the hub has the report (:func:`retire`).
+A task with no repo runs in its own temporary directory (:mod:`.workdir`, recorded in the task's
+record), removed with the records once the hub has the report.
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import json
 import logging
 import os
-import shutil
 import signal
-import stat
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from orchestratia.protocol import TaskPayload
+from orchestratia.protocol.shared import write_atomic
 
-from . import launcher
-from .output import OutputTrack
-from .runners import SCRIPT_PLACEHOLDER, LaunchPlan
-from .sessions import SessionBackend, session_name
+from .log_track import OutputTrack
+from .sessions import session_name
 
-LAUNCHER_PATH = str(Path(launcher.__file__).resolve())
 log = logging.getLogger("orchestratia.agent")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
 
 @dataclass
@@ -68,51 +63,110 @@ class TaskFiles:
                 pass
 
 
-@dataclass
-class TaskRun:
+class TaskRecord(BaseModel):
+    """The daemon's record of a task it runs, ``pid_dir/task-<id>.json`` (0600): what a restarted
+    daemon adopts. The same keys and values as every earlier daemon wrote, so a daemon upgraded
+    while tasks run adopts them."""
+
+    model_config = ConfigDict(extra="ignore")
+
     task: TaskPayload
     runner: str
     backend: str
     session: str
-    files: TaskFiles
     started_at: float  # epoch seconds
-    timeout_s: float | None
-    track: OutputTrack
-    exit: dict[str, Any] | None = None
-    stop_kind: str | None = None  # "cancel" | "timeout"
+    # int when the timeout is whole minutes (timeout_minutes is an int on the wire then): the
+    # file keeps the number as earlier daemons wrote it
+    timeout_s: int | float | None = None
+    stop_kind: str | None = None  # "cancel" | "timeout": a stop under way, finished after a restart
     stop_reason: str = ""
-    stopping: Any = None  # the escalation asyncio.Task
-    reporting: bool = False
-    report_after: float = 0.0  # monotonic time before which a failed report is not retried
-    ended_mono: float | None = None
-    ack_wait_from: float | None = None  # when the daemon began waiting, on a live WebSocket, for acks
-    seen_mono: float = field(default_factory=time.monotonic)
+    temp_dir: str | None = None  # the working dir made for a task with no repo; removed by workdir.retire
+
+    @field_validator("stop_reason", mode="before")
+    @classmethod
+    def _no_reason(cls, value: Any) -> Any:
+        return value or ""
+
+    @field_validator("temp_dir", mode="before")
+    @classmethod
+    def _no_temp_dir(cls, value: Any) -> Any:
+        return value or None
+
+    def save(self, path: Path) -> None:
+        write_atomic(path, json.dumps(self.model_dump(mode="json")).encode(), 0o600)
+
+    @classmethod
+    def load(cls, path: Path) -> TaskRecord:
+        """Raises OSError, or ValueError for a file that is not such a record."""
+        return cls.model_validate(json.loads(path.read_text()))
+
+
+@dataclass
+class RunTimes:
+    """What the daemon knows of a run in memory only (monotonic seconds); a restarted daemon
+    starts these afresh from the task's files."""
+
+    ended: float | None = None  # when the daemon saw the runner's end
+    seen: float = field(default_factory=time.monotonic)  # when the runner or its session was last alive
     next_alive_check: float = 0.0
-    temp_dir: str | None = None  # the working dir made for a task with no repo; removed by retire()
+    ack_wait_from: float | None = None  # when the daemon began waiting, on a live WebSocket, for acks
+    report_after: float = 0.0  # a failed report is not retried before this
+    reporting: bool = False
+    stopping: asyncio.Task[None] | None = None  # the stop escalation under way
+
+
+@dataclass
+class TaskRun:
+    """A task this daemon runs: its persisted record, its files, the offsets of its output, the
+    runner's exit record once seen, and its runtime state."""
+
+    record: TaskRecord
+    files: TaskFiles
+    track: OutputTrack
+    exit: dict[str, Any] | None = None  # the launcher's exit record (or the daemon's note that there is none)
+    times: RunTimes = field(default_factory=RunTimes)
 
     @property
     def id(self) -> str:
-        return self.task.id
+        return self.record.task.id
 
-    def state(self) -> dict[str, Any]:
-        return {"task": self.task.model_dump(mode="json"), "runner": self.runner, "backend": self.backend,
-                "session": self.session, "started_at": self.started_at, "timeout_s": self.timeout_s,
-                "stop_kind": self.stop_kind, "stop_reason": self.stop_reason, "temp_dir": self.temp_dir}
+    @property
+    def runner(self) -> str:
+        return self.record.runner
+
+    @property
+    def session(self) -> str:
+        return self.record.session
+
+    @property
+    def started_at(self) -> float:
+        return self.record.started_at
+
+    @property
+    def stop_kind(self) -> str | None:
+        return self.record.stop_kind
+
+    @property
+    def stop_reason(self) -> str:
+        return self.record.stop_reason
+
+    @property
+    def temp_dir(self) -> str | None:
+        return self.record.temp_dir
 
     def save(self) -> None:
-        launcher.write_atomic(str(self.files.state), json.dumps(self.state()).encode(), 0o600)
+        self.record.save(self.files.state)
+
+    def mark_stopping(self, kind: str, reason: str) -> None:
+        """Record a stop before it begins, so a daemon restarted meanwhile finishes it."""
+        self.record.stop_kind, self.record.stop_reason = kind, reason
+        self.save()
 
     @classmethod
     def load(cls, path: Path, log_dir: Path, pid_dir: Path) -> TaskRun:
-        data = json.loads(path.read_text())
-        task = TaskPayload.model_validate(data["task"])
-        run = cls(task=task, runner=data["runner"], backend=data["backend"], session=data["session"],
-                  files=TaskFiles.for_task(task.id, log_dir, pid_dir), started_at=float(data["started_at"]),
-                  timeout_s=data.get("timeout_s"), track=OutputTrack(task.id))
-        run.stop_kind = data.get("stop_kind")
-        run.stop_reason = data.get("stop_reason") or ""
-        run.temp_dir = data.get("temp_dir") or None
-        return run
+        record = TaskRecord.load(path)
+        return cls(record=record, files=TaskFiles.for_task(record.task.id, log_dir, pid_dir),
+                   track=OutputTrack(record.task.id))
 
     def read_exit(self) -> dict[str, Any] | None:
         try:
@@ -154,20 +208,12 @@ class TaskRun:
             return False
 
 
-@functools.lru_cache(maxsize=1)
-def package_pythonpath() -> str | None:
-    """Where the ``orchestratia`` package lives, when this Python cannot import it by itself
-    (the daemon runs from a clone through daemon.py): tasks then get it on PYTHONPATH so that
-    ``python -m orchestratia.agent.human`` (ask_human, the approval hook) works inside them."""
-    import orchestratia
-
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    try:
-        probe = subprocess.run([sys.executable, "-c", "import orchestratia"], env=env, capture_output=True,
-                               timeout=30, cwd="/")
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return None if probe.returncode == 0 else str(Path(orchestratia.__file__).resolve().parent.parent)
+def new_run(task: TaskPayload, runner: str, backend: str, log_dir: Path, pid_dir: Path,
+            timeout_minutes: float | None, temp_dir: str | None = None) -> TaskRun:
+    record = TaskRecord(task=task, runner=runner, backend=backend, session=session_name(task.id),
+                        started_at=time.time(), timeout_s=timeout_minutes * 60 if timeout_minutes else None,
+                        temp_dir=temp_dir)
+    return TaskRun(record=record, files=TaskFiles.for_task(task.id, log_dir, pid_dir), track=OutputTrack(task.id))
 
 
 def saved_runs(pid_dir: Path, log_dir: Path) -> list[TaskRun]:
@@ -181,138 +227,3 @@ def saved_runs(pid_dir: Path, log_dir: Path) -> list[TaskRun]:
         except (OSError, ValueError, KeyError) as err:
             log.warning("ignoring unreadable task record %s: %s", path, err)
     return runs
-
-
-def launch_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The task's environment: the daemon's minus every ORCHESTRATIA_* variable, plus ``extra``
-    (the per-task variables of the help relay, which the launcher lets through)."""
-    env = launcher.clean_env(dict(os.environ))
-    pkg = package_pythonpath()
-    if pkg and pkg not in env.get("PYTHONPATH", "").split(os.pathsep):
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), pkg) if p)
-    env.update({k: v for k, v in (extra or {}).items() if not k.startswith("ORCHESTRATIA_")
-                or k in launcher.TASK_ENV_ALLOWED})
-    return env
-
-
-def write_private(path: Path, data: bytes) -> None:
-    launcher.write_atomic(str(path), data, 0o600)
-
-
-def launch(run: TaskRun, plan: LaunchPlan, cwd: str, backend: SessionBackend) -> None:
-    """Write the launcher's spec and start the session. Raises SessionError / OSError."""
-    files = run.files
-    for p in (files.pid, files.exit):
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass
-    argv = list(plan.argv)
-    if plan.script is not None:
-        write_private(files.script, plan.script.encode("utf-8", errors="replace"))
-        argv = [str(files.script) if a == SCRIPT_PLACEHOLDER else a for a in argv]
-    stdin_path = None
-    if plan.stdin_data is not None:
-        write_private(files.stdin, plan.stdin_data)
-        stdin_path = str(files.stdin)
-    env = launch_env(plan.env)
-    spec = {"task_id": run.id, "argv": argv, "cwd": cwd, "log_path": str(files.log), "pid_path": str(files.pid),
-            "exit_path": str(files.exit), "stdin_path": stdin_path, "env": env}
-    write_private(files.spec, json.dumps(spec).encode())
-    # a fresh, empty log: offsets of this run start at 0 (the hub's next_offset for a new task)
-    fd = os.open(files.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    os.close(fd)
-    run.save()
-    backend.start(run.session, [sys.executable, LAUNCHER_PATH, str(files.spec)], env=env, cwd=cwd)
-
-
-def check_task(task: TaskPayload, cfg: Any, runners: dict[str, Any]) -> tuple[str | None, str, Any]:
-    """(error or None, working directory, runner) for a task on this agent. The error says what
-    is wrong and what to do on the agent: unknown runner, runner disabled or not installed,
-    repo not configured or its directory missing."""
-    name = task.runner or cfg.default_runner
-    runner = runners.get(name)
-    if runner is None:
-        return f"unknown runner {name!r}; this agent knows {', '.join(runners)}", "", None
-    why = runner.unavailable_reason()
-    if why:
-        return why, "", runner
-    if not task.target_repo:
-        return None, "", runner
-    repo = cfg.repos.get(task.target_repo)
-    if repo is None:
-        have = ", ".join(sorted(cfg.repos)) or "none"
-        return (f"repo {task.target_repo!r} is not configured on agent {cfg.agent_name!r} (it has: {have}); "
-                "add it under repos: in the agent's config.yaml and restart the daemon", "", runner)
-    if not Path(repo.path).is_dir():
-        return (f"repo {task.target_repo!r}: directory {repo.path} does not exist on agent {cfg.agent_name!r}; "
-                f"clone it there or fix repos.{task.target_repo}.path", "", runner)
-    return None, repo.path, runner
-
-
-def new_run(task: TaskPayload, runner: str, backend: str, log_dir: Path, pid_dir: Path,
-            timeout_minutes: float | None, temp_dir: str | None = None) -> TaskRun:
-    return TaskRun(task=task, runner=runner, backend=backend, session=session_name(task.id),
-                   files=TaskFiles.for_task(task.id, log_dir, pid_dir), started_at=time.time(),
-                   timeout_s=timeout_minutes * 60 if timeout_minutes else None, track=OutputTrack(task.id),
-                   temp_dir=temp_dir)
-
-
-def temp_dir_prefix(task_id: str) -> str:
-    return f"orc-{task_id[:8]}-"
-
-
-def make_temp_dir(task_id: str) -> str:
-    """A fresh working directory for a task with no repo (0700, under ``$TMPDIR``)."""
-    return tempfile.mkdtemp(prefix=temp_dir_prefix(task_id))
-
-
-def _make_writable(top: Path) -> None:
-    """Give the owner rwx on ``top`` and every directory under it (symlinks untouched), so that
-    what a task left read-only (e.g. a Go module cache) can be removed. Top-down: a directory is
-    made readable before the walk lists it."""
-    def allow(d: str) -> None:
-        try:
-            if not os.path.islink(d):
-                os.chmod(d, os.stat(d).st_mode | stat.S_IRWXU)
-        except OSError:
-            pass
-
-    allow(str(top))
-    for root, dirs, _files in os.walk(top):
-        for name in dirs:
-            allow(os.path.join(root, name))
-
-
-def remove_temp_dir(run: TaskRun) -> bool:
-    """Remove the task's temporary working directory with everything in it. Only a directory
-    named for this task (``orc-<id[:8]>-*``, not a symlink) is removed. True when it is gone."""
-    if not run.temp_dir:
-        return True
-    path = Path(run.temp_dir)
-    if not path.name.startswith(temp_dir_prefix(run.id)) or path.is_symlink():
-        log.warning("task %s: not removing %s: not a working directory made for this task", run.id, path)
-        return False
-    for attempt in (1, 2):
-        if not os.path.lexists(path):
-            return True
-        try:
-            shutil.rmtree(path)
-            return True
-        except OSError as err:
-            if attempt == 2:
-                log.warning("task %s: could not remove its temporary working directory %s: %s", run.id, path, err)
-                return False
-            _make_writable(path)
-    return False
-
-
-def retire(run: TaskRun) -> None:
-    """After the hub has the report: the temporary working directory (if any), then every file
-    in pid_dir for the task. The records go last, so a daemon stopped in between adopts the task
-    again, reports it again (the hub answers 409) and retries. Blocking (a big directory)."""
-    remove_temp_dir(run)
-    run.files.cleanup()
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)

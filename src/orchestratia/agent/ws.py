@@ -39,6 +39,7 @@ from orchestratia.protocol import (
     dump,
     parse_hub_message,
 )
+from orchestratia.protocol.shared import wait_set
 
 from .client import ssl_context, tls_failure_message
 
@@ -126,10 +127,7 @@ class HubSocket:
             delay = backoff_delay(attempt, self.backoff_base, 300.0 if self.auth_rejected else self.backoff_cap)
             attempt += 1
             log.info("WebSocket reconnecting in %.1f s", delay)
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+            await wait_set(stop, delay)
 
     def _down(self) -> None:
         was = self._conn is not None

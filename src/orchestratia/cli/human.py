@@ -29,7 +29,7 @@ def ask(
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Give up after this many minutes (default: wait)", min=0.001)] = None,
 ) -> None:
     """Ask a human and wait; prints the answer. Only inside a task the agent daemon runs."""
-    from orchestratia.agent.human.__main__ import ask_command, fast_exit
+    from orchestratia.agent.human.commands import ask_command, fast_exit
 
     fast_exit(ask_command(question, context, timeout))
 
@@ -47,8 +47,8 @@ def approval_hook(
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds to wait for a human before denying")] = None,
 ) -> None:
     """Claude Code PreToolUse hook: reads the tool call on stdin, prints allow/deny. Fails closed."""
-    from orchestratia.agent.human.__main__ import approval_hook as run_hook
-    from orchestratia.agent.human.__main__ import fast_exit
+    from orchestratia.agent.human.commands import approval_hook as run_hook
+    from orchestratia.agent.human.commands import fast_exit
 
     fast_exit(run_hook(policy, list(rule or []), timeout))
 

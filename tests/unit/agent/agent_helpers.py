@@ -6,12 +6,19 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+
+from orchestratia.agent import starter
+from orchestratia.agent import tasks as T
+from orchestratia.agent.runners import LaunchPlan
+from orchestratia.agent.sessions import get_backend
+from orchestratia.protocol import TaskPayload, TaskStatus
 
 ROOT = Path(__file__).resolve().parents[3]
 FAKES = ROOT / "tests" / "fakes"
@@ -83,3 +90,28 @@ def cleanup_sessions():
 
 
 PY = sys.executable
+
+
+def make_backend(kind: str, dirs: dict[str, Path], cleanup: list):
+    if kind == "tmux":
+        # not under tmp_path: with a longer TMPDIR that path passes the 107-byte limit of a
+        # Unix socket path and tmux fails with "File name too long"
+        sock = tempfile.mkdtemp(prefix="orc-tmux-", dir="/tmp") + "/s"
+        cleanup.append((sock, ""))
+        return get_backend("tmux", sock)
+    return get_backend(kind)
+
+
+def new_task(task_id: str, spec: str = "x") -> TaskPayload:
+    return TaskPayload(id=task_id, title="t", spec=spec, status=TaskStatus.ASSIGNED)
+
+
+def launch_task(kind: str, dirs, task_id: str, prompt: str, cleanup: list, backend=None):
+    """The fake claude run with ``prompt`` in a ``kind`` session, as the daemon starts a task."""
+    backend = backend or make_backend(kind, dirs, cleanup)
+    run = T.new_run(new_task(task_id, prompt), "claude", kind, dirs["log"], dirs["run"], None)
+    if kind == "screen":
+        cleanup.append(("screen", run.session))
+    plan = LaunchPlan(argv=claude_argv(prompt))
+    starter.launch(run, plan, str(dirs["repo"]), backend)
+    return run, backend

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestratia.agent.human import approval, wire
-from orchestratia.agent.launcher import write_atomic
+from orchestratia.protocol.shared import write_atomic
 
 #: The MCP server's own wall-clock limit: a human may take a day.
 MCP_TIMEOUT_MS = 24 * 3600 * 1000

@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from orchestratia.protocol import API_PREFIX
+from orchestratia.protocol.shared import response_detail
 
 
 #: Tool inputs larger than this are not sent as ``tool_input`` (hub bodies are capped at 1 MiB).
@@ -46,24 +47,14 @@ class HubHelpAPI(Protocol):
         ...
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500] or f"HTTP {response.status_code}"
-    if isinstance(body, dict) and "detail" in body:
-        return str(body["detail"])
-    return str(body)[:500]
-
-
 def _check(response: httpx.Response) -> None:
     """Raise HelpRefused on a final 4xx, a transient error on 5xx / 408 / 429."""
     code = response.status_code
     if code < 400:
         return
     if 400 <= code < 500 and code not in (408, 425, 429):
-        raise HelpRefused(_detail(response), code)
-    raise RuntimeError(f"hub answered HTTP {code}: {_detail(response)}")
+        raise HelpRefused(response_detail(response), code)
+    raise RuntimeError(f"hub answered HTTP {code}: {response_detail(response)}")
 
 
 class HttpHubHelpAPI:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestratia.agent.human import wire
-from orchestratia.agent.launcher import write_atomic
+from orchestratia.protocol.shared import write_atomic
 
 log = logging.getLogger(__name__)
 

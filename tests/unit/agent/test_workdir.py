@@ -13,10 +13,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_agent_daemon_hub import Running, hub, setup_agent  # noqa: F401 - hub is a fixture
 
 from orchestratia.agent import tasks as T
+from orchestratia.agent.workdir import make_temp_dir, remove_temp_dir
 from orchestratia.protocol import TaskPayload
+
+from .test_daemon import Running, hub, setup_agent  # noqa: F401 - hub is a fixture
 
 # what a task may leave behind: files, a read-only tree (like a Go module cache), a symlink out
 LEAVE_MESS = ("pwd; echo data > out.txt; mkdir -p cache/mod/pkg && echo x > cache/mod/pkg/f.go && "
@@ -107,16 +109,16 @@ def test_only_a_directory_made_for_the_task_is_removed(tmp_path: Path, task_tmp:
     run = T.new_run(task, "shell", "direct", tmp_path / "log", tmp_path / "run", None)
     precious = tmp_path / "precious"
     precious.mkdir()
-    run.temp_dir = str(precious)  # e.g. a record edited by hand: not a directory made for this task
-    assert T.remove_temp_dir(run) is False and precious.is_dir()
-    other = T.make_temp_dir(str(uuid.uuid4()))  # another task's
-    run.temp_dir = other
-    assert T.remove_temp_dir(run) is False and Path(other).is_dir()
-    mine = Path(T.make_temp_dir(task.id))
+    run.record.temp_dir = str(precious)  # e.g. a record edited by hand: not a directory made for this task
+    assert remove_temp_dir(run) is False and precious.is_dir()
+    other = make_temp_dir(str(uuid.uuid4()))  # another task's
+    run.record.temp_dir = other
+    assert remove_temp_dir(run) is False and Path(other).is_dir()
+    mine = Path(make_temp_dir(task.id))
     (mine / "deep" / "er").mkdir(parents=True)
     (mine / "deep" / "er" / "f").write_text("x")
     (mine / "deep").chmod(0o500)
     (mine / "deep" / "er").chmod(0o000)  # not even readable
-    run.temp_dir = str(mine)
-    assert T.remove_temp_dir(run) is True and not mine.exists()
-    assert T.remove_temp_dir(run) is True  # already gone
+    run.record.temp_dir = str(mine)
+    assert remove_temp_dir(run) is True and not mine.exists()
+    assert remove_temp_dir(run) is True  # already gone

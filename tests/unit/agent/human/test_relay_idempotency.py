@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from human_fakes import FakeHub, wait_until
-
 from orchestratia.agent.human import asker, state as st
 from orchestratia.agent.human.relay import HelpRelay
+
+from .human_fakes import FakeHub, wait_until
 
 
 async def _ask(env, question="What now?", **kw):

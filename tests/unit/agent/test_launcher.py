@@ -8,9 +8,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from agent_helpers import FAKE_CLAUDE, LAUNCHER, PY, claude_argv, read_exit, wait_for, write_spec
-
 from orchestratia.agent.launcher import clean_env, exit_status
+
+from .agent_helpers import FAKE_CLAUDE, LAUNCHER, PY, claude_argv, read_exit, wait_for, write_spec
 
 
 def start(spec: Path, **kw) -> subprocess.Popen:

@@ -6,7 +6,6 @@ import json
 import subprocess
 
 import pytest
-from agent_helpers import FAKE_CLAUDE
 
 from orchestratia.agent.config import config_from_dict
 from orchestratia.agent.runners import build_claude_argv, claude_report, make_runners, parse_stream_json
@@ -19,6 +18,8 @@ from orchestratia.agent.runners.others import (
     codex_report,
     gemini_report,
 )
+
+from .agent_helpers import FAKE_CLAUDE
 
 
 def run_fake(argv: list[str], stdin: bytes | None = None, timeout: float = 20) -> subprocess.CompletedProcess:

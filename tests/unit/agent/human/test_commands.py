@@ -10,10 +10,11 @@ import sys
 from typing import Any
 
 import pytest
-from human_fakes import FakeHub, askers_waiting, wait_until
 
 from orchestratia.agent.human import wire
 from orchestratia.agent.human.relay import HelpRelay
+
+from .human_fakes import FakeHub, askers_waiting, wait_until
 
 ENTRY = [sys.executable, "-m", "orchestratia.agent.human"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestratia.agent.output import split_chunks
+from orchestratia.agent.log_track import split_chunks
 from orchestratia.protocol import utf8_safe_cut_at as safe_cut_at
 from orchestratia.protocol import utf8_safe_cut
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent_helpers import FAKE_CLAUDE
+from .agent_helpers import FAKE_CLAUDE
 
 MCP_SERVER = r'''
 import json, sys

@@ -1,14 +1,11 @@
-"""output.py pure logic: UTF-8-safe chunks, offsets that add up, ack/resend/resume bookkeeping."""
+"""log_track.py (pure logic): UTF-8-safe chunks, offsets that add up, ack/resend/resume bookkeeping."""
 
 from __future__ import annotations
-
-import asyncio
-import os
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestratia.agent.output import LogWatcher, OutputTrack, incomplete_tail, split_chunks
+from orchestratia.agent.log_track import OutputTrack, incomplete_tail, split_chunks
 from orchestratia.protocol import encode_output
 
 
@@ -112,33 +109,3 @@ def test_holds_back_a_half_written_character_until_final() -> None:
     assert b"".join(c for _, c in chunks) == b"ok " and t.sent == 3
     chunks = t.plan(data[3:], final=True)
     assert chunks == [(3, b"\xc3")]
-
-
-async def test_watcher_wakes_on_a_write_not_on_its_timeout(tmp_path) -> None:
-    """A write wakes a waiter whose own timeout is an hour away: output is sent when it is
-    written, not on a timer. (How fast: benchmarks/, not here.)"""
-    w = LogWatcher([tmp_path])
-    assert w.uses_inotify
-    w.start()
-    path = tmp_path / "task-x.log"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        await w.wait(0.05)  # drain the create event
-        waiter = asyncio.create_task(w.wait(3600.0))
-        await asyncio.sleep(0)  # the waiter is waiting before the write
-        assert not waiter.done()
-        os.write(fd, b"hello\n")
-        await asyncio.wait_for(waiter, 30)  # liveness deadline only; woken by the write
-    finally:
-        os.close(fd)
-        w.close()
-
-
-async def test_polling_fallback_wakes_at_its_poll_interval(tmp_path) -> None:
-    """Without inotify a waiter with an hour-long timeout still returns at the short poll."""
-    w = LogWatcher([tmp_path], poll_s=0.02, use_inotify=False)
-    w.start()
-    try:
-        await asyncio.wait_for(w.wait(3600.0), 30)  # liveness deadline only
-    finally:
-        w.close()

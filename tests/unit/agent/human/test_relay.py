@@ -7,10 +7,10 @@ import json
 import os
 import stat
 
-from human_fakes import FakeHub, wait_until
-
 from orchestratia.agent.human import asker, wire
 from orchestratia.agent.human.relay import HelpRelay
+
+from .human_fakes import FakeHub, wait_until
 
 
 async def _ask(env, question="What now?", **kw):

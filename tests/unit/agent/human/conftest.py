@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from human_fakes import FakeHub
 
 from orchestratia.agent.human.relay import HelpRelay
+
+from .human_fakes import FakeHub
 
 
 @pytest.fixture

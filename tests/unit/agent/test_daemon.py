@@ -16,10 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from agent_helpers import FAKE_CLAUDE
 
 from orchestratia.agent.daemon import run_daemon_async
 from orchestratia.agent.register import register_with_token_async
+
+from .agent_helpers import FAKE_CLAUDE
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("fastapi") is None, reason="hub extra not installed")
 PASSWORD = "agent-tests-password"

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from agent_helpers import ROOT
+
+from .agent_helpers import ROOT
 
 DAEMON = ROOT / "daemon.py"
 
