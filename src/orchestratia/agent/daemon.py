@@ -381,8 +381,7 @@ class Daemon:
             return
         if run.read_exit() is None:
             log.error("task %s: session %s ended without recording an exit status", run.id, run.session)
-            run.exit = {"exit_code": None, "error": "the task's session ended without recording an exit status "
-                                                    "(killed, or the machine rebooted)"}
+            run.exit = {"exit_code": None, "error": self.backend.ended_error(run.session)}
             run.ended_mono = now
 
     async def pump(self, run: T.TaskRun, final: bool) -> None:

@@ -160,7 +160,10 @@ def test_fake_claude_cli_rules() -> None:
 
 
 def test_codex_gemini_aider_argv() -> None:
-    assert build_codex_argv("-x do", "codex") == ["codex", "exec", "--json", "--full-auto", "--", "-x do"]
+    assert build_codex_argv("x do", "codex") == (["codex", "exec", "--json", "--skip-git-repo-check", "--sandbox",
+                                                  "workspace-write", "--", "x do"], None)
+    assert build_codex_argv("-x do", "codex", full_auto=False) == (
+        ["codex", "exec", "--json", "--skip-git-repo-check", "--", "-"], b"-x do")  # stdin, named by '-'
     assert build_gemini_argv("-x do", "gemini")[:2] == ["gemini", "--prompt=-x do"]
     assert "--output-format" in build_gemini_argv("p")
     assert build_aider_argv("-x", "aider") == ["aider", "--message=-x", "--yes-always", "--no-auto-commits",
@@ -221,7 +224,7 @@ def test_other_runners_against_their_fakes(name, tmp_path) -> None:
     runner = make_runners(config_from_dict({"hub_url": "http://h", name: {"binary": fake}}))[name]
     assert runner.unavailable_reason() is None
     plan = runner.build("-leading dash, \"quotes\"\nnewline")
-    proc = run_fake(plan.argv)
+    proc = run_fake(plan.argv, plan.stdin_data)
     rep = runner.report(proc.returncode, proc.stdout)
     assert rep.ok, (proc.stdout, proc.stderr)
     assert "leading dash" in rep.summary
