@@ -133,7 +133,7 @@ def safe_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
     """``text`` as one printable line: terminal escape sequences (colours, OSC titles, OSC 52
     clipboard writes) removed, every other control character shown as ``\\xNN``, at most
     ``limit`` characters (an ellipsis marks a cut). Output of a CLI run by a task is not trusted."""
-    text = _ANSI.sub("", text.strip())
+    text = _ANSI.sub("", text).strip()
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
