@@ -70,7 +70,8 @@ class CliRunnerConfig(_Section):
     binary: str = ""
     timeout_minutes: float = Field(default=30, gt=0)
     extra_args: list[str] = Field(default_factory=list)
-    #: codex: ``--full-auto``; gemini: ``--approval-mode=yolo``; aider: ``--yes-always`` (always on).
+    #: codex: ``--sandbox workspace-write``; gemini: ``--approval-mode=yolo --skip-trust``; aider:
+    #: ``--yes-always`` (always on).
     full_auto: bool = True
 
 

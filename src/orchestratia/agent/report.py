@@ -88,16 +88,30 @@ def outcome(run: TaskRun, runner: Runner | None) -> Outcome:
     result = rep.result(code if code is not None else -1, duration) if rep else {"exit_code": code}
     if code is None:
         result["exit_code"] = None
+    said = f"; {run.runner} said: {rep.last_line}" if rep is not None and rep.last_line else ""
     if run.stop_kind:
-        what = "cancelled" if run.stop_kind == "cancel" else "timed out"
-        error = f"{what}: {run.stop_reason}; the runner was stopped (exit status {code})"
-        reason = FAIL_REASON_TIMEOUT if run.stop_kind == "timeout" else None
-        return Outcome(False, result, error, code, reason)
+        reason = FAIL_REASON_TIMEOUT if run.stop_kind == "timeout" or hub_timeout(run.stop_reason) else None
+        return Outcome(False, result, stop_error(run.stop_kind, run.stop_reason, code) + said, code, reason)
     if code is None:
-        return Outcome(False, result, exit_info.get("error") or "no exit status", None)
+        return Outcome(False, result, (exit_info.get("error") or "no exit status") + said, None)
     if rep is not None and rep.ok:
         return Outcome(True, result, exit_code=code)
     return Outcome(False, result, rep.error if rep else f"exit status {code}", code)
+
+
+def hub_timeout(reason: str) -> bool:
+    """Whether a cancel came from the hub's own timeout check (its reason reads "timed out
+    after N minutes"): the task is ``timed_out`` there, and a ``fail`` with ``reason: timeout``
+    adds the runner's account (exit status, last line) to it, where a plain one gets 409."""
+    return reason.startswith("timed out after ")
+
+
+def stop_error(kind: str, reason: str, code: int | None) -> str:
+    """``timed out: REASON`` / ``cancelled: REASON``, without saying it twice when the reason
+    already does (the hub's cancel for a timeout reads "timed out after N minutes")."""
+    what = "cancelled" if kind == "cancel" else "timed out"
+    head = reason if reason.startswith(("timed out", "cancelled")) else f"{what}: {reason}"
+    return f"{head}; the runner was stopped (exit status {code})"
 
 
 async def send_report(client: HubClient, run: TaskRun, runner: Runner | None) -> None:

@@ -106,8 +106,7 @@ class Supervisor:
             return
         if run.read_exit() is None:
             log.error("task %s: session %s ended without recording an exit status", run.id, run.session)
-            run.exit = {"exit_code": None, "error": "the task's session ended without recording an exit status "
-                                                    "(killed, or the machine rebooted)"}
+            run.exit = {"exit_code": None, "error": self.backend.ended_error(run.session)}
             run.times.ended = now
 
     # ------------------------------------------------------------------ stopping

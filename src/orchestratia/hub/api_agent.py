@@ -176,8 +176,11 @@ async def poll(agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub
 
 
 async def _move(
-    hub: Hub, agent: Agent, task_id: str, target: TaskStatus | Callable[[Task], TaskStatus], **fields: Any
+    hub: Hub, agent: Agent, task_id: str, target: TaskStatus | Callable[[Task], TaskStatus],
+    first_account: bool = False, **fields: Any
 ) -> dict[str, Any]:
+    """``first_account``: on a repeat, the fields are kept when the task has no exit status yet
+    (the hub's timeout ended it first; the agent's report says how the runner ended)."""
     async with hub.write() as session:
         task = await agent_task(session, agent.id, task_id, lock=True)
         if task is None:
@@ -188,6 +191,9 @@ async def _move(
             changed = await transition(session, task, target, **fields)
         except TransitionConflict as exc:
             raise HTTPException(409, detail=exc.detail) from exc
+        if not changed and first_account and task.exit_code is None and "exit_code" in fields:
+            for name, value in fields.items():
+                setattr(task, name, value)
         status = task.status
     return {"id": task_id, "status": status, "changed": changed}
 
@@ -225,7 +231,7 @@ async def fail(
     if body.result is not None:
         fields["result"] = body.result
     if body.reason == FAIL_REASON_TIMEOUT:  # extension: the daemon's own timeout stopped it
-        return await _move(hub, agent, task_id, _timed_out_if_running, **fields)
+        return await _move(hub, agent, task_id, _timed_out_if_running, first_account=True, **fields)
     return await _move(hub, agent, task_id, TaskStatus.FAILED, **fields)
 
 

@@ -161,7 +161,10 @@ def test_fake_claude_cli_rules() -> None:
 
 
 def test_codex_gemini_aider_argv() -> None:
-    assert build_codex_argv("-x do", "codex") == ["codex", "exec", "--json", "--full-auto", "--", "-x do"]
+    assert build_codex_argv("x do", "codex") == (["codex", "exec", "--json", "--skip-git-repo-check", "--sandbox",
+                                                  "workspace-write", "--", "x do"], None)
+    assert build_codex_argv("-x do", "codex", full_auto=False) == (
+        ["codex", "exec", "--json", "--skip-git-repo-check", "--", "-"], b"-x do")  # stdin, named by '-'
     assert build_gemini_argv("-x do", "gemini")[:2] == ["gemini", "--prompt=-x do"]
     assert "--output-format" in build_gemini_argv("p")
     assert build_aider_argv("-x", "aider") == ["aider", "--message=-x", "--yes-always", "--no-auto-commits",
@@ -222,7 +225,7 @@ def test_other_runners_against_their_fakes(name, tmp_path) -> None:
     runner = make_runners(config_from_dict({"hub_url": "http://h", name: {"binary": fake}}))[name]
     assert runner.unavailable_reason() is None
     plan = runner.build("-leading dash, \"quotes\"\nnewline")
-    proc = run_fake(plan.argv)
+    proc = run_fake(plan.argv, plan.stdin_data)
     rep = runner.report(proc.returncode, proc.stdout)
     assert rep.ok, (proc.stdout, proc.stderr)
     assert "leading dash" in rep.summary
@@ -232,3 +235,34 @@ def test_other_runners_against_their_fakes(name, tmp_path) -> None:
         proc = run_fake(plan.argv)
         rep = runner.report(proc.returncode, proc.stdout)
         assert not rep.ok and "fake failure requested" in rep.error
+
+
+def test_a_failed_run_says_the_clis_own_last_error_line() -> None:
+    usage = (b"WARNING: proceeding\nerror: unexpected argument '--full-auto' found\n\n  tip: to pass '--full-auto' as a "
+             b"value, use '-- --full-auto'\n\nUsage: codex exec [OPTIONS] [PROMPT]\n\nFor more information, try '--help'.\n")
+    assert codex_report(2, usage).error == "codex exited with status 2: error: unexpected argument '--full-auto' found"
+    offline = b"\n".join([b'{"type":"thread.started","thread_id":"t"}', b'{"type":"turn.started"}',
+                          b'{"type":"error","message":"Reconnecting... waiting for network (Connection failed)"}',
+                          b"2026-12-06T02:32:12Z ERROR codex_api: failed to connect"])
+    assert codex_report(130, offline).last_line == "Reconnecting... waiting for network (Connection failed)"
+    auth = (b"YOLO mode is enabled.\nPlease set an Auth method in your ~/.gemini/settings.json or specify "
+            b"GEMINI_API_KEY\n")
+    assert gemini_report(41, auth).error == ("gemini exited with status 41 (authentication error): Please set an Auth "
+                                             "method in your ~/.gemini/settings.json or specify GEMINI_API_KEY")
+    assert "Unknown argument: bogus" in gemini_report(1, b"Unknown argument: bogus\nUsage: gemini\n" + b"  -x\n" * 40).error
+    claude = b"\n".join([b'{"type":"system","subtype":"init","session_id":"s"}',
+                         b'{"type":"result","subtype":"success","is_error":true,"result":"Not logged in \xc2\xb7 Please '
+                         b'run /login","session_id":"s"}'])
+    assert claude_report(1, claude).error == "claude exited with status 1: Not logged in \u00b7 Please run /login"
+    assert claude_report(1, b"error: unknown option '--bogus'\n").error.endswith("error: unknown option '--bogus'")
+    assert aider_report(1, b"Model gpt-4 not found\n").error == "aider exited with status 1: Model gpt-4 not found"
+
+
+def test_the_last_line_is_one_bounded_line_with_no_terminal_escapes() -> None:
+    hostile = b"error: \x1b]52;c;aGVsbG8=\x07\x1b]0;owned\x07\x1b[2J\x1b[31mred\x1b[0m bell\x07 nul\x00 " + b"x" * 1000
+    rep = aider_report(1, hostile + b"\n")
+    line = rep.error.split(": ", 1)[1]
+    assert "\x1b" not in line and "\x07" not in rep.error and "\x00" not in rep.error
+    assert line.startswith("error: red bell\\x07 nul\\x00 xxx") and len(line) <= 300 and line.endswith("\u2026")
+    claude = b'{"type":"result","is_error":true,"result":"line one\\nline two \\u001b[2J"}'
+    assert claude_report(1, claude).error == "claude exited with status 1: line one\\x0aline two"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -35,6 +36,9 @@ class RunReport:
     num_turns: int | None = None
     session_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the CLI's own last word (an error line, its result text), one line, made safe: the
+    #: daemon adds it to the error of a run it stopped or lost
+    last_line: str = ""
 
     def result(self, exit_code: int, duration_s: float) -> dict[str, Any]:
         out: dict[str, Any] = {"exit_code": exit_code, "duration_s": round(duration_s, 3)}
@@ -113,3 +117,40 @@ def tail_text(data: bytes, lines: int = 20, limit: int = 2000) -> str:
 
 def prompt_needs_stdin(prompt: str) -> bool:
     return prompt.startswith("-") or "\x00" in prompt or len(prompt.encode("utf-8", "replace")) > MAX_PROMPT_ARG_BYTES
+
+
+#: an error line of a CLI's own output is cut to this many characters
+MAX_LINE_CHARS = 300
+#: the last non-empty lines of a log searched for the CLI's own error line (gemini-cli prints
+#: "Unknown argument: x" above 41 lines of usage)
+LAST_LINES = 60
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ERROR_LINE = re.compile(r"^\s*(?:error|fatal|unknown (?:argument|option))\b", re.I)
+
+
+def safe_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """``text`` as one printable line: terminal escape sequences (colours, OSC titles, OSC 52
+    clipboard writes) removed, every other control character shown as ``\\xNN``, at most
+    ``limit`` characters (an ellipsis marks a cut). Output of a CLI run by a task is not trusted."""
+    text = _ANSI.sub("", text).strip()
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def last_text_line(data: bytes, skip_json: bool = True) -> str:
+    """The CLI's own last word in a log, made safe with :func:`safe_line`: among the last
+    non-empty lines (JSON event lines skipped when ``skip_json``), the last that starts with
+    ``error``, ``fatal`` or ``unknown argument/option`` (a usage error is followed by its usage
+    text), else the last one."""
+    lines = [ln for ln in tail_text(data, 200, 64 * 1024).splitlines()
+             if ln.strip() and not (skip_json and ln.lstrip().startswith("{"))][-LAST_LINES:]
+    for ln in reversed(lines):
+        if _ERROR_LINE.match(_ANSI.sub("", ln)):
+            return safe_line(ln)
+    return safe_line(lines[-1]) if lines else ""
+
+
+def with_line(message: str, line: str) -> str:
+    """``message: line`` when there is a line, else the message alone."""
+    return f"{message}: {line}" if line else message

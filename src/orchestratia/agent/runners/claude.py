@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import LaunchPlan, Runner, RunReport, iter_json_lines, prompt_needs_stdin, tail_text
+from .base import LaunchPlan, Runner, RunReport, iter_json_lines, last_text_line, prompt_needs_stdin, safe_line
 
 
 def build_claude_argv(prompt: str, binary: str = "claude", allowed_tools: str = "", max_turns: int | None = None,
@@ -97,18 +97,19 @@ def claude_report(exit_code: int, data: bytes) -> RunReport:
             rep.extra["subtype"] = r["subtype"]
         if r.get("api_error_status") is not None:
             rep.extra["api_error_status"] = r["api_error_status"]
+    errors = [str(e) for e in (r.get("errors") or []) if e]
+    said = "; ".join(errors) or (str(r["result"]) if is_error and r.get("result") else "")
+    # no result event (a bad flag, a crash): its own last line on stderr, e.g. "error: unknown option"
+    rep.last_line = safe_line(said) if said else last_text_line(data) or safe_line(s.last_text)
     if not rep.ok:
-        errors = [str(e) for e in (r.get("errors") or []) if e]
-        if errors:
-            why = "; ".join(errors)
-        elif is_error and r.get("result"):
-            why = str(r["result"])
+        if said:
+            why = rep.last_line
         elif exit_code == 143:
             why = "terminated by SIGTERM"
         elif not r:
-            why = "no result event; last output:\n" + tail_text(data, 10, 1000)
+            why = "no result event; last output: " + (last_text_line(data) or "(none)")
         else:
-            why = "see the output"
+            why = last_text_line(data) or "see the output"
         rep.error = f"claude exited with status {exit_code}: {why}"
     return rep
 

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from .base import LaunchPlan, Runner, RunReport, iter_json_lines, tail_text
+from .base import (LaunchPlan, Runner, RunReport, iter_json_lines, last_text_line, prompt_needs_stdin, safe_line,
+                   tail_text, with_line)
 
 GEMINI_EXIT_CODES = {41: "authentication error", 42: "input error", 52: "configuration error",
                      53: "turn limit reached", 54: "tool error", 130: "interrupted"}
 
 
 def build_codex_argv(prompt: str, binary: str = "codex", full_auto: bool = True,
-                     extra_args: list[str] | None = None) -> list[str]:
-    argv = [binary, "exec", "--json"]
+                     extra_args: list[str] | None = None) -> tuple[list[str], bytes | None]:
+    """argv and stdin for ``codex exec`` (checked against codex-cli 0.171's ``exec --help``).
+    ``--full-auto`` is gone from current versions (they exit 2 on it): edits are allowed by
+    ``--sandbox workspace-write``. ``--skip-git-repo-check``: a task with no repo runs in a
+    temporary directory, which codex otherwise refuses. The working root is the launcher's cwd
+    (the repo), so no ``-C``. The prompt comes last, after ``--`` (so a prompt such as
+    ``resume`` or ``-x`` stays the prompt); one that starts with ``-`` (``-`` alone means stdin),
+    holds NUL or is over 64 KiB goes on stdin, named by ``-``."""
+    argv = [binary, "exec", "--json", "--skip-git-repo-check"]
     if full_auto:
-        argv.append("--full-auto")
-    # `--` ends the options: a prompt starting with '-' stays the prompt
-    return [*argv, *(extra_args or []), "--", prompt]
+        argv += ["--sandbox", "workspace-write"]
+    argv += list(extra_args or [])
+    if prompt_needs_stdin(prompt):
+        return [*argv, "--", "-"], prompt.encode("utf-8", errors="replace")
+    return [*argv, "--", prompt], None
 
 
 def codex_report(exit_code: int, data: bytes) -> RunReport:
@@ -43,16 +53,22 @@ def codex_report(exit_code: int, data: bytes) -> RunReport:
     rep = RunReport(ok=ok, summary=last_message or tail_text(data), session_id=thread_id)
     if usage:
         rep.extra["usage"] = usage
+    # its own words: turn.failed, else the last error event (offline: "Reconnecting... waiting
+    # for network"), else its last line on stderr (a usage error: "error: unexpected argument")
+    rep.last_line = safe_line(failure or last_error) or last_text_line(data)
     if not ok:
-        rep.error = f"codex exited with status {exit_code}: {failure or last_error or 'see the output'}"
+        rep.error = f"codex exited with status {exit_code}: {rep.last_line or 'see the output'}"
     return rep
 
 
 def build_gemini_argv(prompt: str, binary: str = "gemini", full_auto: bool = True,
                       extra_args: list[str] | None = None) -> list[str]:
+    """``--skip-trust`` with yolo: in a folder it has not been told to trust, gemini-cli 0.61
+    silently turns ``--approval-mode=yolo`` back into ``default`` (tools then need a prompt that
+    a headless run cannot give)."""
     argv = [binary, f"--prompt={prompt}", "--output-format", "stream-json"]
     if full_auto:
-        argv.append("--approval-mode=yolo")
+        argv += ["--approval-mode=yolo", "--skip-trust"]
     return argv + list(extra_args or [])
 
 
@@ -77,11 +93,14 @@ def gemini_report(exit_code: int, data: bytes) -> RunReport:
     rep = RunReport(ok=ok, summary=text or tail_text(data), session_id=session_id)
     if result and result.get("stats"):
         rep.extra["stats"] = result["stats"]
+    why = (result or {}).get("error") or "; ".join(errors)
+    if isinstance(why, dict):
+        why = why.get("message") or str(why)
+    # no events at all (an auth error, exit 41): its own last line, "Please set an Auth method ..."
+    rep.last_line = safe_line(str(why)) if why else last_text_line(data)
     if not ok:
-        why = (result or {}).get("error") or "; ".join(errors) or GEMINI_EXIT_CODES.get(exit_code) or "see the output"
-        if isinstance(why, dict):
-            why = why.get("message") or str(why)
-        rep.error = f"gemini exited with status {exit_code}: {why}"
+        meaning = f" ({GEMINI_EXIT_CODES[exit_code]})" if exit_code in GEMINI_EXIT_CODES else ""
+        rep.error = f"gemini exited with status {exit_code}{meaning}: {rep.last_line or 'see the output'}"
     return rep
 
 
@@ -90,9 +109,9 @@ def build_aider_argv(prompt: str, binary: str = "aider", extra_args: list[str] |
 
 
 def aider_report(exit_code: int, data: bytes) -> RunReport:
-    rep = RunReport(ok=exit_code == 0, summary=tail_text(data))
+    rep = RunReport(ok=exit_code == 0, summary=tail_text(data), last_line=last_text_line(data, skip_json=False))
     if not rep.ok:
-        rep.error = f"aider exited with status {exit_code}"
+        rep.error = with_line(f"aider exited with status {exit_code}", rep.last_line)
     return rep
 
 
@@ -100,8 +119,9 @@ class CodexRunner(Runner):
     name = "codex"
 
     def build(self, prompt: str) -> LaunchPlan:
-        return LaunchPlan(argv=build_codex_argv(prompt, self.find_binary() or self.binary, self.section.full_auto,
-                                                self.section.extra_args))
+        argv, stdin = build_codex_argv(prompt, self.find_binary() or self.binary, self.section.full_auto,
+                                       self.section.extra_args)
+        return LaunchPlan(argv=argv, stdin_data=stdin)
 
     def report(self, exit_code: int, log: bytes) -> RunReport:
         return codex_report(exit_code, log)

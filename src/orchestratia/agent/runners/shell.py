@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import SCRIPT_PLACEHOLDER, LaunchPlan, Runner, RunReport, tail_text
+from .base import SCRIPT_PLACEHOLDER, LaunchPlan, Runner, RunReport, last_text_line, tail_text, with_line
 
 
 class ShellRunner(Runner):
@@ -18,7 +18,7 @@ class ShellRunner(Runner):
 
     def report(self, exit_code: int, log: bytes) -> RunReport:
         summary = tail_text(log)
-        rep = RunReport(ok=exit_code == 0, summary=summary)
+        rep = RunReport(ok=exit_code == 0, summary=summary, last_line=last_text_line(log, skip_json=False))
         if not rep.ok:
-            rep.error = f"shell script exited with status {exit_code}"
+            rep.error = with_line(f"shell script exited with status {exit_code}", rep.last_line)
         return rep

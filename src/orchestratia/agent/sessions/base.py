@@ -34,6 +34,11 @@ class SessionBackend:
     def is_alive(self, name: str) -> bool:
         raise NotImplementedError
 
+    def ended_error(self, name: str) -> str:
+        """The task's error when its session is gone and the launcher wrote no exit record."""
+        return (f"the task's {self.name} session ended without recording an exit status "
+                "(killed, or the machine rebooted)")
+
     def kill(self, name: str) -> None:
         """Tear the session down (the runner is signalled through its process group first)."""
         raise NotImplementedError

@@ -1,4 +1,10 @@
-"""GNU screen backend: detached sessions named ``orc-<task id>``."""
+"""GNU screen backend: detached sessions named ``orc-<task id>``.
+
+A screen process killed with SIGKILL (the OOM killer, ``systemctl kill -s KILL``) cannot remove
+its socket: ``screen -ls`` then lists the session as ``(Dead ???)`` for ever. Such a session is
+not alive (its task ends failed once the daemon's grace for a vanished session has passed), and
+its socket is wiped (``screen -wipe``) as soon as it is seen.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,16 @@ import re
 
 from .base import SessionBackend, SessionError
 
+#: the states of `screen -ls` that are not a running screen process
+DEAD_STATES = ("dead", "removed")
+
 
 class ScreenBackend(SessionBackend):
     name = "screen"
     binary = "screen"
+
+    def __init__(self) -> None:
+        self._dead: set[str] = set()  # sessions seen dead: their task's error says it was killed
 
     def start(self, name: str, argv: list[str], env: dict[str, str], cwd: str) -> None:
         self.require()
@@ -21,8 +33,27 @@ class ScreenBackend(SessionBackend):
 
     def is_alive(self, name: str) -> bool:
         proc = self._run(["screen", "-ls", name])
-        # lines look like "\t12345.orc-<id>\t(Detached)"; `screen -ls` exits 1 even when listing
-        return re.search(rf"^\s*\d+\.{re.escape(name)}\s", proc.stdout, re.M) is not None
+        # lines look like "\t12345.orc-<id>\t(<date>)\t(Detached)", or "(Dead ???)" for a screen
+        # killed with SIGKILL; `screen -ls` exits 1 even when listing. `-ls NAME` matches by
+        # prefix: only the line with exactly this name counts.
+        alive = dead = False
+        for line in proc.stdout.splitlines():
+            if re.match(rf"\s*\d+\.{re.escape(name)}\s", line):
+                states = [s.lower() for s in re.findall(r"\(([^()]*)\)", line)]
+                if any(s.startswith(DEAD_STATES) for s in states):
+                    dead = True
+                else:
+                    alive = True
+        if dead:
+            self._dead.add(name)
+            self._run(["screen", "-wipe", name])  # removes dead sockets only
+        return alive
+
+    def ended_error(self, name: str) -> str:
+        if name in self._dead:
+            self._dead.discard(name)
+            return "the task's screen session was killed (SIGKILL?) before the runner reported an exit"
+        return super().ended_error(name)
 
     def kill(self, name: str) -> None:
         self._run(["screen", "-S", name, "-X", "quit"])
