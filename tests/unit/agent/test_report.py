@@ -176,16 +176,16 @@ def test_a_stopped_or_lost_run_says_the_clis_last_line(tmp_path: Path) -> None:
                + claude_line(type="error", message="Reconnecting... waiting for network (Connection failed)"))
     run = ended_run(tmp_path, "codex", exit_code=130)
     run.files.log.write_bytes(offline)
-    run.stop_kind, run.stop_reason = "timeout", "timed out after 0.1 minutes"
+    run.record.stop_kind, run.record.stop_reason = "timeout", "timed out after 0.1 minutes"
     out = outcome(run, RUNNERS["codex"])
     assert out.error == ("timed out after 0.1 minutes; the runner was stopped (exit status 130); codex said: "
                          "Reconnecting... waiting for network (Connection failed)")
     assert out.reason == "timeout"
-    run.stop_kind = "cancel"  # the hub's own timeout check sent the cancel: still a timeout report
+    run.record.stop_kind = "cancel"  # the hub's own timeout check sent the cancel: still a timeout report
     assert outcome(run, RUNNERS["codex"]).reason == "timeout"
-    run.stop_reason = "no longer needed"
+    run.record.stop_reason = "no longer needed"
     out = outcome(run, RUNNERS["codex"])
     assert out.reason is None and out.error.startswith("cancelled: no longer needed; the runner was stopped")
-    run.stop_kind, run.exit = None, {"exit_code": None, "error": "the task's screen session was killed"}
+    run.record.stop_kind, run.exit = None, {"exit_code": None, "error": "the task's screen session was killed"}
     assert outcome(run, RUNNERS["codex"]).error == ("the task's screen session was killed; codex said: "
                                                     "Reconnecting... waiting for network (Connection failed)")

@@ -9,10 +9,10 @@ import subprocess
 
 import psutil
 import pytest
-from agent_helpers import wait_for
+from .agent_helpers import wait_for
 
 from orchestratia.agent.sessions import ScreenBackend
-from test_agent_sessions import launch  # the same launch as the backend tests
+from .agent_helpers import launch_task as launch  # the same launch as the backend tests
 
 pytestmark = pytest.mark.timeout(60)
 
