@@ -26,3 +26,12 @@ async def test_task_runs_to_completed(api: Api) -> None:
     assert shown["agent"] == "dev-1"
     listed = await api.admin("GET", "/tasks")
     assert listed[0]["id"] == task["id"]
+
+
+async def test_guide_and_docs(api: Api) -> None:
+    r = await api.client.get("/ORCHESTRATIA.md")
+    assert r.status_code == 200 and "http://hub.test" in r.text and "{{HUB_URL}}" not in r.text
+    assert "orchestratia agent register" in r.text
+    assert (await api.client.get("/docs")).status_code == 200
+    spec = (await api.client.get("/openapi.json")).json()
+    assert "/api/v1/agents/register" in spec["paths"] and "/api/admin/tasks" in spec["paths"]

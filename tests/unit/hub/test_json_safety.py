@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from orchestratia.hub.admin_stream import sse
-from orchestratia.hub.middleware import clean_body
+from orchestratia.hub.task_output import sse
+from orchestratia.hub.api.middleware import clean_body
 from orchestratia.hub.store.models import Task
 
 from .helpers import V1, Api
@@ -132,7 +132,7 @@ async def test_rows_stored_before_these_rules_can_still_be_read(api: Api, hub, b
     result: dict[str, Any] = {"big": 10**30, "deep": [[[1]]]}
     if backend == "sqlite":  # PostgreSQL's json type itself refuses a lone surrogate
         result["odd\ud800"] = "\udfff"
-    async with hub.write() as session:
+    async with hub.store.write() as session:
         await session.execute(update(Task).where(Task.id == task_id).values(result=result))
     shown = await api.admin("GET", f"/tasks/{task_id}")
     assert shown["result"]["big"] == 10**30 and shown["result"]["deep"] == [[[1]]]

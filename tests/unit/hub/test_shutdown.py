@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from orchestratia.hub.app import create_app
-from orchestratia.hub.shutdown import wait_set
+from orchestratia.protocol.shared import wait_set
 
 from .helpers import Api, second_hub
 

@@ -10,9 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from human_fakes import wait_until
 
-from orchestratia.hub.events import InProcessBus
+from orchestratia.hub.events.in_process import InProcessBus
 from orchestratia.hub.webhooks import (
     SIGNATURE_HEADER,
     WebhookDispatcher,
@@ -21,6 +20,8 @@ from orchestratia.hub.webhooks import (
     summary_text,
     verify_signature,
 )
+
+from .helpers import wait_for
 
 
 class Receiver:
@@ -74,7 +75,7 @@ async def test_signed_delivery_from_the_bus(receiver: Receiver) -> None:
     try:
         await bus.publish("hub", {"kind": "agent", "id": "a", "status": "ONLINE"})  # not a webhook event
         await bus.publish("hub", {"kind": "intervention", "id": "i1", "status": "pending", "task_id": "t1"})
-        await wait_until(lambda: receiver.requests, what="a delivery")
+        await wait_for(lambda: receiver.requests, what="a delivery")
         await dispatcher.drain()
     finally:
         await dispatcher.close()
@@ -109,10 +110,10 @@ async def test_a_withdrawn_question_is_followed_up(receiver: Receiver) -> None:
     await dispatcher.start(bus)
     try:
         await bus.publish("hub", {"kind": "intervention", "id": "i1", "status": "pending", "task_id": "t1"})
-        await wait_until(lambda: len(receiver.requests) == 2, what="both targets told of the request")
+        await wait_for(lambda: len(receiver.requests) == 2, what="both targets told of the request")
         status["i1"] = "withdrawn"
         await bus.publish("hub", {"kind": "intervention", "id": "i1", "status": "withdrawn", "task_id": "t1"})
-        await wait_until(lambda: len(receiver.requests) == 3, what="the withdrawn follow-up")
+        await wait_for(lambda: len(receiver.requests) == 3, what="the withdrawn follow-up")
         await dispatcher.drain()
     finally:
         await dispatcher.close()
@@ -137,13 +138,13 @@ async def test_retries_with_backoff_then_gives_up_on_4xx(receiver: Receiver) -> 
         await bus.publish("hub", {"kind": "task", "id": "t1", "status": "completed"})
         await bus.publish("hub", {"kind": "task", "id": "t2", "status": "running"})  # not final: no event
         await bus.publish("hub", {"kind": "intervention", "id": "i", "status": "pending"})  # filtered out
-        await wait_until(lambda: dispatcher.delivered == 1, what="delivery after retries")
+        await wait_for(lambda: dispatcher.delivered == 1, what="delivery after retries")
         assert len(receiver.requests) == 4
         bodies = {r[2] for r in receiver.requests}
         assert len(bodies) == 1  # the same signed body each attempt
         receiver.fail_with = [404]
         await bus.publish("hub", {"kind": "task", "id": "t3", "status": "failed"})
-        await wait_until(lambda: dispatcher.failed == 1, what="giving up on 404")
+        await wait_for(lambda: dispatcher.failed == 1, what="giving up on 404")
         assert len(receiver.requests) == 5
     finally:
         await dispatcher.close()

@@ -12,8 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import StatementError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orchestratia.hub.api.responses import OrjsonResponse
 from orchestratia.hub.json_safety import UnsafeBody, clean_json_body, clean_text
-from orchestratia.hub.responses import OrjsonResponse
 
 log = logging.getLogger(__name__)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -4,7 +4,7 @@ A deployed v1 daemon polls every 10 s whether or not it has work; with thousands
 almost every poll answers ``[]``, and reading the store for it was the largest cost of one
 hub process serving such a fleet (docs/performance.md). The hub notes every agent that gets an
 ``assigned`` task (every assignment publishes a task event after its commit, see
-``Hub.write``); a poll from an agent not noted answers ``[]`` at once, and a poll that read the
+``Store.write``); a poll from an agent not noted answers ``[]`` at once, and a poll that read the
 store and found no assigned task un-notes its agent.
 
 Only a hub that sees every assignment may trust this: one hub process on SQLite (SQLite means

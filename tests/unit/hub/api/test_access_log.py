@@ -14,7 +14,7 @@ import uvicorn
 
 from orchestratia.hub.app import create_app
 
-from .helpers import V1, Api
+from ..helpers import V1, Api
 
 
 class Lines(logging.Handler):

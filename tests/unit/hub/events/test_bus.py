@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 
-from orchestratia.hub.events import EventBus, InProcessBus, RedisBus
+from orchestratia.hub.events.bus import EventBus
+from orchestratia.hub.events.in_process import InProcessBus
+from orchestratia.hub.events.redis_bus import RedisBus
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -74,10 +76,10 @@ async def test_whole_hub_on_redis_pushes_and_streams(settings_factory, redis_url
     from websockets.asyncio.client import connect
 
     from orchestratia.hub.app import create_app
-    from orchestratia.hub.events import RedisBus as Bus
+    from orchestratia.hub.events.redis_bus import RedisBus as Bus
 
-    from .conftest import LiveServer
-    from .helpers import Api
+    from ..conftest import LiveServer
+    from ..helpers import Api
 
     app = create_app(settings_factory(redis_url=redis_url))
     async with LiveServer(app) as live:

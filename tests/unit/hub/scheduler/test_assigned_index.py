@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .helpers import Api, second_hub
+from ..helpers import Api, second_hub
 
 
 async def test_polls_see_every_assignment(api: Api, hub) -> None:

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import select
 
 from orchestratia.protocol import TaskStatus
-from orchestratia.hub.core import Hub
-from orchestratia.hub.deps import get_hub
+from orchestratia.hub.api.deps import get_hub
+from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.states import emit, transition
 from orchestratia.hub.store.models import Agent, Task, utcnow
 from orchestratia.hub.store.queries import find_agent, running_task_ids
@@ -22,18 +22,18 @@ def add_routes(api: APIRouter) -> None:
     api.add_api_route("/agents/{agent_id}/revoke", revoke_agent, methods=["POST"])
 
 
-async def list_agents(hub: Hub = Depends(get_hub)) -> list[dict[str, Any]]:
-    await hub.flush_contacts()  # last contact and heartbeat data as of now
-    async with hub.read() as session:
+async def list_agents(hub: Runtime = Depends(get_hub)) -> list[dict[str, Any]]:
+    await hub.liveness.flush_contacts()  # last contact and heartbeat data as of now
+    async with hub.store.read() as session:
         agents = (await session.execute(select(Agent).order_by(Agent.name))).scalars().all()
         running = await running_task_ids(session, [a.id for a in agents])
     offline_after = hub.settings.offline_after_s
     return [agent_view(a, offline_after, running[a.id]) for a in agents]
 
 
-async def get_agent(id_or_name: str, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    await hub.flush_contacts()
-    async with hub.read() as session:
+async def get_agent(id_or_name: str, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
+    await hub.liveness.flush_contacts()
+    async with hub.store.read() as session:
         agent = await find_agent(session, id_or_name)
         if agent is None:
             raise HTTPException(404, detail=f"agent {id_or_name!r} not found")
@@ -41,9 +41,9 @@ async def get_agent(id_or_name: str, hub: Hub = Depends(get_hub)) -> dict[str, A
     return agent_view(agent, hub.settings.offline_after_s, running[agent.id])
 
 
-async def revoke_agent(agent_id: str, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+async def revoke_agent(agent_id: str, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
     """Revoke the agent's key at once; its not-yet-started tasks go back to ``queued``."""
-    async with hub.write() as session:
+    async with hub.store.write() as session:
         agent = await find_agent(session, agent_id)
         if agent is None:
             raise HTTPException(404, detail=f"agent {agent_id!r} not found")
@@ -60,5 +60,5 @@ async def revoke_agent(agent_id: str, hub: Hub = Depends(get_hub)) -> dict[str, 
             emit(session, f"agent:{agent.id}", {"type": "revoked"})
         await session.flush()
         running = await running_task_ids(session, [agent.id])
-    hub.forget_touch(agent.id)
+    hub.liveness.forget(agent.id)
     return agent_view(agent, hub.settings.offline_after_s, running[agent.id])

@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, select
 
 from orchestratia.protocol import InterventionStatus
+from orchestratia.protocol.shared import is_uuid
+from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.auth import current_admin
-from orchestratia.hub.core import Hub
-from orchestratia.hub.deps import get_hub
+from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.states import emit
 from orchestratia.hub.store.models import Admin, Intervention, Task, utcnow
-from orchestratia.hub.store.queries import agent_names, is_uuid
+from orchestratia.hub.store.queries import agent_names
 from orchestratia.hub.views import intervention_view
 
 
@@ -40,7 +41,7 @@ async def _views(session: Any, rows: list[tuple[Intervention, Task]]) -> list[di
 
 
 async def list_interventions(
-    hub: Hub = Depends(get_hub),
+    hub: Runtime = Depends(get_hub),
     status: str | None = Query(default=None),
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
@@ -56,7 +57,7 @@ async def list_interventions(
     )
     if status:
         query = query.where(Intervention.status == status)
-    async with hub.read() as session:
+    async with hub.store.read() as session:
         rows = [(row[0], row[1]) for row in await session.execute(query)]
         return await _views(session, rows)
 
@@ -74,16 +75,16 @@ async def _load(session: Any, intervention_id: str, *, lock: bool = False) -> tu
     return row[0], row[1]
 
 
-async def get_intervention(intervention_id: str, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    async with hub.read() as session:
+async def get_intervention(intervention_id: str, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
+    async with hub.store.read() as session:
         item, task = await _load(session, intervention_id)
         return (await _views(session, [(item, task)]))[0]
 
 
 async def answer(
-    intervention_id: str, body: AnswerBody, hub: Hub = Depends(get_hub), admin: Admin = Depends(current_admin)
+    intervention_id: str, body: AnswerBody, hub: Runtime = Depends(get_hub), admin: Admin = Depends(current_admin)
 ) -> dict[str, Any]:
-    async with hub.write() as session:
+    async with hub.store.write() as session:
         item, task = await _load(session, intervention_id, lock=True)
         await session.refresh(item)
         if item.status == InterventionStatus.WITHDRAWN.value:

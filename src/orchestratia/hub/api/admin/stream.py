@@ -16,20 +16,21 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 
 from orchestratia.protocol import FINAL_STATUSES, TaskStatus
-from orchestratia.hub.admin_tasks import load_task, show
+from orchestratia.hub.api.admin.tasks import load_task, show
+from orchestratia.hub.api.deps import get_hub
+from orchestratia.hub.api.responses import EventStreamResponse
 from orchestratia.hub.auth import SessionWatch
-from orchestratia.hub.core import Hub
-from orchestratia.hub.deps import get_hub
-from orchestratia.hub.json_safety import dumps
-from orchestratia.hub.responses import EventStreamResponse
+from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.shutdown import Stopping, next_or_stop
 from orchestratia.hub.store.queries import read_output, slice_from
+from orchestratia.hub.task_output import output_event, output_fields, output_payload, sse, sse_comment
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 REPLAY_BATCH = 1024 * 1024
 #: the last thing a stream sends when the admin session that opened it ended (logout, expiry);
 #: the session is checked again every ``sse_keepalive_s`` (reconnecting then gets 401)
-SESSION_ENDED = b": session ended\n\n"
+SESSION_ENDED = sse_comment("session ended")
+KEEP_ALIVE = sse_comment("keep-alive")
 
 
 def add_routes(api: APIRouter) -> None:
@@ -37,33 +38,23 @@ def add_routes(api: APIRouter) -> None:
     api.add_api_route("/events", stream_events, methods=["GET"], response_class=EventStreamResponse)
 
 
-def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\n".encode() + b"data: " + dumps(data) + b"\n\n"
-
-
-def _output_event(offset: int, data: bytes, stream: str) -> bytes:
-    payload = {"offset": offset, "length": len(data), "stream": stream, "text": data.decode("utf-8", errors="replace")}
-    return sse("output", payload, offset + len(data))
-
-
 async def stream_task(
     task_id: str,
     request: Request,
-    hub: Hub = Depends(get_hub),
+    hub: Runtime = Depends(get_hub),
     offset: int = Query(default=0, ge=0),
     last_event_id: str | None = Header(default=None),
 ) -> EventStreamResponse:
     if last_event_id and last_event_id.strip().isdigit():
         offset = int(last_event_id.strip())
-    async with hub.read() as session:
+    async with hub.store.read() as session:
         task = await load_task(session, task_id)
     watch = SessionWatch.of(request, hub.settings.sse_keepalive_s)
     return EventStreamResponse(TaskStream(hub, task.id, offset, watch).events(), headers=SSE_HEADERS)
 
 
 class TaskStream:
-    def __init__(self, hub: Hub, task_id: str, offset: int, watch: SessionWatch | None = None) -> None:
+    def __init__(self, hub: Runtime, task_id: str, offset: int, watch: SessionWatch | None = None) -> None:
         self.hub = hub
         self.task_id = task_id
         self.sent = offset
@@ -71,21 +62,21 @@ class TaskStream:
         self.watch = watch
 
     async def _refresh(self) -> dict[str, Any]:
-        async with self.hub.read() as session:
+        async with self.hub.store.read() as session:
             self.task = await show(session, await load_task(session, self.task_id))
         return self.task
 
     async def _catch_up(self) -> AsyncIterator[bytes]:
         """Everything the store holds from ``sent`` on."""
         while True:
-            async with self.hub.read() as session:
+            async with self.hub.store.read() as session:
                 chunks = await read_output(session, self.task_id, self.sent, REPLAY_BATCH)
             if not chunks:
                 return
             for chunk in chunks:
                 data = slice_from(chunk, self.sent)
                 if data:
-                    yield _output_event(self.sent, data, chunk.stream)
+                    yield output_event(output_fields(self.sent, data, chunk.stream))
                     self.sent += len(data)
 
     def _final(self) -> bool:
@@ -111,7 +102,7 @@ class TaskStream:
                     return
                 message = await next_or_stop(sub.get(timeout=keepalive), self.hub.stopping)
                 if message is None:
-                    yield b": keep-alive\n\n"
+                    yield KEEP_ALIVE
                     await self._refresh()
                     async for event in self._catch_up():
                         yield event
@@ -125,9 +116,9 @@ class TaskStream:
             if start + length <= self.sent:
                 return  # already sent (replayed from the store)
             if start == self.sent and isinstance(message.get("text"), str):
-                payload = {"offset": start, "length": length, "stream": message.get("stream", "stdout"), "text": message["text"]}
+                payload = output_payload(start, length, message.get("stream", "stdout"), message["text"])
                 self.sent = start + length
-                yield sse("output", payload, self.sent)
+                yield output_event(payload)
                 return
             async for event in self._catch_up():  # a gap or an overlap: the store decides
                 yield event
@@ -141,15 +132,15 @@ class TaskStream:
             return
 
 
-async def stream_events(request: Request, hub: Hub = Depends(get_hub)) -> EventStreamResponse:
+async def stream_events(request: Request, hub: Runtime = Depends(get_hub)) -> EventStreamResponse:
     watch = SessionWatch.of(request, hub.settings.sse_keepalive_s)
     return EventStreamResponse(_hub_events(hub, watch), headers=SSE_HEADERS)
 
 
-async def _hub_events(hub: Hub, watch: SessionWatch) -> AsyncIterator[bytes]:
+async def _hub_events(hub: Runtime, watch: SessionWatch) -> AsyncIterator[bytes]:
     keepalive = hub.settings.sse_keepalive_s
     async with hub.bus.subscribe("hub") as sub:
-        yield b": connected\n\n"
+        yield sse_comment("connected")
         while True:
             if await watch.ended():
                 yield SESSION_ENDED
@@ -159,6 +150,6 @@ async def _hub_events(hub: Hub, watch: SessionWatch) -> AsyncIterator[bytes]:
             except Stopping:
                 return
             if message is None:
-                yield b": keep-alive\n\n"
+                yield KEEP_ALIVE
                 continue
             yield sse(str(message.get("kind", "message")), message)

@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from orchestratia.protocol import TaskStatus
+from orchestratia.protocol.shared import is_uuid
+from orchestratia.hub.api.deps import get_hub
+from orchestratia.hub.api.responses import OctetStreamResponse
 from orchestratia.hub.auth import current_admin
-from orchestratia.hub.core import Hub
-from orchestratia.hub.deps import get_hub
-from orchestratia.hub.responses import OctetStreamResponse
+from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.states import TransitionConflict, emit, kick, status_event, transition
 from orchestratia.hub.store.models import Admin, Task, utcnow
-from orchestratia.hub.store.queries import agent_names, find_agent, is_uuid, read_output, slice_from
+from orchestratia.hub.store.queries import agent_names, find_agent, read_output, slice_from
 from orchestratia.hub.views import task_view
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,8 @@ async def show(session: Any, task: Task) -> dict[str, Any]:
     return task_view(task, names.get(task.agent_id or ""))
 
 
-async def create_task(body: TaskCreate, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    async with hub.write() as session:
+async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
+    async with hub.store.write() as session:
         agent_id = None
         if body.agent:
             agent = await find_agent(session, body.agent)
@@ -95,7 +96,7 @@ async def create_task(body: TaskCreate, hub: Hub = Depends(get_hub)) -> dict[str
 
 
 async def list_tasks(
-    hub: Hub = Depends(get_hub),
+    hub: Runtime = Depends(get_hub),
     status: str | None = Query(default=None),
     agent: str | None = Query(default=None),
     limit: int = Query(default=100, ge=1, le=1000),
@@ -104,7 +105,7 @@ async def list_tasks(
     valid = {s.value for s in TaskStatus}
     if bad := [s for s in statuses if s not in valid]:
         raise HTTPException(422, detail=f"unknown status {bad[0]!r}: use one of {', '.join(sorted(valid))}")
-    async with hub.read() as session:
+    async with hub.store.read() as session:
         query = select(Task).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)
         if statuses:
             query = query.where(Task.status.in_(statuses))
@@ -118,20 +119,20 @@ async def list_tasks(
     return [task_view(t, names.get(t.agent_id or "")) for t in tasks]
 
 
-async def get_task(task_id: str, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    async with hub.read() as session:
+async def get_task(task_id: str, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
+    async with hub.store.read() as session:
         return await show(session, await load_task(session, task_id))
 
 
 async def get_output(
     task_id: str,
-    hub: Hub = Depends(get_hub),
+    hub: Runtime = Depends(get_hub),
     offset: int = Query(default=0, ge=0),
     download: bool = Query(default=False, description="send Content-Disposition: attachment"),
 ) -> StreamingResponse:
     """All stored output from ``offset`` as raw bytes, streamed from the store in batches;
     ``X-Next-Offset`` (where to continue) is the task's output size when the request came in."""
-    async with hub.read() as session:
+    async with hub.store.read() as session:
         task = await load_task(session, task_id)
         end = max(offset, task.output_size or 0)
         status = task.status
@@ -142,10 +143,10 @@ async def get_output(
                              media_type=OctetStreamResponse.media_type)
 
 
-async def _stored_output(hub: Hub, task_id: str, pos: int, end: int) -> AsyncIterator[bytes]:
+async def _stored_output(hub: Runtime, task_id: str, pos: int, end: int) -> AsyncIterator[bytes]:
     """The bytes ``[pos, end)`` of the task's output; one short read transaction per batch."""
     while pos < end:
-        async with hub.read() as session:
+        async with hub.store.read() as session:
             chunks = await read_output(session, task_id, pos, OUTPUT_BATCH_BYTES)
         if not chunks or chunks[0].offset > pos:
             # cannot happen (stored output is contiguous up to output_size); a short body
@@ -164,12 +165,12 @@ async def _stored_output(hub: Hub, task_id: str, pos: int, end: int) -> AsyncIte
 
 async def cancel_task(
     task_id: str,
-    hub: Hub = Depends(get_hub),
+    hub: Runtime = Depends(get_hub),
     admin: Admin = Depends(current_admin),
     body: CancelBody | None = Body(default=None),
 ) -> dict[str, Any]:
     reason = (body.reason if body else None) or f"cancelled by {admin.username}"
-    async with hub.write() as session:
+    async with hub.store.write() as session:
         task = await load_task(session, task_id, lock=True)
         previous = task.status
         try:

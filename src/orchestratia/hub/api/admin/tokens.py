@@ -1,5 +1,4 @@
-"""The admin API (prefix ``/api/admin``): login, registration tokens, and the router that
-gathers the other admin modules (agents, tasks, interventions, streams)."""
+"""Admin API: registration tokens (create with the agent's config snippet, list, revoke)."""
 
 from __future__ import annotations
 
@@ -8,97 +7,28 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from orchestratia.protocol import new_registration_token
-from orchestratia.hub import admin_agents, admin_interventions, admin_stream, admin_tasks
-from orchestratia.hub.auth import (
-    SESSION_COOKIE,
-    authenticate,
-    create_admin_session,
-    current_admin,
-    delete_admin_session,
-    hash_secret,
-)
-from orchestratia.hub.core import Hub
-from orchestratia.hub.deps import get_hub
-from orchestratia.hub.responses import OrjsonResponse
+from orchestratia.protocol.shared import is_uuid
+from orchestratia.hub.api.deps import get_hub
+from orchestratia.hub.auth import hash_secret
+from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.states import emit
-from orchestratia.hub.store.models import Admin, RegistrationToken, utcnow
-from orchestratia.hub.store.queries import is_uuid
-from orchestratia.hub.views import iso, token_view
+from orchestratia.hub.store.models import RegistrationToken, utcnow
+from orchestratia.hub.views import token_view
 
-PREFIX = "/api/admin"
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_TOKEN_LIFETIME_S = 365 * 86400
-
-
-class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    username: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=1, max_length=1000)
 
 
 class TokenBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     label: str = Field(default="", max_length=200)
     expires_in: str = "24h"
-
-
-def router() -> APIRouter:
-    api = APIRouter(prefix=PREFIX, tags=["admin"], default_response_class=OrjsonResponse)
-    api.add_api_route("/login", login, methods=["POST"])
-    authed = APIRouter(dependencies=[Depends(current_admin)], default_response_class=OrjsonResponse)
-    authed.add_api_route("/logout", logout, methods=["POST"], status_code=204, response_class=Response)
-    authed.add_api_route("/me", me, methods=["GET"])
-    authed.add_api_route("/tokens", create_token, methods=["POST"], status_code=201)
-    authed.add_api_route("/tokens", list_tokens, methods=["GET"])
-    authed.add_api_route("/tokens/{token_id}/revoke", revoke_token, methods=["POST"])
-    for module in (admin_agents, admin_tasks, admin_interventions, admin_stream):
-        module.add_routes(authed)
-    api.include_router(authed)
-    return api
-
-
-# ---------------------------------------------------------------------------- sessions
-
-
-async def login(body: LoginBody, request: Request, hub: Hub = Depends(get_hub)) -> Any:
-    ip = request.client.host if request.client else "?"
-    if hub.limiter.blocked(body.username, ip):
-        retry = hub.limiter.retry_after(body.username, ip)
-        raise HTTPException(
-            429,
-            detail=f"too many failed logins for {body.username!r}: wait {retry} s and try again",
-            headers={"Retry-After": str(retry)},
-        )
-    async with hub.read() as session:  # argon2 runs outside the (SQLite) write lock
-        admin = await authenticate(session, body.username, body.password)
-    if admin is None:
-        hub.limiter.failed(body.username, ip)
-        raise HTTPException(401, detail="wrong username or password")
-    async with hub.write() as session:
-        token, expires_at = await create_admin_session(session, admin, hub.settings.session_ttl_s)
-    return {"token": token, "username": admin.username, "expires_at": iso(expires_at)}
-
-
-async def logout(request: Request, hub: Hub = Depends(get_hub)) -> Response:
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
-    if token:
-        async with hub.write() as session:
-            await delete_admin_session(session, token)
-    return Response(status_code=204)
-
-
-async def me(admin: Admin = Depends(current_admin)) -> dict[str, str]:
-    return {"username": admin.username}
-
-
-# ---------------------------------------------------------------------------- tokens
 
 
 def parse_duration(text: str) -> timedelta:
@@ -111,7 +41,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def public_url(hub: Hub, request: Request) -> str:
+def public_url(hub: Runtime, request: Request) -> str:
     """The hub URL for tokens and snippets: ``public_url`` when set, else the request's base URL."""
     if hub.settings.public_url:
         return hub.settings.public_url.rstrip("/")
@@ -147,11 +77,11 @@ def config_snippet(hub_url: str, token: str, label: str) -> str:
     )
 
 
-async def create_token(body: TokenBody, request: Request, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+async def create_token(body: TokenBody, request: Request, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
     lifetime = parse_duration(body.expires_in)
     url = public_url(hub, request)
     token = new_registration_token(url)
-    async with hub.write() as session:
+    async with hub.store.write() as session:
         row = RegistrationToken(label=body.label, token_hash=hash_secret(token), expires_at=utcnow() + lifetime)
         session.add(row)
         await session.flush()
@@ -165,14 +95,14 @@ async def create_token(body: TokenBody, request: Request, hub: Hub = Depends(get
     }
 
 
-async def list_tokens(hub: Hub = Depends(get_hub)) -> list[dict[str, Any]]:
-    async with hub.read() as session:
+async def list_tokens(hub: Runtime = Depends(get_hub)) -> list[dict[str, Any]]:
+    async with hub.store.read() as session:
         rows = (await session.execute(select(RegistrationToken).order_by(RegistrationToken.created_at.desc()))).scalars()
         return [token_view(row) for row in rows]
 
 
-async def revoke_token(token_id: str, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    async with hub.write() as session:
+async def revoke_token(token_id: str, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
+    async with hub.store.write() as session:
         row = await session.get(RegistrationToken, token_id) if is_uuid(token_id) else None
         if row is None:
             raise HTTPException(404, detail=f"registration token {token_id} not found")

@@ -22,13 +22,14 @@ from orchestratia.protocol import (
     TaskStatus,
     new_api_key,
 )
+from orchestratia.protocol.shared import is_uuid
+from orchestratia.hub.api.deps import current_agent, get_hub
+from orchestratia.hub.api.responses import OrjsonResponse
 from orchestratia.hub.auth import hash_secret
-from orchestratia.hub.core import Hub
-from orchestratia.hub.deps import current_agent, get_hub
-from orchestratia.hub.responses import OrjsonResponse
+from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.states import TransitionConflict, emit, transition
 from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
-from orchestratia.hub.store.queries import agent_task, is_uuid, offerable_tasks
+from orchestratia.hub.store.queries import agent_task, offerable_tasks
 from orchestratia.hub.views import agent_status, intervention_payload, task_payload, token_status
 
 NOT_FOUND = "task not found"
@@ -56,7 +57,7 @@ def router() -> APIRouter:
 # ---------------------------------------------------------------------------- register
 
 
-async def register(body: RegisterRequest, request: Request, hub: Hub = Depends(get_hub)) -> dict[str, str]:
+async def register(body: RegisterRequest, request: Request, hub: Runtime = Depends(get_hub)) -> dict[str, str]:
     """One-use token → a new agent (or a re-registration of the agent with that name)."""
     for name, limit in AGENT_TEXT_LIMITS.items():
         if len(getattr(body, name) or "") > limit:
@@ -67,7 +68,7 @@ async def register(body: RegisterRequest, request: Request, hub: Hub = Depends(g
     now = utcnow()
     token_hash = hash_secret(body.registration_token)
     try:
-        async with hub.write() as session:
+        async with hub.store.write() as session:
             consumed = await session.execute(
                 update(RegistrationToken)
                 .where(
@@ -89,12 +90,12 @@ async def register(body: RegisterRequest, request: Request, hub: Hub = Depends(g
                 .execution_options(synchronize_session=False)
             )
             # registration is not contact: a new agent is OFFLINE (never seen) until its daemon's
-            # first authenticated request or WebSocket, which makes it ONLINE (Hub.touch)
+            # first authenticated request or WebSocket, which makes it ONLINE (Liveness.touch)
             status = agent_status(agent, hub.settings.offline_after_s)
             emit(session, "hub", {"kind": "agent", "id": agent.id, "status": status.value})
     except IntegrityError as exc:
         raise HTTPException(409, detail=f"agent name {body.name!r} was registered concurrently; retry") from exc
-    hub.forget_touch(agent.id)  # a re-registration rotated the key: the old one must stop working
+    hub.liveness.forget(agent.id)  # a re-registration rotated the key: the old one must stop working
     return {"id": agent.id, "name": agent.name, "api_key": api_key}
 
 
@@ -137,7 +138,7 @@ async def _upsert_agent(session: AsyncSession, body: RegisterRequest, api_key: s
 async def heartbeat(
     body: HeartbeatRequest | None = Body(default=None),
     agent: Agent = Depends(current_agent),
-    hub: Hub = Depends(get_hub),
+    hub: Runtime = Depends(get_hub),
 ) -> dict[str, str]:
     body = body or HeartbeatRequest()
     values: dict[str, Any] = {"system_info": body.system_info}
@@ -145,16 +146,16 @@ async def heartbeat(
         values["agent_version"] = body.agent_version[: AGENT_TEXT_LIMITS["agent_version"]]
     # written with the next batch of contacts. No scheduler kick: pushes go out on hello, task
     # creation and task end, and a connection never gets the same task_assigned twice anyway.
-    await hub.touch(agent, **values)
+    await hub.liveness.touch(agent, **values)
     return {"status": "ok"}
 
 
-async def poll(agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)) -> list[dict[str, Any]]:
+async def poll(agent: Agent = Depends(current_agent), hub: Runtime = Depends(get_hub)) -> list[dict[str, Any]]:
     """Assigned tasks this agent has not started and has room for, oldest first."""
     if not hub.assigned.may_have(agent.id):  # nothing assigned to it: no store read
         return []
     epoch = hub.assigned.epoch
-    async with hub.read() as session:  # ``agent`` was read by the key lookup a moment ago
+    async with hub.store.read() as session:  # ``agent`` was read by the key lookup a moment ago
         tasks, has_assigned = await offerable_tasks(session, agent, with_flag=True)
     if not has_assigned:
         hub.assigned.found_none(agent.id, epoch)
@@ -165,9 +166,9 @@ async def poll(agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub
 
 
 async def _move(
-    hub: Hub, agent: Agent, task_id: str, target: TaskStatus | Callable[[Task], TaskStatus], **fields: Any
+    hub: Runtime, agent: Agent, task_id: str, target: TaskStatus | Callable[[Task], TaskStatus], **fields: Any
 ) -> dict[str, Any]:
-    async with hub.write() as session:
+    async with hub.store.write() as session:
         task = await agent_task(session, agent.id, task_id, lock=True)
         if task is None:
             raise HTTPException(404, detail=NOT_FOUND)
@@ -181,7 +182,7 @@ async def _move(
     return {"id": task_id, "status": status, "changed": changed}
 
 
-async def start(task_id: str, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+async def start(task_id: str, agent: Agent = Depends(current_agent), hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
     return await _move(hub, agent, task_id, TaskStatus.RUNNING)
 
 
@@ -189,7 +190,7 @@ async def complete(
     task_id: str,
     body: CompleteRequest | None = Body(default=None),
     agent: Agent = Depends(current_agent),
-    hub: Hub = Depends(get_hub),
+    hub: Runtime = Depends(get_hub),
 ) -> dict[str, Any]:
     body = body or CompleteRequest()
     exit_code = body.result.get("exit_code")
@@ -203,7 +204,7 @@ async def fail(
     task_id: str,
     body: FailRequest | None = Body(default=None),
     agent: Agent = Depends(current_agent),
-    hub: Hub = Depends(get_hub),
+    hub: Runtime = Depends(get_hub),
 ) -> dict[str, Any]:
     body = body or FailRequest()
     if body.exit_code is not None and not EXIT_CODE_MIN <= body.exit_code <= EXIT_CODE_MAX:
@@ -233,7 +234,7 @@ async def help_request(
     body: HelpRequest,
     response: Response,
     agent: Agent = Depends(current_agent),
-    hub: Hub = Depends(get_hub),
+    hub: Runtime = Depends(get_hub),
 ) -> dict[str, Any]:
     """201 with a new pending intervention; with a ``request_id`` (extension) that this task
     already used, 200 with that intervention instead (its current status), never a second one."""
@@ -249,8 +250,8 @@ async def help_request(
     return {"id": item.id, "intervention_id": item.id, "status": item.status}
 
 
-async def _create_help(hub: Hub, agent: Agent, task_id: str, body: HelpRequest) -> tuple[Intervention, bool]:
-    async with hub.write() as session:
+async def _create_help(hub: Runtime, agent: Agent, task_id: str, body: HelpRequest) -> tuple[Intervention, bool]:
+    async with hub.store.write() as session:
         task = await agent_task(session, agent.id, task_id, lock=True)
         if task is None:
             raise HTTPException(404, detail=NOT_FOUND)
@@ -277,8 +278,8 @@ async def _intervention_for_request(session: AsyncSession, task_id: str, request
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def _help_by_request_id(hub: Hub, agent: Agent, task_id: str, request_id: str) -> Intervention | None:
-    async with hub.read() as session:
+async def _help_by_request_id(hub: Runtime, agent: Agent, task_id: str, request_id: str) -> Intervention | None:
+    async with hub.store.read() as session:
         task = await agent_task(session, agent.id, task_id)
         return None if task is None else await _intervention_for_request(session, task.id, request_id)
 
@@ -303,19 +304,19 @@ async def _agent_intervention(
 
 
 async def get_intervention(
-    intervention_id: str, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+    intervention_id: str, agent: Agent = Depends(current_agent), hub: Runtime = Depends(get_hub)
 ) -> dict[str, Any]:
-    async with hub.read() as session:
+    async with hub.store.read() as session:
         item, _ = await _agent_intervention(session, agent, intervention_id)
     return intervention_payload(item)
 
 
 async def withdraw_intervention(
-    intervention_id: str, agent: Agent = Depends(current_agent), hub: Hub = Depends(get_hub)
+    intervention_id: str, agent: Agent = Depends(current_agent), hub: Runtime = Depends(get_hub)
 ) -> dict[str, Any]:
     """Extension: the agent stopped waiting. pending -> withdrawn (200; a repeat answers 200
     again); answered or cancelled -> 409 naming the status (the agent reads the answer then)."""
-    async with hub.write() as session:
+    async with hub.store.write() as session:
         item, task = await _agent_intervention(session, agent, intervention_id, lock=True)
         await session.refresh(item)
         if item.status == InterventionStatus.WITHDRAWN.value:

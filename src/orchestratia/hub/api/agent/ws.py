@@ -29,12 +29,12 @@ from orchestratia.protocol import (
     WsOutput,
     parse_agent_message,
 )
-from orchestratia.hub.deps import agent_for_key
-from orchestratia.hub.output import DUPLICATE, GAP, STORED, OutputItem, append_many
+from orchestratia.hub.api.deps import agent_for_key
 from orchestratia.hub.store.models import Agent, Task
+from orchestratia.hub.task_output import DUPLICATE, GAP, STORED, OutputItem, append_many
 
 if TYPE_CHECKING:
-    from orchestratia.hub.core import Hub
+    from orchestratia.hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
 REPLACED_CLOSE_CODE = 4000
@@ -51,7 +51,7 @@ def router() -> APIRouter:
 
 
 async def ws_agent(websocket: WebSocket) -> None:
-    hub: Hub = websocket.app.state.hub
+    hub: Runtime = websocket.app.state.hub
     await websocket.accept()
     agent = await authenticate(websocket, hub)
     if agent is None:
@@ -72,7 +72,7 @@ async def _send_json(websocket: WebSocket, message: dict[str, Any]) -> None:
     await websocket.send_text(orjson.dumps(message).decode())
 
 
-async def authenticate(websocket: WebSocket, hub: Hub) -> Agent | None:
+async def authenticate(websocket: WebSocket, hub: Runtime) -> Agent | None:
     """Header ``X-API-Key``, or a first ``{"type": "auth"}`` message within the time limit."""
     key = websocket.headers.get("x-api-key")
     if key is None:
@@ -85,7 +85,7 @@ async def authenticate(websocket: WebSocket, hub: Hub) -> Agent | None:
             await _send_json(websocket, {"type": "auth_error", "detail": why})
             await websocket.close(WS_AUTH_CLOSE_CODE, why[:120])
         return None
-    await hub.touch(agent)
+    await hub.liveness.touch(agent)
     await _send_json(websocket, {"type": "auth_ok", "agent_id": agent.id})
     return agent
 
@@ -125,7 +125,7 @@ def _utf8_size(data: str | bytes, limit: int) -> int:
 
 
 class AgentConnection:
-    def __init__(self, hub: Hub, websocket: WebSocket, agent: Agent) -> None:
+    def __init__(self, hub: Runtime, websocket: WebSocket, agent: Agent) -> None:
         self.hub = hub
         self.ws = websocket
         self.agent = agent
@@ -206,7 +206,7 @@ class AgentConnection:
 
     async def _handle(self, data: str | bytes) -> bool:
         size = _utf8_size(data, WS_MAX_MESSAGE_BYTES)
-        await self.hub.touch(self.agent)
+        await self.hub.liveness.touch(self.agent)
         if size > WS_MAX_MESSAGE_BYTES:
             await self.send({"type": "error", "detail": f"message refused: {size} bytes is over the {WS_MAX_MESSAGE_BYTES}-byte limit"})
             return True
@@ -248,7 +248,7 @@ class AgentConnection:
     async def _hello(self, hello: WsHello) -> None:
         self.hello = hello
         listed = [t.task_id for t in hello.tasks]
-        async with self.hub.read() as session:
+        async with self.hub.store.read() as session:
             query = select(Task.id, Task.output_size).where(Task.agent_id == self.agent.id)
             running = Task.status == TaskStatus.RUNNING.value
             query = query.where(running | Task.id.in_(listed)) if listed else query.where(running)
@@ -286,7 +286,7 @@ class AgentConnection:
 
     async def _store(self, batch: list[OutputItem]) -> None:
         try:
-            results = await append_many(self.hub, self.agent.id, batch)
+            results = await append_many(self.hub.store, self.agent.id, batch)
         except Exception:
             log.exception("agent %s: storing %d output messages failed", self.agent.name, len(batch))
             return  # nothing acked: our daemon resends from its last ack

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestratia.hub.output import append_output
+from orchestratia.hub.task_output import append_output
 
-from .helpers import ADMIN
+from ...helpers import ADMIN
 
 
 class SseReader:
@@ -48,8 +48,8 @@ async def test_replay_then_live_tail_then_end(live) -> None:
     agent = await api.register("dev-1")
     task = await api.task(agent="dev-1")
     await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
-    await append_output(hub, agent["id"], task["id"], b"one\n", offset=0)
-    await append_output(hub, agent["id"], task["id"], b"two\n", offset=4)
+    await append_output(hub.store, agent["id"], task["id"], b"one\n", offset=0)
+    await append_output(hub.store, agent["id"], task["id"], b"two\n", offset=4)
     url = f"{ADMIN}/tasks/{task['id']}/stream?offset=2"
     async with api.client.stream("GET", url, headers=api.headers) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -58,7 +58,7 @@ async def test_replay_then_live_tail_then_end(live) -> None:
         assert status["event"] == "status" and status["data"]["status"] == "running"
         events = [await sse.next() for _ in range(2)]
         assert [(e["event"], e["id"], e["data"]["text"]) for e in events] == [("output", "4", "e\n"), ("output", "8", "two\n")]
-        await append_output(hub, agent["id"], task["id"], b"three\n", offset=8)
+        await append_output(hub.store, agent["id"], task["id"], b"three\n", offset=8)
         live_event = await sse.next()
         assert (live_event["id"], live_event["data"]) == ("14", {"offset": 8, "length": 6, "stream": "stdout", "text": "three\n"})
         await api.agent(agent, "POST", f"/tasks/{task['id']}/complete", json={"result": {"exit_code": 0}})
@@ -74,7 +74,7 @@ async def test_last_event_id_resumes_and_final_task_ends(live) -> None:
     task = await api.task(agent="dev-1")
     await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
     for i in range(3):
-        await append_output(hub, agent["id"], task["id"], f"line {i}\n".encode(), offset=i * 7)
+        await append_output(hub.store, agent["id"], task["id"], f"line {i}\n".encode(), offset=i * 7)
     await api.agent(agent, "POST", f"/tasks/{task['id']}/fail", json={"error": "x"})
     headers = {**api.headers, "Last-Event-ID": "7"}
     async with api.client.stream("GET", f"{ADMIN}/tasks/{task['id']}/stream", headers=headers) as response:
@@ -119,7 +119,7 @@ async def test_a_closed_stream_unsubscribes(live) -> None:
     async def gone() -> bool:
         return hub.bus.subscriber_count(channel) == 0
 
-    from .helpers import wait_for
+    from ...helpers import wait_for
 
     await wait_for(gone, what="the stream's subscription to end")
 
@@ -140,7 +140,7 @@ async def test_sigterm_ends_open_streams_so_the_server_stops(tmp_path, python_ex
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
-            from .helpers import wait_for
+            from ...helpers import wait_for
 
             async def up() -> bool:
                 try:
@@ -177,8 +177,8 @@ async def test_streams_end_when_the_session_ends(settings_factory, how) -> None:
     from orchestratia.hub.auth import hash_secret
     from orchestratia.hub.store.models import AdminSession, utcnow
 
-    from .conftest import LiveServer
-    from .helpers import ADMIN_PASSWORD, Api
+    from ...conftest import LiveServer
+    from ...helpers import ADMIN_PASSWORD, Api
 
     application = create_app(settings_factory(sse_keepalive_s=0.2))
     async with LiveServer(application) as server, httpx.AsyncClient(base_url=server.url, timeout=20) as client:
@@ -194,12 +194,12 @@ async def test_streams_end_when_the_session_ends(settings_factory, how) -> None:
                 client.stream("GET", f"{ADMIN}/tasks/{task['id']}/stream", headers=viewer) as output:
             task_sse = SseReader(output)
             assert (await task_sse.next())["event"] == "status"
-            await append_output(hub, agent["id"], task["id"], b"x\n", offset=0)
+            await append_output(hub.store, agent["id"], task["id"], b"x\n", offset=0)
             assert (await task_sse.next())["event"] == "output"
             if how == "logout":
                 assert (await client.post(f"{ADMIN}/logout", headers=viewer)).status_code == 204
             else:
-                async with hub.write() as session:
+                async with hub.store.write() as session:
                     await session.execute(update(AdminSession).where(
                         AdminSession.token_hash == hash_secret(viewer["Authorization"].split()[1])
                     ).values(expires_at=utcnow()))
@@ -207,7 +207,7 @@ async def test_streams_end_when_the_session_ends(settings_factory, how) -> None:
             async def busy() -> None:  # output keeps coming: the stream never idles into a keep-alive
                 offset = 2
                 while True:
-                    await append_output(hub, agent["id"], task["id"], b"y\n", offset=offset)
+                    await append_output(hub.store, agent["id"], task["id"], b"y\n", offset=offset)
                     offset += 2
                     await asyncio.sleep(0.02)
 

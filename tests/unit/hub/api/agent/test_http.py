@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import update
 
 from orchestratia.hub.store.models import Agent, RegistrationToken, utcnow
 
-from .helpers import V1, Api, next_message
+from ...helpers import V1, Api, next_message
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -46,7 +48,7 @@ async def test_register_token_problems_say_which(api: Api, hub) -> None:
     code, detail = await register(revoked)
     assert code == 401 and "revoked" in detail
     expired = await api.token()
-    async with hub.write() as session:
+    async with hub.store.write() as session:
         await session.execute(
             update(RegistrationToken)
             .where(RegistrationToken.used_at.is_(None), RegistrationToken.revoked_at.is_(None))
@@ -164,7 +166,7 @@ async def test_fail_with_reason_timeout_ends_timed_out(api: Api) -> None:
     await api.agent(agent, "POST", f"/tasks/{a['id']}/complete", 409, json={"result": {}})
     await api.agent(agent, "POST", f"/tasks/{b['id']}/fail", json={**body, "reason": "something-new"})
     assert await api.status(b["id"]) == "failed"  # an unknown reason is an ordinary fail
-    async with api.hub.write() as session:
+    async with api.hub.store.write() as session:
         (await session.get(Task, c["id"])).status = "lost"
     await api.agent(agent, "POST", f"/tasks/{c['id']}/fail", json=body)
     assert await api.status(c["id"]) == "failed"  # a late report on a lost task, as without reason
@@ -217,9 +219,9 @@ async def test_poll_is_oldest_first_and_respects_room(api: Api) -> None:
 
 async def test_any_authenticated_request_counts_as_contact(api: Api, hub) -> None:
     agent = await api.register("dev-1")
-    async with hub.write() as session:
+    async with hub.store.write() as session:
         await session.execute(update(Agent).values(last_seen_at=utcnow() - timedelta(hours=1)))
-    hub.forget_touch(agent["id"])
+    hub.liveness.forget(agent["id"])
     assert (await api.admin("GET", "/agents/dev-1"))["status"] == "OFFLINE"
     await api.agent(agent, "GET", "/tasks/poll")
     assert (await api.admin("GET", "/agents/dev-1"))["status"] == "ONLINE"
@@ -263,3 +265,19 @@ async def test_bodies_may_be_left_out_where_nothing_is_required(api: Api) -> Non
 async def test_register_fills_in_the_ip_when_left_empty(api: Api) -> None:
     await api.register("dev-1", ip="")
     assert (await api.admin("GET", "/agents/dev-1"))["ip"] == "127.0.0.1"
+
+
+async def test_twenty_concurrent_registrations_one_token_exactly_one_succeeds(api: Api) -> None:
+    token = await api.token("race")
+
+    async def attempt(i: int) -> httpx.Response:
+        body = {"name": f"racer-{i}", "hostname": "h", "ip": "", "os": "", "repos": {}, "system_info": {}}
+        return await api.client.post(f"{V1}/register", json={**body, "registration_token": token})
+
+    responses = await asyncio.gather(*(attempt(i) for i in range(20)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [401] * 19, codes
+    details = {r.json()["detail"] for r in responses if r.status_code == 401}
+    assert all("already used" in d for d in details), details
+    agents = await api.admin("GET", "/agents")
+    assert len(agents) == 1

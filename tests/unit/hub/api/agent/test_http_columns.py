@@ -11,7 +11,7 @@ import pytest
 
 from orchestratia.hub.store.models import Agent
 
-from .helpers import V1, Api
+from ...helpers import V1, Api
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -53,12 +53,12 @@ async def test_a_contact_the_store_refuses_does_not_stop_the_others(api: Api, hu
     """Straight through ``Hub.touch``: a value no route sends any more, but the batched write
     must not depend on every row being storable."""
     alice, bob = await api.online("alice"), await api.online("bob")
-    async with hub.read() as session:
+    async with hub.store.read() as session:
         rows = {a.name: a for a in (await session.get(Agent, alice["id"]), await session.get(Agent, bob["id"]))}
     odd = "v" * 150 if backend == "postgres" else "\ud800"  # too long for varchar(100) / not encodable
-    await hub.touch(rows["alice"], agent_version=odd, system_info={"who": "alice"})
-    await hub.touch(rows["bob"], system_info={"who": "bob"})
-    await hub.flush_contacts()
+    await hub.liveness.touch(rows["alice"], agent_version=odd, system_info={"who": "alice"})
+    await hub.liveness.touch(rows["bob"], system_info={"who": "bob"})
+    await hub.liveness.flush_contacts()
     assert (await api.admin("GET", "/agents/bob"))["system_info"] == {"who": "bob"}
     shown = await api.admin("GET", "/agents/alice")
     assert shown["status"] == "ONLINE" and shown["last_seen_at"] is not None

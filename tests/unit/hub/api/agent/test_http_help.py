@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from orchestratia.hub.store.models import Intervention
 
-from .helpers import ADMIN, V1, Api, next_message
+from ...helpers import ADMIN, V1, Api, next_message
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -100,10 +100,10 @@ async def test_the_store_refuses_a_second_row_for_one_key(api: Api, hub) -> None
     NULL keys (old clients) never collide."""
     agent, task = await _running(api)
     with pytest.raises(IntegrityError):
-        async with hub.write() as session:
+        async with hub.store.write() as session:
             session.add_all([Intervention(task_id=task["id"], question="a", request_id="k"),
                              Intervention(task_id=task["id"], question="b", request_id="k")])
-    async with hub.write() as session:
+    async with hub.store.write() as session:
         session.add_all([Intervention(task_id=task["id"], question="a"), Intervention(task_id=task["id"], question="b")])
 
 

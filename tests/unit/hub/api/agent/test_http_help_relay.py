@@ -19,7 +19,7 @@ from orchestratia.agent.human import asker
 from orchestratia.agent.human.hub_api import HttpHubHelpAPI
 from orchestratia.agent.human.relay import HelpRelay
 
-from .helpers import ADMIN, Api, wait_for
+from ...helpers import ADMIN, Api, wait_for
 
 
 class LosesHelpResponses(httpx.AsyncBaseTransport):

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from .helpers import Api, wait_for
+from ...helpers import Api, wait_for
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -93,7 +93,7 @@ async def test_first_message_auth(setup) -> None:
 async def test_unauthenticated_connection_is_closed(settings_factory) -> None:
     from orchestratia.hub.app import create_app
 
-    from .conftest import LiveServer
+    from ...conftest import LiveServer
 
     async with LiveServer(create_app(settings_factory(ws_auth_timeout_s=0.3))) as server:
         async with connect(server.ws_url + "/ws/agent") as ws:
