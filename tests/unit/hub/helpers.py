@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import update
 
 from orchestratia.hub.store.models import Agent, utcnow
@@ -17,6 +18,8 @@ from orchestratia.hub.store.models import Agent, utcnow
 ADMIN_PASSWORD = "test-admin-password"
 V1 = "/api/v1/agents"
 ADMIN = "/api/admin"
+#: for a test in a module whose other tests run on SQLite only: run it on PostgreSQL too
+BOTH_BACKENDS = pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 
 
 async def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

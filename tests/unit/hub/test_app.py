@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .helpers import Api
+from .helpers import BOTH_BACKENDS, Api
 
 
 async def test_health(api: Api) -> None:
@@ -28,6 +28,7 @@ async def test_task_runs_to_completed(api: Api) -> None:
     assert listed[0]["id"] == task["id"]
 
 
+@BOTH_BACKENDS
 async def test_guide_and_docs(api: Api) -> None:
     r = await api.client.get("/ORCHESTRATIA.md")
     assert r.status_code == 200 and "http://hub.test" in r.text and "{{HUB_URL}}" not in r.text

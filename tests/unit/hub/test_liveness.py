@@ -10,7 +10,7 @@ import pytest
 
 from orchestratia.hub.store.models import utcnow
 
-from .helpers import Api, age_agent, next_message, second_hub
+from .helpers import BOTH_BACKENDS, Api, age_agent, next_message, second_hub
 
 
 async def test_revoked_key_is_refused_at_once(api: Api) -> None:
@@ -52,6 +52,7 @@ async def test_agents_keep_working_after_liveness_checks(api: Api, n: int) -> No
             assert await api.agent(agent, "GET", "/tasks/poll") == []
 
 
+@BOTH_BACKENDS
 async def test_first_task_of_a_new_agent_is_not_lost_before_its_contact_is_written(api: Api, hub) -> None:
     agent = await api.register("dev-1")  # never seen: last_seen_at is null in the store
     task = await api.task(agent="dev-1")
@@ -60,6 +61,7 @@ async def test_first_task_of_a_new_agent_is_not_lost_before_its_contact_is_writt
     assert await api.status(task["id"]) == "running"
 
 
+@BOTH_BACKENDS
 async def test_lost_then_late_report_accepted(api: Api, hub) -> None:
     agent = await api.register("dev-1")
     task = await api.task(agent="dev-1")
@@ -74,6 +76,7 @@ async def test_lost_then_late_report_accepted(api: Api, hub) -> None:
     assert await api.status(task["id"]) == "completed"
 
 
+@BOTH_BACKENDS
 async def test_liveness_changes_are_published(api: Api, hub) -> None:
     agent = await api.online("dev-1")
     await hub.scheduler.tick()
