@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestratia.hub.core import Hub
+from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.states import emit, transition
 from orchestratia.hub.store.models import Agent, Task, utcnow
 from orchestratia.hub.views import agent_status
@@ -52,11 +52,11 @@ class NameHolder:
                 "this server takes its name and tasks). The registration token was not used: it still works.")
 
 
-async def live_holder(session: AsyncSession, hub: Hub, agent: Agent) -> NameHolder | None:
+async def live_holder(session: AsyncSession, hub: Runtime, agent: Agent) -> NameHolder | None:
     """``agent`` as a :class:`NameHolder` when its name is held (see the module doc), else None."""
     if agent.revoked_at is not None:
         return None
-    online = hub.has_unwritten_contact(agent.id) or (
+    online = hub.liveness.has_unwritten_contact(agent.id) or (
         agent_status(agent, hub.settings.offline_after_s) == AgentStatus.ONLINE
     )
     count = select(func.count(Task.id)).where(Task.agent_id == agent.id, Task.status.in_(UNFINISHED))

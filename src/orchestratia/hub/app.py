@@ -7,26 +7,22 @@ environment).
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from importlib import resources
 
 from fastapi import FastAPI, Request
-from orchestratia.hub.responses import MarkdownResponse, OrjsonResponse
+from orchestratia.hub.api.responses import MarkdownResponse, OrjsonResponse
 
 from orchestratia import __version__
-from orchestratia.hub import api_admin, api_agent, api_docs, middleware, ws_agent
-from orchestratia.hub.bootstrap import bootstrap_admin
-from orchestratia.hub.access_log import quiet_liveness
-from orchestratia.hub.core import Hub, tune_gc
-from orchestratia.hub.events import EventBus
-from orchestratia.hub.gc_pacer import GcPacer
-from orchestratia.hub.integrations import start_webhooks
+from orchestratia.hub import api_docs, dashboard
+from orchestratia.hub.api import middleware
+from orchestratia.hub.api.admin import router as admin_api
+from orchestratia.hub.api.agent import http as agent_api
+from orchestratia.hub.api.agent import ws as agent_ws
+from orchestratia.hub.events.bus import EventBus
+from orchestratia.hub.lifecycle import running
 from orchestratia.hub.settings import HubSettings, load_settings
-from orchestratia.hub.shutdown import chain_exit_signals
-from orchestratia.hub.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
 GUIDE_PLACEHOLDER = "{{HUB_URL}}"
@@ -39,31 +35,9 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        hub = Hub(settings, bus=bus)
-        app.state.hub = hub
-        webhooks = None
-        pacer: GcPacer | None = None
-        unchain = chain_exit_signals(hub.stopping)
-        try:
-            await upgrade(hub.db)
-            await hub.start_assigned_index()
-            hub.bootstrap_password = await bootstrap_admin(hub)
-            await hub.scheduler.start()
-            if settings.gc_pacing:
-                pacer = GcPacer()
-                pacer.start()
-            else:
-                tune_gc()
-            quiet_liveness(not settings.log_liveness)
-            webhooks = await start_webhooks(hub)
+        async with running(settings, bus) as hub:
+            app.state.hub = hub
             yield
-        finally:
-            unchain()
-            if webhooks is not None:
-                await webhooks.close()
-            if pacer is not None:
-                await pacer.stop()
-            await hub.close()
 
     app = FastAPI(
         title="Orchestratia hub",
@@ -75,13 +49,13 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     )
     app.state.settings = settings
     middleware.install(app, settings.max_body_bytes)
-    app.include_router(api_agent.router())
-    app.include_router(api_admin.router())
-    app.include_router(ws_agent.router())
+    app.include_router(agent_api.router())
+    app.include_router(admin_api.router())
+    app.include_router(agent_ws.router())
     app.add_api_route("/health", health, methods=["GET"], tags=["hub"])
     app.add_api_route("/ORCHESTRATIA.md", guide, methods=["GET"], tags=["hub"], response_class=MarkdownResponse)
     api_docs.install(app)
-    include_dashboard(app)
+    app.include_router(dashboard.router)
     return app
 
 
@@ -94,20 +68,6 @@ def configure_logging(level: str) -> None:
         logger.addHandler(handler)
     known = isinstance(logging.getLevelName(level.upper()), int)
     logger.setLevel(level.upper() if known else "INFO")
-
-
-def include_dashboard(app: FastAPI) -> bool:
-    """Mount ``orchestratia.hub.dashboard.router`` when that module exists (issue 3)."""
-    if importlib.util.find_spec("orchestratia.hub.dashboard") is None:
-        return False
-    module = importlib.import_module("orchestratia.hub.dashboard")
-    router = getattr(module, "router", None)
-    if router is None:
-        return False
-    if callable(router) and not hasattr(router, "routes"):
-        router = router()
-    app.include_router(router)
-    return True
 
 
 async def health() -> dict[str, str]:

@@ -103,10 +103,6 @@ async def admin_for_token(session: AsyncSession, token: str) -> Admin | None:
     return row[0]
 
 
-def new_csrf_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")

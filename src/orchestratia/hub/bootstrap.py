@@ -12,17 +12,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from orchestratia.hub.auth import hash_password
-from orchestratia.hub.core import Hub
+from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.store.models import Admin
 
 log = logging.getLogger(__name__)
 ADMIN_USERNAME = "admin"
 
 
-async def bootstrap_admin(hub: Hub) -> str | None:
+async def bootstrap_admin(hub: Runtime) -> str | None:
     """Create ``admin`` if there is no admin yet. Returns the generated password (or None when
     the password came from ``ORCHESTRATIA_ADMIN_PASSWORD`` or an admin already existed)."""
-    async with hub.read() as session:
+    async with hub.store.read() as session:
         if (await session.execute(select(func.count()).select_from(Admin))).scalar_one():
             return None
     given = hub.settings.admin_password.get_secret_value() if hub.settings.admin_password else ""
@@ -34,7 +34,7 @@ async def bootstrap_admin(hub: Hub) -> str | None:
     }
     digest = await asyncio.to_thread(functools.partial(hash_password, password, **cost))
     try:
-        async with hub.write() as session:
+        async with hub.store.write() as session:
             if (await session.execute(select(func.count()).select_from(Admin))).scalar_one():
                 return None
             session.add(Admin(username=ADMIN_USERNAME, password_hash=digest))

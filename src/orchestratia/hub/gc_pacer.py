@@ -19,6 +19,8 @@ connect at once. Long-lived objects that later become garbage in a reference cyc
 connection's tasks) wait for the full collection every ``full_s``: one pause of about 0.2 ms
 per connected agent (1 s at 5,000 agents), or never if ``full_s`` is 0. Objects freed by
 reference counting (nearly all) go at once, as always.
+
+With ``gc_pacing`` off, :func:`tune_gc` sets CPython's own thresholds instead.
 """
 
 from __future__ import annotations
@@ -94,3 +96,14 @@ class GcPacer:
         self.passes[kind] += 1
         if took > 0.5:
             log.info("garbage collection (%s) took %.0f ms", kind, took * 1000)
+
+
+def tune_gc() -> None:
+    """Keep garbage-collection pauses short. Every collection stops the event loop, and a hub
+    holds a few hundred long-lived objects per connected agent (about 1.5 M at 5,000 agents).
+    Freeze what start-up made; collect the young generation every 10,000 net allocations and
+    the middle one every 10 of those, so neither ever walks more than ~100,000 objects (the
+    middle generation at 20 × 50,000 took 0.5–0.75 s after 5,000 agents connected); full
+    collections stay rare (CPython also waits until the long-lived objects grew by 25 %)."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 50)

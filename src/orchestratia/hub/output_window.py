@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestratia.hub.store.models import OutputChunk
 
 if TYPE_CHECKING:
-    from orchestratia.hub.core import Hub
+    from orchestratia.hub.runtime import Runtime
 
 #: a UTF-8 continuation byte (10xxxxxx): never the first byte of a character
 _CONTINUATION = range(0x80, 0xC0)
@@ -64,18 +64,18 @@ def line_start(window: bytes, window_start: int) -> int:
     return window_start + skip
 
 
-async def tail_start(hub: Hub, task_id: str, before: int, tail_bytes: int) -> int:
+async def tail_start(hub: Runtime, task_id: str, before: int, tail_bytes: int) -> int:
     """Where the last ``tail_bytes`` before offset ``before`` begin, moved on to a line start."""
     cut = before - tail_bytes
     if cut <= 0:
         return 0
-    async with hub.read() as session:
+    async with hub.store.read() as session:
         window = await read_range(session, task_id, cut - 1, before)
     return min(before, line_start(window, cut - 1))
 
 
 async def resolve(
-    hub: Hub, task_id: str, size: int, offset: int, limit: int | None, tail_bytes: int | None, before: int | None
+    hub: Runtime, task_id: str, size: int, offset: int, limit: int | None, tail_bytes: int | None, before: int | None
 ) -> tuple[int, int]:
     """The byte range ``[start, end)`` an output request asks for, given the task's output size.
 

@@ -41,6 +41,9 @@ class HubSettings(BaseSettings):
     public_url: str | None = None
     #: the first admin's password (only used when the admin table is empty).
     admin_password: SecretStr | None = None
+    #: outgoing webhooks: a JSON list of ``{url, secret, events}`` (``hub/webhooks.py``); it
+    #: holds the signing secrets, so it is kept out of reprs and logs like a password
+    webhooks: SecretStr | None = None
     offline_after_s: float = Field(default=90.0, gt=0)
     #: running tasks of an agent with no contact for this long end ``lost``.
     lost_grace_s: float = Field(default=300.0, gt=0)

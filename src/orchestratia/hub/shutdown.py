@@ -6,7 +6,7 @@ SIGINT/SIGTERM handlers that are installed (uvicorn's) so that a signal first se
 ``hub.stopping`` — the streams watch it and end — and then does what it did before.
 
 The hub's background loops (scheduler, contact writer) are stopped by cancelling them; they
-wait with :func:`wait_set`, since ``asyncio.wait_for(event.wait(), t)`` swallows a cancel that
+wait with ``orchestratia.protocol.shared.wait_set``, since ``asyncio.wait_for(event.wait(), t)`` swallows a cancel that
 arrives as the event is set before Python 3.12 (the loop goes round again and waits a whole
 period more: the scheduler did, at shutdown, right after the last contact flush kicked it, and
 the lifespan hung for ``check_interval_s``).
@@ -69,16 +69,3 @@ async def next_or_stop(get: Any, stopping: asyncio.Event) -> Any:
     if getter.done() and not getter.cancelled():
         return getter.result()
     raise Stopping
-
-
-async def wait_set(event: asyncio.Event, timeout: float) -> bool:
-    """Wait until ``event`` is set (True) or ``timeout`` seconds pass (False); a cancel always
-    propagates, also one that arrives as the event is set."""
-    if event.is_set():
-        return True
-    waiter = asyncio.ensure_future(event.wait())
-    try:
-        done, _ = await asyncio.wait({waiter}, timeout=max(0.0, timeout))
-    finally:
-        waiter.cancel()
-    return bool(done)

@@ -6,7 +6,7 @@ not allow raises :class:`TransitionConflict` (the API answers 409 naming the cur
 Finishing or cancelling a task cancels its pending interventions.
 
 Side effects to publish after the commit (bus messages, a scheduler kick) are collected on the
-session with :func:`emit` / :func:`kick`; ``Hub.write()`` delivers them once committed.
+session with :func:`emit` / :func:`kick`; ``Store.write()`` (``store/transactions.py``) delivers them once committed.
 """
 
 from __future__ import annotations

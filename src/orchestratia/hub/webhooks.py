@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import random
 import time
 import uuid
@@ -76,9 +75,9 @@ class WebhookTarget(BaseModel):
         return "*" in self.events or event in self.events
 
 
-def load_targets(raw: str | None = None) -> list[WebhookTarget]:
-    """Targets from a JSON list (default: ``$ORCHESTRATIA_WEBHOOKS``); ValueError when invalid."""
-    raw = os.environ.get("ORCHESTRATIA_WEBHOOKS") if raw is None else raw
+def load_targets(raw: str | None) -> list[WebhookTarget]:
+    """Targets from a JSON list (the setting ``webhooks``, ``ORCHESTRATIA_WEBHOOKS``);
+    ValueError when invalid."""
     if not raw or not raw.strip():
         return []
     try:

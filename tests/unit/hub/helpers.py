@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import inspect
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import update
+
+from orchestratia.hub.store.models import Agent, utcnow
 
 ADMIN_PASSWORD = "test-admin-password"
 V1 = "/api/v1/agents"
 ADMIN = "/api/admin"
+#: for a test in a module whose other tests run on SQLite only: run it on PostgreSQL too
+BOTH_BACKENDS = pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 
 
-async def wait_for(condition: Callable[[], Awaitable[Any]], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` s."""
+async def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll ``condition`` (a function, sync or async) until it returns something truthy, or fail
+    after ``timeout`` s."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        value = await condition()
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if loop.time() > deadline:
@@ -111,3 +122,20 @@ async def second_hub(settings_factory: Any) -> AsyncIterator[tuple[Any, Api]]:
             other = Api(client, application.state.hub)
             await other.login()
             yield application.state.hub, other
+
+
+async def agent_and_running_task(api: Api, name: str = "dev-1") -> tuple[dict, dict]:
+    """A newly registered agent and a task it has started."""
+    agent = await api.register(name)
+    task = await api.task(agent=name)
+    await api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+    return agent, task
+
+
+async def age_agent(hub: Any, agent_id: str, seconds: float) -> None:
+    """Make the agent's last contact ``seconds`` old (in the store, and forgotten in memory)."""
+    async with hub.store.write() as session:
+        await session.execute(
+            update(Agent).where(Agent.id == agent_id).values(last_seen_at=utcnow() - timedelta(seconds=seconds))
+        )
+    hub.liveness.forget(agent_id)

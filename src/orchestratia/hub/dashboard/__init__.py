@@ -1,4 +1,4 @@
-"""The admin dashboard (issue 3): server-rendered Jinja2 pages with a little plain JS and CSS.
+"""The admin dashboard: server-rendered Jinja2 pages with a little plain JS and CSS.
 
 ``router`` is included by :func:`orchestratia.hub.app.create_app`. Everything it shows comes
 from the admin API (docs/architecture.md), called in process; see docs/dashboard.md.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,15 +10,8 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
+from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub.store.models import Agent, OutputChunk, Task
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
 
 
 def repo_dir(repos: dict[str, Any] | None, name: str | None) -> str | None:

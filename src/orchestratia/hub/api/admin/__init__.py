@@ -1,0 +1,1 @@
+"""The admin API (prefix ``/api/admin``), gathered by ``router.py``."""

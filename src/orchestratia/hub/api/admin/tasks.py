@@ -1,0 +1,192 @@
+"""Admin API: tasks (create, list, show, raw output, cancel)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, AsyncIterator, Literal
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from starlette.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from orchestratia.protocol import TaskStatus
+from orchestratia.protocol.shared import is_uuid
+from orchestratia.hub import output_window
+from orchestratia.hub.api.deps import get_hub
+from orchestratia.hub.api.responses import OctetStreamResponse
+from orchestratia.hub.auth import current_admin
+from orchestratia.hub.runtime import Runtime
+from orchestratia.hub.states import TransitionConflict, emit, kick, status_event, transition
+from orchestratia.hub.store.models import Admin, Task, utcnow
+from orchestratia.hub.store.queries import agent_names, find_agent, read_output, slice_from
+from orchestratia.hub.views import task_view
+
+log = logging.getLogger(__name__)
+
+#: the raw output is streamed from the store in reads of about this many bytes
+OUTPUT_BATCH_BYTES = 1024 * 1024
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    title: str = Field(min_length=1, max_length=500)
+    spec: str = Field(min_length=1)
+    target_repo: str | None = Field(default="", max_length=200)
+    agent: str | None = Field(default=None, max_length=200)
+    runner: str | None = Field(default=None, max_length=50)
+    timeout_minutes: float | None = Field(default=None, gt=0, le=7 * 24 * 60, allow_inf_nan=False)
+    approval_policy: Literal["none", "risky", "all"] | None = None  # None: the agent's default
+
+
+class CancelBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+def add_routes(api: APIRouter) -> None:
+    api.add_api_route("/tasks", create_task, methods=["POST"], status_code=201)
+    api.add_api_route("/tasks", list_tasks, methods=["GET"])
+    api.add_api_route("/tasks/{task_id}", get_task, methods=["GET"])
+    api.add_api_route("/tasks/{task_id}/output", get_output, methods=["GET"], response_class=OctetStreamResponse)
+    api.add_api_route("/tasks/{task_id}/cancel", cancel_task, methods=["POST"])
+
+
+async def load_task(session: Any, task_id: str, *, lock: bool = False) -> Task:
+    task = await session.get(Task, task_id, with_for_update=lock) if is_uuid(task_id) else None
+    if task is None:
+        raise HTTPException(404, detail=f"task {task_id} not found")
+    return task
+
+
+async def show(session: Any, task: Task) -> dict[str, Any]:
+    names = await agent_names(session, [task.agent_id])
+    return task_view(task, names.get(task.agent_id or ""))
+
+
+async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
+    async with hub.store.write() as session:
+        agent_id = None
+        if body.agent:
+            agent = await find_agent(session, body.agent)
+            if agent is None:
+                raise HTTPException(404, detail=f"agent {body.agent!r} not found (see GET /api/admin/agents)")
+            if agent.revoked_at is not None:
+                raise HTTPException(409, detail=f"agent {agent.name!r} is revoked: choose another agent or none")
+            agent_id = agent.id
+        now = utcnow()
+        task = Task(
+            title=body.title,
+            spec=body.spec,
+            target_repo=body.target_repo or "",
+            runner=body.runner or None,
+            timeout_minutes=body.timeout_minutes,
+            approval_policy=body.approval_policy,
+            agent_id=agent_id,
+            status=(TaskStatus.ASSIGNED if agent_id else TaskStatus.QUEUED).value,
+            assigned_at=now if agent_id else None,
+            created_at=now,
+            waiting_for_human=False,
+            output_size=0,
+        )
+        session.add(task)
+        await session.flush()
+        emit(session, "hub", status_event(task))
+        kick(session, agent_id)
+        return await show(session, task)
+
+
+async def list_tasks(
+    hub: Runtime = Depends(get_hub),
+    status: str | None = Query(default=None),
+    agent: str | None = Query(default=None),
+    limit: int = Query(default=100, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    statuses = [s.strip() for s in status.split(",") if s.strip()] if status else []
+    valid = {s.value for s in TaskStatus}
+    if bad := [s for s in statuses if s not in valid]:
+        raise HTTPException(422, detail=f"unknown status {bad[0]!r}: use one of {', '.join(sorted(valid))}")
+    async with hub.store.read() as session:
+        query = select(Task).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)
+        if statuses:
+            query = query.where(Task.status.in_(statuses))
+        if agent:
+            found = await find_agent(session, agent)
+            if found is None:
+                raise HTTPException(404, detail=f"agent {agent!r} not found")
+            query = query.where(Task.agent_id == found.id)
+        tasks = (await session.execute(query)).scalars().all()
+        names = await agent_names(session, [t.agent_id for t in tasks])
+    return [task_view(t, names.get(t.agent_id or "")) for t in tasks]
+
+
+async def get_task(task_id: str, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
+    async with hub.store.read() as session:
+        return await show(session, await load_task(session, task_id))
+
+
+async def get_output(
+    task_id: str,
+    hub: Runtime = Depends(get_hub),
+    offset: int = Query(default=0, ge=0),
+    download: bool = Query(default=False, description="send Content-Disposition: attachment"),
+    limit: int | None = Query(default=None, ge=0, description="at most this many bytes from offset"),
+    tail_bytes: int | None = Query(default=None, ge=1, description="only the last N bytes, from a line start"),
+    before: int | None = Query(default=None, ge=0, description="with tail_bytes: the tail before this offset"),
+) -> StreamingResponse:
+    """Stored output as raw bytes, streamed from the store in batches: from ``offset`` (at most
+    ``limit`` bytes), or the last ``tail_bytes`` (before ``before``) cut at a line start.
+    ``X-Offset`` is where the bytes start, ``X-Next-Offset`` where they end (without ``limit``,
+    the task's output size when the request came in)."""
+    async with hub.store.read() as session:
+        task = await load_task(session, task_id)
+        size = task.output_size or 0
+        status = task.status
+    offset, end = await output_window.resolve(hub, task.id, size, offset, limit, tail_bytes, before)
+    headers = {"X-Offset": str(offset), "X-Next-Offset": str(end), "X-Task-Status": status,
+               "Content-Length": str(end - offset)}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="task-{task.id}.log"'
+    return StreamingResponse(_stored_output(hub, task.id, offset, end), headers=headers,
+                             media_type=OctetStreamResponse.media_type)
+
+
+async def _stored_output(hub: Runtime, task_id: str, pos: int, end: int) -> AsyncIterator[bytes]:
+    """The bytes ``[pos, end)`` of the task's output; one short read transaction per batch."""
+    while pos < end:
+        async with hub.store.read() as session:
+            chunks = await read_output(session, task_id, pos, OUTPUT_BATCH_BYTES)
+        if not chunks or chunks[0].offset > pos:
+            # cannot happen (stored output is contiguous up to output_size); a short body
+            # against Content-Length makes the client see an error instead of a silent cut
+            log.error("task %s: stored output has no bytes at offset %d (expected up to %d)", task_id, pos, end)
+            return
+        for chunk in chunks:
+            if chunk.offset > pos:
+                break
+            data = slice_from(chunk, pos)[: end - pos]
+            pos += len(data)
+            yield data
+            if pos >= end:
+                return
+
+
+async def cancel_task(
+    task_id: str,
+    hub: Runtime = Depends(get_hub),
+    admin: Admin = Depends(current_admin),
+    body: CancelBody | None = Body(default=None),
+) -> dict[str, Any]:
+    reason = (body.reason if body else None) or f"cancelled by {admin.username}"
+    async with hub.store.write() as session:
+        task = await load_task(session, task_id, lock=True)
+        previous = task.status
+        try:
+            await transition(session, task, TaskStatus.CANCELLED, cancel_reason=reason)
+        except TransitionConflict as exc:
+            raise HTTPException(409, detail=f"task is {exc.current}: it has already ended") from exc
+        if previous == TaskStatus.CANCELLED.value:
+            raise HTTPException(409, detail="task is cancelled: it has already ended")
+        if task.agent_id and previous in (TaskStatus.RUNNING.value, TaskStatus.ASSIGNED.value):
+            emit(session, f"agent:{task.agent_id}", {"type": "task_cancel", "task_id": task.id, "reason": reason})
+        return await show(session, task)

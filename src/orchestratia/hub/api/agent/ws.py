@@ -1,0 +1,334 @@
+"""``/ws/agent``: both ways to authenticate, v1 output, and the extensions (PROTOCOL.md).
+
+One :class:`AgentConnection` per socket; a new authenticated socket for an agent replaces
+the old one. Pushes arrive on the bus channel ``agent:{id}`` and are forwarded only to a
+connection that has sent ``hello``. A bad message never ends anything but that message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from fastapi import APIRouter, WebSocket
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from orchestratia.protocol import (
+    WS_AUTH_CLOSE_CODE,
+    WS_MAX_MESSAGE_BYTES,
+    WS_PATH,
+    TaskStatus,
+    WsHello,
+    WsOutput,
+    parse_agent_message,
+)
+from orchestratia.hub.api.deps import agent_for_key
+from orchestratia.hub.store.models import Agent, Task
+from orchestratia.hub.task_output import DUPLICATE, GAP, STORED, OutputItem, append_many
+
+if TYPE_CHECKING:
+    from orchestratia.hub.runtime import Runtime
+
+log = logging.getLogger(__name__)
+REPLACED_CLOSE_CODE = 4000
+MAX_INVALID_JSON = 5
+OUTPUT_QUEUE = 1000
+WRITE_BATCH = 200
+RESEND_REPEAT_S = 2.0
+
+
+def router() -> APIRouter:
+    api = APIRouter()
+    api.add_api_websocket_route(WS_PATH, ws_agent)
+    return api
+
+
+async def ws_agent(websocket: WebSocket) -> None:
+    hub: Runtime = websocket.app.state.hub
+    await websocket.accept()
+    agent = await authenticate(websocket, hub)
+    if agent is None:
+        return
+    conn = AgentConnection(hub, websocket, agent)
+    previous = hub.connections.get(agent.id)
+    hub.connections[agent.id] = conn
+    if previous is not None:
+        await previous.close(REPLACED_CLOSE_CODE, "replaced by a newer connection")
+    try:
+        await conn.run()
+    finally:
+        if hub.connections.get(agent.id) is conn:
+            del hub.connections[agent.id]
+
+
+async def _send_json(websocket: WebSocket, message: dict[str, Any]) -> None:
+    await websocket.send_text(orjson.dumps(message).decode())
+
+
+async def authenticate(websocket: WebSocket, hub: Runtime) -> Agent | None:
+    """Header ``X-API-Key``, or a first ``{"type": "auth"}`` message within the time limit."""
+    key = websocket.headers.get("x-api-key")
+    if key is None:
+        key = await _first_message_key(websocket, hub.settings.ws_auth_timeout_s)
+        if key is None:
+            return None
+    agent, why = await agent_for_key(hub, key)
+    if agent is None:
+        with contextlib.suppress(Exception):
+            await _send_json(websocket, {"type": "auth_error", "detail": why})
+            await websocket.close(WS_AUTH_CLOSE_CODE, why[:120])
+        return None
+    await hub.liveness.touch(agent)
+    await _send_json(websocket, {"type": "auth_ok", "agent_id": agent.id})
+    return agent
+
+
+async def _first_message_key(websocket: WebSocket, timeout: float) -> str | None:
+    try:
+        raw = await asyncio.wait_for(websocket.receive(), timeout)
+    except asyncio.TimeoutError:
+        with contextlib.suppress(Exception):
+            await _send_json(websocket, {"type": "auth_error", "detail": f"not authenticated within {timeout:g} s"})
+            await websocket.close(WS_AUTH_CLOSE_CODE, "authentication timeout")
+        return None
+    if raw.get("type") == "websocket.disconnect":
+        return None
+    try:
+        message = orjson.loads(raw.get("text") or raw.get("bytes") or b"")
+        key = message.get("api_key") if message.get("type") == "auth" else None
+    except (orjson.JSONDecodeError, AttributeError):
+        key = None
+    if not isinstance(key, str) or not key:
+        with contextlib.suppress(Exception):
+            detail = 'authenticate first: send {"type": "auth", "api_key": "..."} or the X-API-Key header'
+            await _send_json(websocket, {"type": "auth_error", "detail": detail})
+            await websocket.close(WS_AUTH_CLOSE_CODE, "authentication required")
+        return None
+    return key
+
+
+def _utf8_size(data: str | bytes, limit: int) -> int:
+    """The message's size in bytes, exact where it matters (near ``limit``): a short text is
+    not encoded just to be measured."""
+    if isinstance(data, bytes):
+        return len(data)
+    if 4 * len(data) <= limit:
+        return len(data)  # a lower bound, certainly under the limit
+    return len(data.encode("utf-8", "surrogatepass"))
+
+
+class AgentConnection:
+    def __init__(self, hub: Runtime, websocket: WebSocket, agent: Agent) -> None:
+        self.hub = hub
+        self.ws = websocket
+        self.agent = agent
+        self.hello: WsHello | None = None
+        self.pushed: set[str] = set()
+        self.invalid_json = 0
+        self._send_lock = asyncio.Lock()
+        self._closed = asyncio.Event()
+        self._outq: asyncio.Queue[OutputItem | None] = asyncio.Queue(OUTPUT_QUEUE)
+        self._last_resend: dict[str, tuple[int, float]] = {}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send, or (socket gone) mark the connection closed; never raises for a dead socket."""
+        async with self._send_lock:
+            connected = WebSocketState.CONNECTED
+            if self.ws.client_state != connected or self.ws.application_state != connected:
+                self._closed.set()
+                return
+            try:
+                await _send_json(self.ws, message)
+            except (RuntimeError, WebSocketDisconnect, OSError):
+                self._closed.set()
+
+    async def close(self, code: int, reason: str) -> None:
+        self._closed.set()
+        with contextlib.suppress(Exception):
+            await self.ws.close(code, reason)
+
+    async def run(self) -> None:
+        async with self.hub.bus.subscribe(f"agent:{self.agent.id}") as sub:
+            writer = asyncio.create_task(self._writer_loop())
+            jobs = [
+                asyncio.create_task(self._receive_loop()),
+                asyncio.create_task(self._push_loop(sub)),
+                asyncio.create_task(self._closed.wait()),
+            ]
+            try:
+                await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for job in jobs:
+                    job.cancel()
+                for job in jobs:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await job
+                await self._finish_writes(writer)
+
+    async def _finish_writes(self, writer: asyncio.Task[None]) -> None:
+        """Store what was received before the socket ended (v1 daemons never resend)."""
+        await self._outq.put(None)
+        done, _ = await asyncio.wait({writer}, timeout=30)
+        if not done:
+            writer.cancel()
+            log.error("agent %s: output writer did not finish; %d messages dropped", self.agent.name, self._outq.qsize())
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+
+    # ------------------------------------------------------------------ agent → hub
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                raw = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if raw.get("type") == "websocket.disconnect":
+                return
+            data = raw.get("text")
+            if data is None:
+                data = raw.get("bytes") or b""
+            try:
+                keep_going = await self._handle(data)
+            except Exception:  # a bad message never takes the connection or the hub down
+                log.exception("agent %s: message failed", self.agent.name)
+                await self.send({"type": "error", "detail": "internal error handling this message"})
+                keep_going = True
+            if not keep_going:
+                return
+
+    async def _handle(self, data: str | bytes) -> bool:
+        size = _utf8_size(data, WS_MAX_MESSAGE_BYTES)
+        await self.hub.liveness.touch(self.agent)
+        if size > WS_MAX_MESSAGE_BYTES:
+            await self.send({"type": "error", "detail": f"message refused: {size} bytes is over the {WS_MAX_MESSAGE_BYTES}-byte limit"})
+            return True
+        try:  # one parse: pydantic's JSON parser tells malformed JSON from a bad message
+            message = parse_agent_message(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+            if errors and errors[0].get("type") == "json_invalid":
+                return await self._invalid_json()
+            self.invalid_json = 0
+            first = errors[0] if errors else {}
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            await self.send({"type": "error", "detail": f"invalid message ({where}: {first.get('msg', 'invalid')}): ignored"})
+            return True
+        self.invalid_json = 0
+        await self._dispatch(message)
+        return True
+
+    async def _invalid_json(self) -> bool:
+        self.invalid_json += 1
+        if self.invalid_json >= MAX_INVALID_JSON:
+            await self.send({"type": "error", "detail": "too many invalid JSON messages: closing"})
+            await self.close(1008, "repeated invalid JSON")
+            return False
+        await self.send({"type": "error", "detail": "invalid JSON: message ignored"})
+        return True
+
+    async def _dispatch(self, message: Any) -> None:
+        kind = message.type
+        if kind == "ping":
+            await self.send({"type": "pong"})
+        elif kind == "auth":
+            await self.send({"type": "auth_ok", "agent_id": self.agent.id})
+        elif kind == "hello":
+            await self._hello(message)
+        elif kind == "output":
+            await self._output(message)
+
+    async def _hello(self, hello: WsHello) -> None:
+        self.hello = hello
+        listed = [t.task_id for t in hello.tasks]
+        async with self.hub.store.read() as session:
+            query = select(Task.id, Task.output_size).where(Task.agent_id == self.agent.id)
+            running = Task.status == TaskStatus.RUNNING.value
+            query = query.where(running | Task.id.in_(listed)) if listed else query.where(running)
+            rows = (await session.execute(query)).all()
+        await self.send({"type": "resume", "tasks": [{"task_id": r[0], "next_offset": r[1] or 0} for r in rows]})
+        self.hub.scheduler.kick(self.agent.id)
+
+    async def _output(self, message: WsOutput) -> None:
+        try:
+            data = message.raw_bytes()
+        except (binascii.Error, ValueError):
+            await self.send({"type": "error", "detail": f"output for {message.task_id}: content is not valid base64"})
+            return
+        if message.offset is not None and message.length is not None and message.length != len(data):
+            detail = f"output for {message.task_id}: length {message.length} != {len(data)} content bytes"
+            await self.send({"type": "error", "detail": detail})
+            return
+        await self._outq.put(OutputItem(message.task_id, data, message.stream, message.offset))
+
+    async def _writer_loop(self) -> None:
+        """Store queued output, a burst per transaction; then ack / ask for a resend."""
+        while True:
+            first = await self._outq.get()
+            batch = [first] if first is not None else []
+            while len(batch) < WRITE_BATCH and not self._outq.empty() and first is not None:
+                item = self._outq.get_nowait()
+                if item is None:
+                    first = None
+                    break
+                batch.append(item)
+            if batch:
+                await self._store(batch)
+            if first is None:
+                return
+
+    async def _store(self, batch: list[OutputItem]) -> None:
+        try:
+            results = await append_many(self.hub.store, self.agent.id, batch)
+        except Exception:
+            log.exception("agent %s: storing %d output messages failed", self.agent.name, len(batch))
+            return  # nothing acked: our daemon resends from its last ack
+        if self.hello is None:
+            return  # a v1 connection gets none of the extensions
+        acks: dict[str, int] = {}
+        gaps: dict[str, int] = {}
+        for item, result in zip(batch, results):
+            if result.status in (STORED, DUPLICATE):
+                acks[item.task_id] = result.next_offset
+            elif result.status == GAP:
+                gaps.setdefault(item.task_id, result.next_offset)
+        with contextlib.suppress(Exception):
+            for task_id, next_offset in acks.items():
+                await self.send({"type": "ack", "task_id": task_id, "next_offset": next_offset})
+            for task_id, from_offset in gaps.items():
+                if self._should_resend(task_id, from_offset):
+                    await self.send({"type": "resend", "task_id": task_id, "from_offset": from_offset})
+
+    def _should_resend(self, task_id: str, from_offset: int) -> bool:
+        """One ``resend`` per gap position, repeated only if the gap persists for a while."""
+        now = time.monotonic()
+        last = self._last_resend.get(task_id)
+        if last is not None and last[0] == from_offset and now - last[1] < RESEND_REPEAT_S:
+            return False
+        self._last_resend[task_id] = (from_offset, now)
+        return True
+
+    # ------------------------------------------------------------------ hub → agent
+
+    async def _push_loop(self, sub: Any) -> None:
+        async for message in sub:
+            kind = message.get("type")
+            if kind == "revoked":
+                await self.send({"type": "error", "detail": "this agent was revoked"})
+                await self.close(WS_AUTH_CLOSE_CODE, "agent revoked")
+                return
+            if self.hello is None:
+                continue  # pushes only to connections that said hello
+            if kind == "task_assigned":
+                task_id = (message.get("task") or {}).get("id")
+                if not task_id or task_id in self.pushed:
+                    continue
+                self.pushed.add(task_id)
+            await self.send(message)

@@ -1,0 +1,1 @@
+"""Pub/sub between the hub's parts, its replicas and live viewers (see ``bus.py``)."""

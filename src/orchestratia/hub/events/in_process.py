@@ -1,0 +1,59 @@
+"""The bus of a single hub process: messages are handed to subscribers' queues directly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from orchestratia.hub.events.bus import EventBus, Subscription
+
+QUEUE_SIZE = 10_000
+
+
+class _QueueSubscription(Subscription):
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        self.overflowed = False
+
+    def put(self, message: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True  # a slow reader loses live messages, never the store
+
+    async def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+        if timeout is None:
+            return await self.queue.get()
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+
+
+class InProcessBus(EventBus):
+    """One process: messages are handed to subscribers' queues directly."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[_QueueSubscription]] = {}
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        for sub in list(self._subscribers.get(channel, ())):
+            sub.put(message)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        sub = _QueueSubscription()
+        self._subscribers.setdefault(channel, set()).add(sub)
+        try:
+            yield sub
+        finally:
+            subs = self._subscribers.get(channel)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._subscribers[channel]
+
+    def subscriber_count(self, channel: str) -> int:
+        return len(self._subscribers.get(channel, ()))

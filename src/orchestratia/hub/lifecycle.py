@@ -1,0 +1,94 @@
+"""Start and stop the running hub: build its parts into a :class:`Runtime`, bring them up in
+order (migrations → assigned index → admin bootstrap → scheduler → GC → webhooks) and take
+them down in reverse, writing the contacts still in memory before the store closes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from orchestratia.hub.api.access_log import quiet_liveness
+from orchestratia.hub.auth import LoginLimiter
+from orchestratia.hub.bootstrap import bootstrap_admin
+from orchestratia.hub.events.bus import EventBus
+from orchestratia.hub.events.in_process import InProcessBus
+from orchestratia.hub.events.redis_bus import RedisBus
+from orchestratia.hub.gc_pacer import GcPacer, tune_gc
+from orchestratia.hub.integrations import start_webhooks
+from orchestratia.hub.liveness import Liveness
+from orchestratia.hub.runtime import Runtime
+from orchestratia.hub.scheduler.assigned_index import AssignedIndex
+from orchestratia.hub.scheduler.loop import Kicks, Scheduler
+from orchestratia.hub.settings import HubSettings
+from orchestratia.hub.shutdown import chain_exit_signals
+from orchestratia.hub.store.engine import Database
+from orchestratia.hub.store.migrate import upgrade
+from orchestratia.hub.store.transactions import Store
+
+
+def make_bus(redis_url: str | None) -> EventBus:
+    return RedisBus(redis_url) if redis_url else InProcessBus()
+
+
+def build(settings: HubSettings, bus: EventBus | None = None) -> Runtime:
+    """The hub's parts, wired, nothing started. ``bus`` overrides the one ``redis_url`` picks."""
+    db = Database(settings.effective_database_url(), settings.database_schema)
+    bus = bus or make_bus(settings.redis_url)
+    assigned = AssignedIndex()
+    kicks = Kicks()
+    store = Store(db, bus, assigned.note_events, kicks.kick)
+    liveness = Liveness(settings, store, kicks.kick)
+    return Runtime(
+        settings=settings,
+        db=db,
+        bus=bus,
+        store=store,
+        limiter=LoginLimiter(settings.login_failures_per_minute),
+        liveness=liveness,
+        assigned=assigned,
+        scheduler=Scheduler(settings, store, liveness, assigned, kicks),
+    )
+
+
+async def start_assigned_index(hub: Runtime) -> None:
+    """Trust the assigned-task index only where this process sees every assignment."""
+    if hub.db.is_sqlite:
+        async with hub.store.read() as session:
+            await hub.assigned.load(session)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: HubSettings, bus: EventBus | None = None) -> AsyncIterator[Runtime]:
+    """The hub, running for the ``async with`` block (the app's lifespan)."""
+    hub = build(settings, bus)
+    unchain = chain_exit_signals(hub.stopping)
+    try:
+        await upgrade(hub.db)
+        await start_assigned_index(hub)
+        await bootstrap_admin(hub)
+        await hub.scheduler.start()
+        if settings.gc_pacing:
+            hub.gc_pacer = GcPacer()
+            hub.gc_pacer.start()
+        else:
+            tune_gc()
+        quiet_liveness(not settings.log_liveness)
+        hub.webhooks = await start_webhooks(hub)
+        yield hub
+    finally:
+        unchain()
+        await stop(hub)
+
+
+async def stop(hub: Runtime) -> None:
+    """Everything :func:`running` started, in reverse; the contacts in memory are written
+    before the scheduler stops and the store closes."""
+    if hub.webhooks is not None:
+        await hub.webhooks.close()
+    if hub.gc_pacer is not None:
+        await hub.gc_pacer.stop()
+    hub.stopping.set()
+    await hub.liveness.stop()
+    await hub.scheduler.stop()
+    await hub.bus.close()
+    await hub.db.dispose()

@@ -1,0 +1,1 @@
+"""Assignment, pushes, timeouts: the scheduler (``loop.py``) and what its passes run."""

@@ -1,0 +1,160 @@
+"""The scheduler's loop: one pass at a time, woken by kicks and every ``check_interval_s``.
+
+* A task created for an agent is ``assigned`` at once but handed to the daemon (poll / push)
+  only when the agent has room: ``max_concurrent_tasks`` and one running task per repo
+  directory (``queries.offerable_tasks``).
+* A task created with no agent is ``queued``; it is assigned to an online agent that has its
+  repo (and runner, when named) and room, least busy first (``assignment.py``).
+* Running tasks past ``timeout_minutes`` get ``task_cancel`` and end ``timed_out``
+  (``timeouts.py``).
+* Running tasks of an agent with no contact for ``lost_grace_s`` end ``lost``, and ONLINE/OFFLINE
+  changes are published on ``hub`` (both in ``hub/liveness.py``, run by the periodic pass).
+
+The loop wakes on :meth:`Kicks.kick` (task created or finished, agent contact) and every
+``check_interval_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+
+from orchestratia.protocol.shared import wait_set
+from orchestratia.hub.liveness import Liveness
+from orchestratia.hub.scheduler.assigned_index import AssignedIndex
+from orchestratia.hub.scheduler.assignment import assign_queued
+from orchestratia.hub.scheduler.timeouts import check_timeouts, purge_sessions
+from orchestratia.hub.settings import HubSettings
+from orchestratia.hub.store.models import Agent, utcnow
+from orchestratia.hub.store.queries import agents_with_assigned_tasks, offerable_tasks
+from orchestratia.hub.store.transactions import Store
+from orchestratia.hub.views import task_payload
+
+log = logging.getLogger(__name__)
+SESSION_PURGE_S = 600.0
+
+
+class Kicks:
+    """Agents (or None: queued tasks) the scheduler should look at soon. Its own object, so the
+    parts that kick (write transactions, liveness) need not know the scheduler."""
+
+    def __init__(self) -> None:
+        self.pending: set[str | None] = set()
+        self.wake: asyncio.Event | None = None  # made when the loop starts
+
+    def kick(self, agent_id: str | None = None) -> None:
+        """Re-run assignment soon (and hand ``agent_id`` the tasks it has room for)."""
+        self.pending.add(agent_id)
+        if self.wake is not None:
+            self.wake.set()
+
+    def take(self) -> set[str | None]:
+        pending, self.pending = self.pending, set()
+        return pending
+
+
+class Scheduler:
+    def __init__(
+        self, settings: HubSettings, store: Store, liveness: Liveness, assigned: AssignedIndex, kicks: Kicks
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.liveness = liveness
+        self.assigned = assigned
+        self.kicks = kicks
+        self._loop_task: asyncio.Task[None] | None = None
+        self._tick_lock = asyncio.Lock()
+        self._purged_at: datetime | None = None
+
+    # ------------------------------------------------------------------ loop
+
+    def kick(self, agent_id: str | None = None) -> None:
+        """Re-run assignment soon (and hand ``agent_id`` the tasks it has room for)."""
+        self.kicks.kick(agent_id)
+
+    async def start(self) -> None:
+        self.kicks.wake = asyncio.Event()
+        self._loop_task = asyncio.create_task(self._loop(), name="orchestratia-scheduler")
+
+    async def stop(self) -> None:
+        task, self._loop_task = self._loop_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        wake = self.kicks.wake
+        assert wake is not None
+        interval = self.settings.check_interval_s
+        loop = asyncio.get_running_loop()
+        last_periodic = loop.time()
+        while True:
+            await wait_set(wake, last_periodic + interval - loop.time())
+            wake.clear()
+            # steady kicks (many agents heartbeating) must not starve the periodic checks
+            periodic = loop.time() - last_periodic >= interval
+            if periodic:
+                last_periodic = loop.time()
+            pending = self.kicks.take()
+            try:
+                await self.tick(pending, periodic=periodic)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler tick failed; retrying at the next one")
+
+    async def tick(
+        self, agents: set[str | None] | None = None, *, periodic: bool = True, now: datetime | None = None
+    ) -> None:
+        """One pass: (periodic checks), queued assignment, then pushes to agents with room.
+
+        One pass at a time in a process: a pass started while the loop's is under way waits for
+        it, then reads what it committed (on PostgreSQL the two would otherwise meet in
+        ``SKIP LOCKED``: the second skips the tasks the first holds, and neither assigns one
+        to an agent whose contact the first read too early to see)."""
+        async with self._tick_lock:
+            await self._tick(agents, periodic=periodic, now=now)
+
+    async def _tick(self, agents: set[str | None] | None, *, periodic: bool, now: datetime | None) -> None:
+        now = now or utcnow()
+        if periodic:
+            await self.liveness.flush_contacts()  # liveness decisions read last_seen_at
+            await check_timeouts(self.store, now)
+            await self.liveness.check_lost(now)
+            await self.liveness.check_liveness(now)
+            await self._purge_sessions(now)
+        touched = await assign_queued(self.store, self.settings, now)
+        wanted = [a for a in (set(agents or ()) | touched) if a is not None and self.assigned.may_have(a)]
+        for agent_id in await self.with_assigned_tasks(wanted):
+            await self.dispatch(agent_id)
+
+    # ------------------------------------------------------------------ pushes
+
+    async def with_assigned_tasks(self, agent_ids: list[str], chunk: int = 500) -> list[str]:
+        """Those of ``agent_ids`` that have an assigned task: after a thousand agents reconnect,
+        a few queries find the ones with anything to push, instead of one pass each."""
+        found: set[str] = set()
+        async with self.store.read() as session:
+            for i in range(0, len(agent_ids), chunk):
+                found |= await agents_with_assigned_tasks(session, agent_ids[i : i + chunk])
+        return [a for a in agent_ids if a in found]
+
+    async def dispatch(self, agent_id: str) -> None:
+        """Push ``task_assigned`` for every task the agent has room to start now."""
+        async with self.store.read() as session:
+            agent = await session.get(Agent, agent_id)
+            if agent is None or agent.revoked_at is not None:
+                return
+            tasks = await offerable_tasks(session, agent)
+        for task in tasks:
+            await self.store.bus.publish_safe(f"agent:{agent_id}", {"type": "task_assigned", "task": task_payload(task)})
+
+    async def _purge_sessions(self, now: datetime) -> None:
+        """Expired admin sessions, deleted at most every ``SESSION_PURGE_S``."""
+        if self._purged_at is not None and (now - self._purged_at).total_seconds() < SESSION_PURGE_S:
+            return
+        self._purged_at = now
+        await purge_sessions(self.store, now)

@@ -1,0 +1,42 @@
+"""Expiry: running tasks past their ``timeout_minutes`` get ``task_cancel`` and end
+``timed_out``; expired admin sessions are deleted."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from orchestratia.protocol import TaskStatus
+from orchestratia.hub.states import emit, transition
+from orchestratia.hub.store.models import AdminSession, Task
+from orchestratia.hub.store.transactions import Store
+
+
+async def check_timeouts(store: Store, now: datetime) -> int:
+    """End running tasks past their ``timeout_minutes`` as ``timed_out``."""
+    async with store.read() as session:
+        rows = (
+            await session.execute(
+                select(Task.id, Task.started_at, Task.timeout_minutes).where(
+                    Task.status == TaskStatus.RUNNING.value, Task.timeout_minutes.is_not(None)
+                )
+            )
+        ).all()
+    due = [r[0] for r in rows if r[1] is not None and r[1] + timedelta(minutes=r[2]) <= now]
+    for task_id in due:
+        async with store.write() as session:
+            task = await session.get(Task, task_id, with_for_update=True)
+            if task is None or task.status != TaskStatus.RUNNING.value:
+                continue
+            reason = f"timed out after {task.timeout_minutes:g} minutes"
+            await transition(session, task, TaskStatus.TIMED_OUT, now=now, error=reason, cancel_reason=reason)
+            if task.agent_id:
+                emit(session, f"agent:{task.agent_id}", {"type": "task_cancel", "task_id": task.id, "reason": reason})
+    return len(due)
+
+
+async def purge_sessions(store: Store, now: datetime) -> None:
+    """Delete expired admin sessions."""
+    async with store.write() as session:
+        await session.execute(delete(AdminSession).where(AdminSession.expires_at < now))

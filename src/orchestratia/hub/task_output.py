@@ -1,0 +1,118 @@
+"""Task output: one append-only byte stream per task, stored in chunks.
+
+Both v1 ``output`` (no offset: appended at the end) and offset messages go through
+:func:`append_many` (or :func:`append_output` for one), which applies PROTOCOL.md's offset
+rules against ``tasks.output_size`` (the task's ``next_offset``):
+
+* ``offset == next_offset`` → stored, ``next_offset += length``;
+* ``offset + length <= next_offset`` → duplicate, dropped;
+* ``offset > next_offset`` → gap, not stored (the caller asks for a resend);
+* an overlap (``offset < next_offset < offset + length``) stores only the new tail.
+
+A burst of messages is applied in one transaction (one commit for many chunks).
+
+Every stored chunk is announced on ``task:{id}`` with :func:`output_fields`, the same fields an
+SSE ``output`` event carries; :func:`sse` is the one Server-Sent Events framing of every stream
+the hub serves (``api/admin/stream.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestratia.hub.json_safety import dumps
+from orchestratia.hub.states import emit
+from orchestratia.hub.store.models import OutputChunk, Task
+from orchestratia.hub.store.queries import agent_task
+
+if TYPE_CHECKING:
+    from orchestratia.hub.store.transactions import Store
+
+log = logging.getLogger(__name__)
+
+STORED, DUPLICATE, GAP, NOT_FOUND = "stored", "duplicate", "gap", "not_found"
+
+
+@dataclass(frozen=True)
+class OutputItem:
+    task_id: str
+    data: bytes
+    stream: str = "stdout"
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    status: str
+    next_offset: int = 0
+
+
+async def append_output(
+    store: Store, agent_id: str, task_id: str, data: bytes, stream: str = "stdout", offset: int | None = None
+) -> AppendResult:
+    """Store ``data`` (logged at ``offset``, or at the end when None) for the agent's task."""
+    return (await append_many(store, agent_id, [OutputItem(task_id, data, stream, offset)]))[0]
+
+
+async def append_many(store: Store, agent_id: str, items: list[OutputItem]) -> list[AppendResult]:
+    """Apply ``items`` in order, in one transaction; one result per item."""
+    async with store.write() as session:
+        tasks: dict[str, Task | None] = {}
+        results = []
+        for item in items:
+            if item.task_id not in tasks:
+                tasks[item.task_id] = await agent_task(session, agent_id, item.task_id, lock=True)
+            results.append(_apply(session, tasks[item.task_id], item, agent_id))
+        await session.flush()
+    return results
+
+
+def _apply(session: AsyncSession, task: Task | None, item: OutputItem, agent_id: str) -> AppendResult:
+    if task is None:
+        log.warning("dropping output of agent %s for task %s: not its task", agent_id, item.task_id)
+        return AppendResult(NOT_FOUND)
+    held = task.output_size or 0
+    offset = held if item.offset is None else item.offset
+    if offset > held:
+        return AppendResult(GAP, held)
+    if offset + len(item.data) <= held:
+        return AppendResult(DUPLICATE, held)
+    data = item.data[held - offset :]
+    session.add(OutputChunk(task_id=task.id, offset=held, length=len(data), data=data, stream=item.stream))
+    task.output_size = held + len(data)
+    message = {"kind": "output", **output_fields(held, data, item.stream)}
+    emit(session, f"task:{task.id}", message)
+    return AppendResult(STORED, task.output_size)
+
+
+# ---------------------------------------------------------------------------- Server-Sent Events
+
+
+def output_payload(offset: int, length: int, stream: str, text: str) -> dict[str, Any]:
+    """A chunk of output as a live message and an SSE ``output`` event carry it."""
+    return {"offset": offset, "length": length, "stream": stream, "text": text}
+
+
+def output_fields(offset: int, data: bytes, stream: str) -> dict[str, Any]:
+    """:func:`output_payload` of stored bytes (``length`` counts the bytes)."""
+    return output_payload(offset, len(data), stream, data.decode("utf-8", errors="replace"))
+
+
+def output_event(payload: dict[str, Any]) -> bytes:
+    """The SSE ``output`` event of a :func:`output_payload`; its ``id`` is the next offset."""
+    return sse("output", payload, payload["offset"] + payload["length"])
+
+
+def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
+    """One Server-Sent Event: ``id:`` (when given), ``event:``, and ``data`` as one line of JSON."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\n".encode() + b"data: " + dumps(data) + b"\n\n"
+
+
+def sse_comment(text: str) -> bytes:
+    """An SSE comment line (clients ignore it): keep-alives and notes such as the session end."""
+    return f": {text}\n\n".encode()
