@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestratia.hub.output import append_output
+from orchestratia.hub.task_output import append_output
 from orchestratia.hub.output_window import line_start
 
 from .helpers import ADMIN, Api
@@ -17,7 +17,7 @@ async def _task_with(api: Api, chunks: list[bytes]) -> tuple[str, bytes]:
     task_id = await api.running_task(agent)
     offset = 0
     for data in chunks:
-        await append_output(api.hub, agent["id"], task_id, data, offset=offset)
+        await append_output(api.hub.store, agent["id"], task_id, data, offset=offset)
         offset += len(data)
     return task_id, b"".join(chunks)
 

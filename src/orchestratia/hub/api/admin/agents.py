@@ -65,7 +65,7 @@ async def revoke_agent(agent_id: str, hub: Runtime = Depends(get_hub)) -> dict[s
     return agent_view(agent, hub.settings.offline_after_s, running[agent.id])
 
 
-async def delete_agent(agent_id: str, hub: Hub = Depends(get_hub)) -> Response:
+async def delete_agent(agent_id: str, hub: Runtime = Depends(get_hub)) -> Response:
     """Remove a revoked agent, or an offline one with no task assigned or running (else 409:
     deleting a working daemon or one that holds tasks would cut them off without a word). Its
     past tasks stay, with no agent (the foreign key sets it null); its key stops working here at
@@ -75,8 +75,8 @@ async def delete_agent(agent_id: str, hub: Hub = Depends(get_hub)) -> Response:
     from orchestratia.hub.views import agent_status
     from orchestratia.protocol import AgentStatus
 
-    await hub.flush_contacts()  # "online" as of now
-    async with hub.write() as session:
+    await hub.liveness.flush_contacts()  # "online" as of now
+    async with hub.store.write() as session:
         agent = await find_agent(session, agent_id)
         if agent is None:
             raise HTTPException(404, detail=f"agent {agent_id!r} not found")
@@ -90,5 +90,5 @@ async def delete_agent(agent_id: str, hub: Hub = Depends(get_hub)) -> Response:
         if agent.revoked_at is None:
             emit(session, f"agent:{agent.id}", {"type": "revoked"})  # closes a WebSocket it may still hold
         await session.delete(agent)
-    hub.forget_touch(agent.id)
+    hub.liveness.forget(agent.id)
     return Response(status_code=204)
