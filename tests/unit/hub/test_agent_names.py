@@ -63,11 +63,11 @@ async def test_names_that_are_not_held_are_reused_as_before(api: Api, hub) -> No
     assert again["id"] == never_seen["id"] and again["replaced"] is True  # the unused key was revoked
 
     gone = await api.online("gone")  # offline for an hour, no unfinished task
-    await hub.flush_contacts()
-    async with hub.write() as session:
+    await hub.liveness.flush_contacts()
+    async with hub.store.write() as session:
         await session.execute(update(Agent).where(Agent.id == gone["id"])
                               .values(last_seen_at=utcnow() - timedelta(hours=1)))
-    hub.forget_touch(gone["id"])
+    hub.liveness.forget(gone["id"])
     assert (await api.register("gone"))["id"] == gone["id"]
 
     revoked = await api.online("old")

@@ -35,7 +35,7 @@ async def test_key_rotated_by_reregistering_through_another_process(api: Api, se
     old = await api.online("dev-1")
     await api.agent(old, "GET", "/tasks/poll")
     async with second_hub(settings_factory) as (_, replica):
-        new = await replica.register("dev-1")  # same name: the agent gets a new key
+        new = await replica.register("dev-1", replace=True)  # same name (it is online: replace): a new key
     assert new["id"] == old["id"]
     await api.hub.liveness.check_liveness(utcnow())
     r = await api.client.get("/api/v1/agents/tasks/poll", headers=old["headers"])
