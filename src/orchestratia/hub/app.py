@@ -27,6 +27,7 @@ from orchestratia.hub.integrations import start_webhooks
 from orchestratia.hub.settings import HubSettings, load_settings
 from orchestratia.hub.shutdown import chain_exit_signals
 from orchestratia.hub.store.migrate import upgrade
+from orchestratia.protocol.redact import install_redaction
 
 log = logging.getLogger(__name__)
 GUIDE_PLACEHOLDER = "{{HUB_URL}}"
@@ -45,6 +46,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
         pacer: GcPacer | None = None
         unchain = chain_exit_signals(hub.stopping)
         try:
+            install_redaction()  # again: the server (uvicorn) configured its handlers since
             await upgrade(hub.db)
             await hub.start_assigned_index()
             hub.bootstrap_password = await bootstrap_admin(hub)
@@ -91,6 +93,9 @@ def configure_logging(level: str) -> None:
         logger.addHandler(handler)
     known = isinstance(logging.getLevelName(level.upper()), int)
     logger.setLevel(level.upper() if known else "INFO")
+    # aiosqlite logs every statement's parameters at debug: a password typed as a user name
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    install_redaction()  # no level logs a secret (uvicorn's handshake lines at debug did)
 
 
 def include_dashboard(app: FastAPI) -> bool:

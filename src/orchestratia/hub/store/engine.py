@@ -36,7 +36,8 @@ def make_engine(url: str, schema: str | None = None) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, json_deserializer=load_stored)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, json_deserializer=load_stored,
+                                     hide_parameters=True)  # values in logs and errors can be secrets
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
@@ -45,7 +46,7 @@ def make_engine(url: str, schema: str | None = None) -> AsyncEngine:
             raise ValueError(f"invalid database schema name: {schema!r}")
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                               json_deserializer=load_stored)
+                               json_deserializer=load_stored, hide_parameters=True)
 
 
 def _ensure_sqlite_dir(url: str) -> None:
