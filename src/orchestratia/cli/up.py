@@ -38,6 +38,7 @@ from .cmd_hub import port_free
 from .errors import CliError, guard
 from .paths import config_dir, data_dir, ensure_private_dir, read_json, write_json, write_private
 from .settings import save_cli_config
+from .single_instance import hold_single_instance
 
 ADMIN_USER = "admin"
 HUB_START_DEADLINE_S = 60.0
@@ -322,6 +323,7 @@ def supervise(plan: UpPlan) -> int:
 def run_up(data: Path, host: str, port: int) -> int:
     data = data.expanduser().resolve()
     ensure_private_dir(data)
+    instance = hold_single_instance(data)  # a second `up` on this data dir says who runs it
     plan = UpPlan(data_dir=data, host=host, port=port, state_dir=ensure_private_dir(state_dir_for(data)))
     plan.hub_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     if not port_free(host, port):
@@ -335,6 +337,7 @@ def run_up(data: Path, host: str, port: int) -> int:
         return supervise(plan)
     finally:
         stop_all(plan)
+        instance.release()
 
 
 @guard

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from orchestratia.hub.responses import MarkdownResponse, OrjsonResponse
 
 from orchestratia import __version__
-from orchestratia.hub import api_admin, api_agent, middleware, ws_agent
+from orchestratia.hub import api_admin, api_agent, health, middleware, ws_agent
 from orchestratia.hub.bootstrap import bootstrap_admin
 from orchestratia.hub.access_log import quiet_liveness
 from orchestratia.hub.core import Hub, tune_gc
@@ -26,7 +26,9 @@ from orchestratia.hub.gc_pacer import GcPacer
 from orchestratia.hub.integrations import start_webhooks
 from orchestratia.hub.settings import HubSettings, load_settings
 from orchestratia.hub.shutdown import chain_exit_signals
+from orchestratia.hub.store.guard import open_sqlite_store, secure_store
 from orchestratia.hub.store.migrate import upgrade
+from orchestratia.hub.store.writable import require_writable
 from orchestratia.protocol.redact import install_redaction
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,9 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
         unchain = chain_exit_signals(hub.stopping)
         try:
             install_redaction()  # again: the server (uvicorn) configured its handlers since
+            secure_store(settings.effective_database_url(), settings.data_dir)  # SQLite: 0700/0600
             await upgrade(hub.db)
+            await require_writable(hub.db)  # a read-only store fails here, naming the cause
             await hub.start_assigned_index()
             hub.bootstrap_password = await bootstrap_admin(hub)
             await hub.scheduler.start()
@@ -78,7 +82,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     app.include_router(api_agent.router())
     app.include_router(api_admin.router())
     app.include_router(ws_agent.router())
-    app.add_api_route("/health", health, methods=["GET"], tags=["hub"])
+    health.install(app)  # /health, /healthz, /readyz
     app.add_api_route("/ORCHESTRATIA.md", guide, methods=["GET"], tags=["hub"], response_class=MarkdownResponse)
     include_dashboard(app)
     return app
@@ -112,10 +116,6 @@ def include_dashboard(app: FastAPI) -> bool:
     return True
 
 
-async def health() -> dict[str, str]:
-    return {"status": "ok", "version": __version__}
-
-
 def guide_text(hub_url: str) -> str:
     text = resources.files("orchestratia.hub.guide").joinpath("ORCHESTRATIA.md").read_text(encoding="utf-8")
     return text.replace(GUIDE_PLACEHOLDER, hub_url.rstrip("/"))
@@ -129,4 +129,7 @@ async def guide(request: Request) -> MarkdownResponse:
 
 def app_factory() -> FastAPI:
     """For ``uvicorn --factory orchestratia.hub.app:app_factory``."""
-    return create_app(load_settings())
+    settings = load_settings()
+    app = create_app(settings)
+    app.state.store_lock = open_sqlite_store(settings.effective_database_url())  # one hub per SQLite file
+    return app
