@@ -26,8 +26,8 @@ MASK = "[redacted]"
 _TOKENS = re.compile(r"\b(orcreg_|orctask_|orcs_|orc_)[A-Za-z0-9_\-]{16,}(?:\.[A-Za-z0-9_\-]+)?")
 #: ``name: value`` / ``name=value`` / ``(b'name', b'value')`` for headers that carry credentials
 _HEADERS = re.compile(
-    r"(?i)\b((?:x-api-key|proxy-authorization|authorization|set-cookie|cookie)['\"]?\s*[:,=]\s*(?:b(?=['\"]))?['\"]?)"
-    r"[^\r\n'\"]+")
+    r"(?i)\b((?:x-api-key|proxy-authorization|authorization|set-cookie|cookie)"
+    r"(?:\s*[:=]\s*|['\"]\s*[:,]\s*(?:b(?=['\"]))?['\"]?))[^\r\n'\"]+")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}")
 _COOKIES = re.compile(r"((?:__Host-)?orc_(?:session|csrf)=)[^;\s'\"]+")
 _PASSWORD = re.compile(r"(?i)(\"password\"\s*:\s*\")(?:[^\"\\]|\\.)*")
