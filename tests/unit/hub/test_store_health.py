@@ -22,13 +22,22 @@ from orchestratia.hub.store.guard import StoreNotWritable
 from .helpers import Api
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @contextlib.asynccontextmanager
 async def read_only(hub: Any) -> AsyncIterator[None]:
-    """Every connection opened from now on refuses writes; the pool is emptied so none is old."""
+    """Every connection opened from now on refuses writes (SQLite: SQLITE_READONLY; PostgreSQL:
+    a read-only transaction, 25006); the pool is emptied so none is old."""
     def query_only(dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.close()
+        if hub.db.is_sqlite:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA query_only=ON")
+            cursor.close()
+        else:  # on the raw connection, outside the adapter's transaction (which would undo it)
+            dbapi_conn.run_async(lambda conn: conn.execute("SET default_transaction_read_only = on"))
 
     engine = hub.db.engine.sync_engine
     event.listen(engine, "connect", query_only)
@@ -53,7 +62,7 @@ async def test_a_store_that_stops_writing_turns_health_red_and_writes_into_503(a
     async with read_only(api.hub):
         r = await api.client.post("/api/admin/tasks", headers=api.headers, json={"title": "t", "spec": "s"})
         assert r.status_code == 503, r.text
-        assert "readonly" in r.json()["detail"] and "nothing was changed" in r.json()["detail"]
+        assert "read-only" in r.json()["detail"] and "nothing was changed" in r.json()["detail"]
         assert r.headers.get("retry-after") == "5"
         listed = await api.admin("GET", "/tasks")  # reads still work
         assert listed == []
@@ -75,9 +84,10 @@ async def test_a_quiet_hub_notices_a_read_only_store(api: Api) -> None:
         api.hub.db.write_health.checked_at -= 3600  # the last write outcome is an hour old
         r = await api.client.get("/readyz")
         assert r.status_code == 503, r.text
-        assert "readonly" in r.json()["detail"]
+        assert "read-only" in r.json()["detail"]
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # a file opened read-only (mode=ro): SQLite's case
 async def test_the_hub_does_not_start_on_a_read_only_store(settings_factory: Any, tmp_path: Any) -> None:
     made = create_app(settings_factory())
     async with made.router.lifespan_context(made):  # a store with the schema, as a hub leaves it
