@@ -113,11 +113,12 @@ def build_world(client: TestClient, password: str = ADMIN_PASSWORD) -> World:
 
 
 class CaptureLogs(logging.Handler):
-    """Every log record of every logger at INFO and above (what a hub logs as deployed; DEBUG
-    includes libraries' SQL parameters), formatted, including exception text."""
+    """Every log record of every logger at ``level`` and above (INFO: what a hub logs as
+    deployed; DEBUG adds libraries' SQL parameters and protocol detail), formatted, including
+    exception text."""
 
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
+    def __init__(self, level: int = logging.INFO) -> None:
+        super().__init__(level)
         self.lines: list[str] = []
         self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
 
@@ -131,7 +132,7 @@ class CaptureLogs(logging.Handler):
         root = logging.getLogger()
         self._level = root.level
         root.addHandler(self)
-        root.setLevel(logging.INFO)
+        root.setLevel(self.level)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import uuid
@@ -26,7 +27,7 @@ from hubapp import ADMIN_PASSWORD, V1, CaptureLogs, World, build_world, make_cli
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 
 from integration_harness import ADMIN_PASSWORD as HARNESS_PASSWORD  # noqa: E402
-from integration_harness import Agent, Cli, Hub, kill_screen_sessions  # noqa: E402
+from integration_harness import Agent, Cli, Hub, kill_screen_sessions, tail, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,16 +43,20 @@ def leaks(secrets: list[str], texts: list[str]) -> list[str]:
     return found
 
 
-@pytest.fixture
-def captured(tmp_path: Path) -> Iterator[tuple[World, CaptureLogs, list[str]]]:
+#: every level a hub or a daemon can be told to log at
+LEVELS = ["debug", "info", "warning", "error"]
+
+
+@pytest.fixture(params=["debug", "info"])
+def captured(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[World, CaptureLogs, list[str]]]:
     bodies: list[str] = []
-    with CaptureLogs() as logs:
+    with CaptureLogs(logging.getLevelName(request.param.upper())) as logs:
         # every logger, even those that do not propagate to the root
         for name in list(logging.root.manager.loggerDict):
             lg = logging.getLogger(name)
             if not lg.propagate:
                 lg.addHandler(logs)
-        client = make_client(tmp_path / "hub")
+        client = make_client(tmp_path / "hub", log_level=request.param)
         with client:
             world = build_world(client)
             yield world, logs, bodies
@@ -113,15 +118,20 @@ def test_misplaced_secrets_are_not_echoed_or_logged(captured) -> None:
     assert logs.lines, "nothing was logged at all: the capture is broken"
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[Hub, Agent]]:
+@pytest.fixture(params=LEVELS)
+def live(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Hub, Agent]]:
+    # the hub, the daemon and the CLI all read it (the harness passes our environment on)
+    monkeypatch.setenv("ORCHESTRATIA_LOG_LEVEL", request.param)
     hub = Hub(tmp_path / "hub")
     hub.start()
     agent = None
     try:
         agent = Agent(hub, tmp_path / "agent", f"sec-{uuid.uuid4().hex[:6]}")
         agent.register()
-        agent.start()
+        # above info the daemon does not log the "running" line the harness waits for; a new
+        # agent is ONLINE only once its daemon made contact, so that is the condition here
+        agent.start(wait_online=False)
+        wait_for(lambda: hub.agent(agent.name)["status"] == "ONLINE", 30, f"{agent.name} ONLINE")
         yield hub, agent
     finally:
         ids = []
@@ -160,6 +170,10 @@ def test_real_processes_never_log_secrets(live, tmp_path: Path) -> None:
     secrets = [api_key, api_key[4:], spare_token, spare_token.split(".", 1)[1], HARNESS_PASSWORD, hub.token]
     found = leaks(secrets, texts)
     assert not found, "\n".join(found)
+    if os.environ["ORCHESTRATIA_LOG_LEVEL"] == "debug":
+        # the handshakes were logged (where the key used to leak), with the key masked
+        assert "< x-api-key: [redacted]" in texts[0].lower(), tail(hub.log)
+        assert "> x-api-key: [redacted]" in texts[1].lower(), tail(agent.daemon_log)
     # and the key is not on any command line on this machine
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert api_key not in ps

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -232,11 +231,9 @@ async def run_daemon_async(config: str | Path | AgentConfig, stop: asyncio.Event
 def run_daemon(config_path: str | Path) -> int:
     """Run the daemon until SIGTERM or SIGINT (synchronous; owns the event loop). Returns 0 on a
     clean shutdown, 2 for a bad config or registration, 1 for other fatal errors."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "websockets"):  # one line per heartbeat/poll is noise
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from .logsetup import configure_daemon_logging
+
+    configure_daemon_logging()  # ORCHESTRATIA_LOG_LEVEL; secrets masked at every level
 
     async def main() -> int:
         stop = asyncio.Event()

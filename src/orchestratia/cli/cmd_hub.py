@@ -69,7 +69,7 @@ def preflight(settings: Any) -> None:
     if url.startswith("sqlite"):
         data = Path(settings.data_dir)
         try:
-            data.mkdir(parents=True, exist_ok=True)
+            data.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise CliError(f"cannot create the data dir {data}: {exc.strerror or exc}; pick another with --data-dir") from exc
         if not os.access(data, os.W_OK | os.X_OK):
@@ -148,6 +148,22 @@ def serve(
         ssl_keyfile=_absolute(ssl_keyfile),
     )
     preflight(settings)
+    store_lock = hold_store(settings)  # SQLite: one hub process per file, held until we exit
     if settings.port and not port_free(settings.host, int(settings.port)):
         raise CliError(f"port {settings.port} on {settings.host} is already in use: stop what uses it or pick another with --port")
-    run_uvicorn(settings, settings.host, int(settings.port), str(getattr(settings, "log_level", None) or "info").lower())
+    try:
+        run_uvicorn(settings, settings.host, int(settings.port), str(getattr(settings, "log_level", None) or "info").lower())
+    finally:
+        if store_lock is not None:
+            store_lock.release()
+
+
+def hold_store(settings: Any) -> Any:
+    """The SQLite store's one-hub lock and a writable database (hub/store/guard.py), or one
+    clear error line; None for PostgreSQL."""
+    from orchestratia.hub.store.guard import StoreBusy, StoreNotWritable, open_sqlite_store
+
+    try:
+        return open_sqlite_store(settings.effective_database_url())
+    except (StoreBusy, StoreNotWritable) as exc:
+        raise CliError(str(exc)) from exc

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from orchestratia.hub.api.responses import MarkdownResponse, OrjsonResponse
 
 from orchestratia import __version__
-from orchestratia.hub import api_docs, dashboard
+from orchestratia.hub import api_docs, dashboard, health
 from orchestratia.hub.api import middleware
 from orchestratia.hub.api.admin import router as admin_api
 from orchestratia.hub.api.agent import http as agent_api
@@ -23,6 +23,8 @@ from orchestratia.hub.api.agent import ws as agent_ws
 from orchestratia.hub.events.bus import EventBus
 from orchestratia.hub.lifecycle import running
 from orchestratia.hub.settings import HubSettings, load_settings
+from orchestratia.hub.store.guard import open_sqlite_store
+from orchestratia.protocol.redact import install_redaction
 
 log = logging.getLogger(__name__)
 GUIDE_PLACEHOLDER = "{{HUB_URL}}"
@@ -52,7 +54,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     app.include_router(agent_api.router())
     app.include_router(admin_api.router())
     app.include_router(agent_ws.router())
-    app.add_api_route("/health", health, methods=["GET"], tags=["hub"])
+    health.install(app)  # /health, /healthz, /readyz
     app.add_api_route("/ORCHESTRATIA.md", guide, methods=["GET"], tags=["hub"], response_class=MarkdownResponse)
     api_docs.install(app)
     app.include_router(dashboard.router)
@@ -68,10 +70,9 @@ def configure_logging(level: str) -> None:
         logger.addHandler(handler)
     known = isinstance(logging.getLevelName(level.upper()), int)
     logger.setLevel(level.upper() if known else "INFO")
-
-
-async def health() -> dict[str, str]:
-    return {"status": "ok", "version": __version__}
+    # aiosqlite logs every statement's parameters at debug: a password typed as a user name
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    install_redaction()  # no level logs a secret (uvicorn's handshake lines at debug did)
 
 
 def guide_text(hub_url: str) -> str:
@@ -87,4 +88,7 @@ async def guide(request: Request) -> MarkdownResponse:
 
 def app_factory() -> FastAPI:
     """For ``uvicorn --factory orchestratia.hub.app:app_factory``."""
-    return create_app(load_settings())
+    settings = load_settings()
+    app = create_app(settings)
+    app.state.store_lock = open_sqlite_store(settings.effective_database_url())  # one hub per SQLite file
+    return app

@@ -1,5 +1,5 @@
 """Start and stop the running hub: build its parts into a :class:`Runtime`, bring them up in
-order (migrations → assigned index → admin bootstrap → scheduler → GC → webhooks) and take
+order (redaction, store modes → migrations → writability check → assigned index → admin bootstrap → scheduler → GC → webhooks) and take
 them down in reverse, writing the contacts still in memory before the store closes."""
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from orchestratia.hub.scheduler.assigned_index import AssignedIndex
 from orchestratia.hub.scheduler.loop import Kicks, Scheduler
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.shutdown import chain_exit_signals
+from orchestratia.hub.store.guard import secure_store
 from orchestratia.hub.store.engine import Database
 from orchestratia.hub.store.migrate import upgrade
 from orchestratia.hub.store.transactions import Store
+from orchestratia.hub.store.writable import require_writable
+from orchestratia.protocol.redact import install_redaction
 
 
 def make_bus(redis_url: str | None) -> EventBus:
@@ -63,7 +66,10 @@ async def running(settings: HubSettings, bus: EventBus | None = None) -> AsyncIt
     hub = build(settings, bus)
     unchain = chain_exit_signals(hub.stopping)
     try:
+        install_redaction()  # again: the server (uvicorn) configured its handlers since
+        secure_store(settings.effective_database_url(), settings.data_dir)  # SQLite: 0700/0600
         await upgrade(hub.db)
+        await require_writable(hub.db)  # a read-only store fails here, naming the cause
         await start_assigned_index(hub)
         await bootstrap_admin(hub)
         await hub.scheduler.start()

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from orchestratia.agent.human import asker, wire
+from orchestratia.protocol.redact import install_redaction
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def build_server(*, progress_interval: float = 15.0, timeout_s: float | None = N
 def run_stdio(*, progress_interval: float | None = None) -> None:
     """Serve on stdin/stdout until the client closes the pipe."""
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("ORCHESTRATIA_LOG_LEVEL", "WARNING"))
+    install_redaction()  # its stderr ends up in the task's stored output
     interval = progress_interval or float(os.environ.get("ORCHESTRATIA_MCP_PROGRESS_S", "15"))
     timeout = os.environ.get("ORCHESTRATIA_ASK_TIMEOUT_S")
     server = build_server(progress_interval=interval, timeout_s=float(timeout) if timeout else None)

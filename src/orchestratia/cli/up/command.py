@@ -17,6 +17,7 @@ from .children import start_agent, start_hub
 from .credentials import candidate_passwords, login_admin
 from .local_agent import ensure_agent
 from .plan import ADMIN_USER, UpPlan, state_dir_for
+from .single_instance import hold_single_instance
 from .supervisor import stop_all, supervise
 
 
@@ -39,6 +40,7 @@ def banner(plan: UpPlan, agent_name: str, online: bool) -> None:
 def run_up(data: Path, host: str, port: int) -> int:
     data = data.expanduser().resolve()
     ensure_private_dir(data)
+    instance = hold_single_instance(data)  # a second `up` on this data dir says who runs it
     plan = UpPlan(data_dir=data, host=host, port=port, state_dir=ensure_private_dir(state_dir_for(data)))
     plan.hub_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     if not port_free(host, port):
@@ -52,6 +54,7 @@ def run_up(data: Path, host: str, port: int) -> int:
         return supervise(plan)
     finally:
         stop_all(plan)
+        instance.release()
 
 
 @guard

@@ -13,6 +13,7 @@ from sqlalchemy.exc import StatementError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestratia.hub.api.responses import OrjsonResponse
+from orchestratia.hub.health import store_unavailable
 from orchestratia.hub.json_safety import UnsafeBody, clean_json_body, clean_text
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,9 @@ def unstorable_reason(exc: BaseException) -> str | None:
 async def _unstorable(request: Request, exc: Exception) -> OrjsonResponse:
     """A value the store cannot hold is the request's fault: 422, and the transaction that
     tried it was rolled back (nothing stored changed). Anything else is a 500."""
+    unavailable = store_unavailable(request, exc)  # read-only, disk full, connection lost: 503
+    if unavailable is not None:
+        return unavailable
     reason = unstorable_reason(exc)
     if reason is None:
         return await _unhandled(request, exc)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from orchestratia.hub.json_safety import load_stored
+from orchestratia.hub.store.writable import WriteHealth
 
 _SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -36,7 +37,8 @@ def make_engine(url: str, schema: str | None = None) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, json_deserializer=load_stored)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, json_deserializer=load_stored,
+                                     hide_parameters=True)  # values in logs and errors can be secrets
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
@@ -45,13 +47,13 @@ def make_engine(url: str, schema: str | None = None) -> AsyncEngine:
             raise ValueError(f"invalid database schema name: {schema!r}")
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                               json_deserializer=load_stored)
+                               json_deserializer=load_stored, hide_parameters=True)
 
 
 def _ensure_sqlite_dir(url: str) -> None:
     path = url.split(":///", 1)[-1] if ":///" in url else ""
     if path and path != ":memory:" and not path.startswith("file:"):
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 class Database:
@@ -64,6 +66,8 @@ class Database:
         self.engine = make_engine(url, schema)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
+        #: the latest write's outcome, for /health and /readyz (store/writable.py)
+        self.write_health = WriteHealth()
 
     async def ensure_schema(self) -> None:
         """PostgreSQL with a schema: create it when missing (before migrations)."""
@@ -93,6 +97,10 @@ class Database:
             async with self._sessions() as session:
                 async with session.begin():
                     yield session
+            self.write_health.succeeded()
+        except Exception as exc:
+            self.write_health.failed(exc)  # counts only when the store itself failed
+            raise
         finally:
             if lock is not None:
                 lock.release()
