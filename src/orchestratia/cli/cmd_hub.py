@@ -151,3 +151,8 @@ def serve(
     if settings.port and not port_free(settings.host, int(settings.port)):
         raise CliError(f"port {settings.port} on {settings.host} is already in use: stop what uses it or pick another with --port")
     run_uvicorn(settings, settings.host, int(settings.port), str(getattr(settings, "log_level", None) or "info").lower())
+
+
+from .cmd_backup import register as _register_backup  # noqa: E402 - backup/restore join this group
+
+_register_backup(app)
