@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs (screen, tmux, chromium from Debian; Python
+# The whole test suite: installs what it needs (screen, tmux, chromium, haproxy from Debian; Python
 # packages into .venv), checks PostgreSQL and Redis, then runs pytest. Extra arguments go
 # to pytest (e.g. scripts/test.sh tests/unit -x).
 set -euo pipefail
@@ -9,6 +9,7 @@ missing=()
 command -v screen >/dev/null 2>&1 || missing+=(screen)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)  # /usr/sbin: not on a user's PATH
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing from Debian: ${missing[*]}" >&2
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
