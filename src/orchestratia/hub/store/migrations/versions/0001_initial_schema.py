@@ -17,6 +17,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # one helper per table (and its indexes), in the order the foreign keys need
+    _create_admins()
+    _create_agents()
+    _create_admin_sessions()
+    _create_registration_tokens()
+    _create_tasks()
+    _create_interventions()
+    _create_output_chunks()
+
+
+def _create_admins() -> None:
     op.create_table('admins',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('username', sa.String(length=200), nullable=False),
@@ -25,6 +36,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_admins')),
     sa.UniqueConstraint('username', name=op.f('uq_admins_username'))
     )
+
+def _create_agents() -> None:
     op.create_table('agents',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -45,6 +58,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('api_key_hash', name=op.f('uq_agents_api_key_hash')),
     sa.UniqueConstraint('name', name=op.f('uq_agents_name'))
     )
+
+def _create_admin_sessions() -> None:
     op.create_table('admin_sessions',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('admin_id', sa.String(length=36), nullable=False),
@@ -58,6 +73,8 @@ def upgrade() -> None:
     with op.batch_alter_table('admin_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_admin_sessions_admin_id'), ['admin_id'], unique=False)
 
+
+def _create_registration_tokens() -> None:
     op.create_table('registration_tokens',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('label', sa.String(length=200), nullable=False),
@@ -71,6 +88,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registration_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_registration_tokens_token_hash'))
     )
+
+def _create_tasks() -> None:
     op.create_table('tasks',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('title', sa.String(length=500), nullable=False),
@@ -99,6 +118,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_tasks_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_tasks_status_created_at', ['status', 'created_at'], unique=False)
 
+
+def _create_interventions() -> None:
     op.create_table('interventions',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('task_id', sa.String(length=36), nullable=False),
@@ -116,6 +137,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_interventions_status_created_at', ['status', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_interventions_task_id'), ['task_id'], unique=False)
 
+
+def _create_output_chunks() -> None:
     op.create_table('output_chunks',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('task_id', sa.String(length=36), nullable=False),
