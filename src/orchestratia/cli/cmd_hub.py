@@ -167,8 +167,3 @@ def hold_store(settings: Any) -> Any:
         return open_sqlite_store(settings.effective_database_url())
     except (StoreBusy, StoreNotWritable) as exc:
         raise CliError(str(exc)) from exc
-
-
-from .cmd_backup import register as _register_backup  # noqa: E402 - backup/restore join this group
-
-_register_backup(app)

@@ -8,7 +8,7 @@ import typer
 
 from orchestratia import __version__
 
-from . import cmd_agent, cmd_agents, cmd_auth, cmd_hub, cmd_interventions, cmd_tasks, cmd_tokens, human
+from . import cmd_agent, cmd_agents, cmd_auth, cmd_backup, cmd_hub, cmd_interventions, cmd_tasks, cmd_tokens, human
 from .up.command import up
 from .common import set_ca_bundle
 from .errors import EXIT_INTERRUPTED, print_error
@@ -43,6 +43,7 @@ app.command("login")(cmd_auth.login)
 app.command("logout")(cmd_auth.logout)
 app.command("whoami")(cmd_auth.whoami)
 app.command("up")(up)
+cmd_backup.register(cmd_hub.app)  # `hub backup` / `hub restore` join the hub group
 app.add_typer(cmd_hub.app, name="hub")
 app.add_typer(cmd_agent.app, name="agent")
 app.add_typer(cmd_tokens.app, name="tokens")

@@ -20,7 +20,8 @@ from fastapi import FastAPI, Request
 
 from orchestratia import __version__
 from orchestratia.hub.api.responses import OrjsonResponse
-from orchestratia.hub.store.writable import probe_write, store_failure
+from orchestratia.hub.store.probe import probe_write
+from orchestratia.hub.store.writable import store_failure
 
 log = logging.getLogger("orchestratia.hub.health")
 

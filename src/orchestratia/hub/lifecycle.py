@@ -25,7 +25,7 @@ from orchestratia.hub.store.guard import secure_store
 from orchestratia.hub.store.engine import Database
 from orchestratia.hub.store.migrate import upgrade
 from orchestratia.hub.store.transactions import Store
-from orchestratia.hub.store.writable import require_writable
+from orchestratia.hub.store.probe import require_writable
 from orchestratia.protocol.redact import install_redaction
 
 

@@ -7,16 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestratia.agent.human import state as st
 from orchestratia.agent.human import wire
 from orchestratia.agent.human.approval import format_approval_request
 from orchestratia.agent.human.hub_api import HelpRefused, HubHelpAPI
-from orchestratia.agent.human.requests import HelpRequest
-
-if TYPE_CHECKING:
-    from orchestratia.agent.human.relay import HelpRelay
+from orchestratia.agent.human.requests import HelpRequest, RelayBook
 
 log = logging.getLogger("orchestratia.agent.human.relay")  # one logger for the whole relay
 
@@ -27,7 +24,7 @@ class HubWatcher:
     """Talks to the hub for the relay's requests; settles them through ``relay.finish`` and reads
     the relay's intervals (``poll_interval``, ``retry_max``, ``withdraw_wait``) as they are now."""
 
-    def __init__(self, api: HubHelpAPI, relay: HelpRelay) -> None:
+    def __init__(self, api: HubHelpAPI, relay: RelayBook) -> None:
         self.api = api
         self.relay = relay
 

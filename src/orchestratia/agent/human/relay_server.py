@@ -10,20 +10,17 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestratia.agent.human import sockets
 from orchestratia.agent.human import wire
-from orchestratia.agent.human.requests import HelpRequest
-
-if TYPE_CHECKING:
-    from orchestratia.agent.human.relay import HelpRelay
+from orchestratia.agent.human.requests import HelpRequest, RelayDoor
 
 log = logging.getLogger("orchestratia.agent.human.relay")  # one logger for the whole relay
 
 
 class RelayServer:
-    def __init__(self, relay: HelpRelay, socket_path: Path) -> None:
+    def __init__(self, relay: RelayDoor, socket_path: Path) -> None:
         self.relay = relay
         self.socket_path = socket_path
         self.connections: set[asyncio.Task[Any]] = set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass
@@ -44,3 +44,26 @@ class HelpRequest:
 
 def error_line(code: str, detail: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "detail": detail}
+
+
+class RelayBook(Protocol):
+    """What the relay's hub side (``relay_hub``) needs of the relay: its bookkeeping and timings.
+    A protocol, so the parts depend on this and not on ``HelpRelay`` (no import back)."""
+
+    poll_interval: float
+    retry_max: float
+    withdraw_wait: float
+
+    def persist(self, task_id: str) -> None: ...
+
+    def created(self, req: HelpRequest, intervention_id: str) -> str | None: ...
+
+    def finish(self, req: HelpRequest, status: str, *, persist: bool = True, **fields: Any) -> bool: ...
+
+
+class RelayDoor(Protocol):
+    """What the relay's socket side (``relay_server``) needs of the relay: admitting a request."""
+
+    keepalive_interval: float
+
+    def admit(self, message: dict[str, Any]) -> HelpRequest | dict[str, Any]: ...

@@ -1,5 +1,5 @@
 """Whether the store can write, known cheaply: every write transaction reports its outcome to
-:class:`WriteHealth` (``Database.write``), and :func:`probe_write` writes in a transaction
+:class:`WriteHealth` (``Database.write``), and ``probe.probe_write`` writes in a transaction
 that is rolled back when nothing else wrote lately. ``/health`` and ``/readyz`` read it; a
 store failure in a request becomes a 503 that says so (hub/health.py)."""
 
@@ -7,15 +7,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import TYPE_CHECKING
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from orchestratia.hub.store.guard import StoreNotWritable, file_facts, sqlite_path
-
-if TYPE_CHECKING:
-    from orchestratia.hub.store.engine import Database
 
 #: SQLite result codes that mean the store itself fails (not the request)
 _SQLITE_FAILURES = ("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_PERM",
@@ -77,36 +71,3 @@ class WriteHealth:
         """Whether to probe: nothing learnt within ``max_age_s`` (or a failure past its recheck)."""
         age = time.monotonic() - self.checked_at
         return self.checked_at == 0.0 or age > max_age_s or (self.error is not None and age > self.recheck_failed_s)
-
-
-class _RolledBack(Exception):
-    pass
-
-
-async def probe_write(db: "Database") -> str | None:
-    """Write to the store in a transaction that is rolled back (the schema's version row,
-    updated to itself: any store needs write access for it, no data changes). The cause of a
-    failure, or None; the outcome is recorded in ``db.write_health`` either way."""
-    try:
-        async with db.write() as session:
-            await session.execute(text("UPDATE alembic_version SET version_num = version_num"))
-            raise _RolledBack
-    except _RolledBack:
-        db.write_health.succeeded()
-        return None
-    except Exception as exc:  # noqa: BLE001 - every failure is an answer here
-        cause = store_failure(exc) or " ".join(str(exc).split())[:300]
-        db.write_health.error, db.write_health.checked_at = cause, time.monotonic()
-        return cause
-
-
-async def require_writable(db: "Database") -> None:
-    """At start: :class:`StoreNotWritable` naming the store and the cause when a write fails
-    (before, the hub started, then answered every write with a 500 and a green /health)."""
-    cause = await probe_write(db)
-    if cause is None:
-        return
-    db_path = sqlite_path(db.url)
-    where = f"the SQLite store {db_path}" if db_path else "the database"
-    facts = f" ({file_facts(db_path)})" if db_path else ""
-    raise StoreNotWritable(f"{where} cannot be written: {cause}{facts}")
