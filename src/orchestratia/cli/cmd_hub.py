@@ -9,6 +9,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from orchestratia.protocol.json_logs import use_json_logs
+
 from .errors import CliError, guard
 from .tls import check_server_tls
 
@@ -109,6 +111,8 @@ def run_uvicorn(settings: Any, host: str, port: int, log_level: str = "info") ->
     app_ = create_app(settings)
     config = uvicorn.Config(app_, host=host, port=port, log_level=log_level, proxy_headers=True, lifespan="on",
                             **uvicorn_tls(settings))
+    if getattr(settings, "log_format", "text") == "json":  # uvicorn's handlers exist now: its first lines too
+        use_json_logs()
     server = uvicorn.Server(config)
     try:
         server.run()

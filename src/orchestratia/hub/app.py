@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from orchestratia.hub.api.responses import MarkdownResponse, OrjsonResponse
 
 from orchestratia import __version__
-from orchestratia.hub import api_docs, dashboard, health
+from orchestratia.hub import api_docs, dashboard, health, metrics
 from orchestratia.hub.api import middleware
 from orchestratia.hub.api.admin import router as admin_api
 from orchestratia.hub.api.agent import http as agent_api
@@ -24,6 +24,7 @@ from orchestratia.hub.events.bus import EventBus
 from orchestratia.hub.lifecycle import running
 from orchestratia.hub.settings import HubSettings, load_settings
 from orchestratia.hub.store.guard import open_sqlite_store
+from orchestratia.protocol.json_logs import use_json_logs
 from orchestratia.protocol.redact import install_redaction
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ GUIDE_PLACEHOLDER = "{{HUB_URL}}"
 def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = None) -> FastAPI:
     """The hub app. ``bus`` overrides the event bus chosen from ``settings.redis_url``."""
     settings = settings or load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +51,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
         redoc_url=None,
     )
     app.state.settings = settings
+    metrics.install(app, settings)  # /metrics, and the request counter inside the body limit
     middleware.install(app, settings.max_body_bytes)
     app.include_router(agent_api.router())
     app.include_router(admin_api.router())
@@ -61,13 +63,16 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     return app
 
 
-def configure_logging(level: str) -> None:
-    """Hub log lines to stderr, unless the embedding program configured logging itself."""
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Hub log lines to stderr, unless the embedding program configured logging itself; as
+    JSON lines (every handler's, uvicorn's too) when ``log_format`` is "json"."""
     logger = logging.getLogger("orchestratia.hub")
     if not logging.getLogger().handlers and not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
+    if log_format == "json":
+        use_json_logs()
     known = isinstance(logging.getLevelName(level.upper()), int)
     logger.setLevel(level.upper() if known else "INFO")
     # aiosqlite logs every statement's parameters at debug: a password typed as a user name

@@ -16,6 +16,7 @@ from orchestratia.hub.events.redis_bus import RedisBus
 from orchestratia.hub.gc_pacer import GcPacer, tune_gc
 from orchestratia.hub.integrations import start_webhooks
 from orchestratia.hub.liveness import Liveness
+from orchestratia.hub.metrics import HubMetrics
 from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.scheduler.assigned_index import AssignedIndex
 from orchestratia.hub.scheduler.loop import Kicks, Scheduler
@@ -26,6 +27,7 @@ from orchestratia.hub.store.engine import Database
 from orchestratia.hub.store.migrate import upgrade
 from orchestratia.hub.store.transactions import Store
 from orchestratia.hub.store.probe import require_writable
+from orchestratia.protocol.json_logs import use_json_logs
 from orchestratia.protocol.redact import install_redaction
 
 
@@ -39,7 +41,8 @@ def build(settings: HubSettings, bus: EventBus | None = None) -> Runtime:
     bus = bus or make_bus(settings.redis_url)
     assigned = AssignedIndex()
     kicks = Kicks()
-    store = Store(db, bus, assigned.note_events, kicks.kick)
+    metrics = HubMetrics()  # per hub: two apps in one process never share a counter
+    store = Store(db, bus, assigned.note_events, kicks.kick, metrics)
     liveness = Liveness(settings, store, kicks.kick)
     return Runtime(
         settings=settings,
@@ -50,6 +53,7 @@ def build(settings: HubSettings, bus: EventBus | None = None) -> Runtime:
         liveness=liveness,
         assigned=assigned,
         scheduler=Scheduler(settings, store, liveness, assigned, kicks),
+        metrics=metrics,
     )
 
 
@@ -67,6 +71,8 @@ async def running(settings: HubSettings, bus: EventBus | None = None) -> AsyncIt
     unchain = chain_exit_signals(hub.stopping)
     try:
         install_redaction()  # again: the server (uvicorn) configured its handlers since
+        if settings.log_format == "json":
+            use_json_logs()  # likewise
         secure_store(settings.effective_database_url(), settings.data_dir)  # SQLite: 0700/0600
         await upgrade(hub.db)
         await require_writable(hub.db)  # a read-only store fails here, naming the cause

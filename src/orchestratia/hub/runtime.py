@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from orchestratia.hub.events.bus import EventBus
     from orchestratia.hub.gc_pacer import GcPacer
     from orchestratia.hub.liveness import Liveness
+    from orchestratia.hub.metrics import HubMetrics
     from orchestratia.hub.scheduler.assigned_index import AssignedIndex
     from orchestratia.hub.scheduler.loop import Scheduler
     from orchestratia.hub.settings import HubSettings
@@ -44,6 +45,8 @@ class Runtime:
     #: agents that may have an assigned task (a poll from another answers [] at once)
     assigned: AssignedIndex
     scheduler: Scheduler
+    #: this hub's Prometheus registry and collectors (GET /metrics)
+    metrics: HubMetrics
     #: set when the server is asked to stop: long-lived streams end
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     #: agent id → its live WebSocket connection in this process

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +55,13 @@ class HubSettings(BaseSettings):
     sse_keepalive_s: float = Field(default=15.0, gt=0)
     ws_auth_timeout_s: float = Field(default=10.0, gt=0)
     log_level: str = "info"
+    #: "text" (one readable line per record) or "json" (one JSON object per line: time, level,
+    #: logger, message and the record's extra fields; secrets masked as in text)
+    log_format: Literal["text", "json"] = "text"
+    #: serve ``GET /metrics`` (Prometheus text format; no secrets, no task content); false: 404
+    metrics_enabled: bool = True
+    #: when set, ``GET /metrics`` needs ``Authorization: Bearer <this>`` (else 401)
+    metrics_token: SecretStr | None = None
     #: log successful heartbeats and polls in the access log too (off: ~250 lines/s at 5,000 agents)
     log_liveness: bool = False
     #: garbage collection on a clock (hub/gc_pacer.py); false: CPython's own, with tuned thresholds
@@ -64,10 +71,15 @@ class HubSettings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=1024)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    @field_validator("ssl_certfile", "ssl_keyfile", mode="before")
+    @field_validator("ssl_certfile", "ssl_keyfile", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     def effective_database_url(self) -> str:
         if self.database_url:

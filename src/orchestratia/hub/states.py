@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import FINAL_STATUSES, InterventionStatus, TaskStatus, can_transition
+from orchestratia.hub.metrics import note_transition
 from orchestratia.hub.store.models import Intervention, Task, utcnow
 
 
@@ -70,6 +71,7 @@ async def transition(
         setattr(task, name, value)
     task.status = target.value
     _stamp(task, target, now)
+    note_transition(session, task, target)  # durations for /metrics, counted once committed
     if target in FINAL_STATUSES:
         task.waiting_for_human = False
         await cancel_pending_interventions(session, task.id)

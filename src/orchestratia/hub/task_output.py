@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.hub.json_safety import dumps
+from orchestratia.hub.metrics import note_output
 from orchestratia.hub.states import emit
 from orchestratia.hub.store.models import OutputChunk, Task
 from orchestratia.hub.store.queries import agent_task
@@ -84,6 +85,7 @@ def _apply(session: AsyncSession, task: Task | None, item: OutputItem, agent_id:
     data = item.data[held - offset :]
     session.add(OutputChunk(task_id=task.id, offset=held, length=len(data), data=data, stream=item.stream))
     task.output_size = held + len(data)
+    note_output(session, len(data))
     message = {"kind": "output", **output_fields(held, data, item.stream)}
     emit(session, f"task:{task.id}", message)
     return AppendResult(STORED, task.output_size)

@@ -3,7 +3,9 @@
 Every agent heartbeats every 30 s and polls every 10–60 s: with 5,000 agents that is ~250
 access-log lines a second that say nothing (and formatting them was ~4 % of the hub's CPU).
 Successful ``POST /heartbeat`` and ``GET /tasks/poll`` are not logged unless
-``ORCHESTRATIA_LOG_LIVENESS`` is set; failed ones (4xx, 5xx) always are.
+``ORCHESTRATIA_LOG_LIVENESS`` is set; failed ones (4xx, 5xx) always are. The same goes for the
+probes and the scrapes of the hub itself (``/healthz``, ``/readyz``, ``/metrics``: HAProxy
+checks every replica every second).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 
 from orchestratia.protocol import API_PREFIX
 
-LIVENESS_PATHS = frozenset({f"{API_PREFIX}/heartbeat", f"{API_PREFIX}/tasks/poll"})
+LIVENESS_PATHS = frozenset({f"{API_PREFIX}/heartbeat", f"{API_PREFIX}/tasks/poll", "/healthz", "/readyz", "/metrics"})
 ACCESS_LOGGER = "uvicorn.access"
 
 

@@ -39,6 +39,9 @@ class Subscription(abc.ABC):
 
 
 class EventBus(abc.ABC):
+    #: publishes that failed (for /metrics)
+    errors = 0
+
     @abc.abstractmethod
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
@@ -51,6 +54,7 @@ class EventBus(abc.ABC):
         try:
             await self.publish(channel, message)
         except Exception:
+            self.errors += 1
             log.exception("publishing on %s failed", channel)
 
     async def close(self) -> None:  # noqa: B027 - optional hook

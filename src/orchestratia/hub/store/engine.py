@@ -8,6 +8,7 @@ asyncio lock (SQLite has a single writer; queueing in-process is cheaper and fai
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from orchestratia.hub.json_safety import load_stored
-from orchestratia.hub.store.writable import WriteHealth
+from orchestratia.hub.store.writable import WriteHealth, store_failure
 
 _SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -68,6 +69,8 @@ class Database:
         self._write_lock = asyncio.Lock()
         #: the latest write's outcome, for /health and /readyz (store/writable.py)
         self.write_health = WriteHealth()
+        #: transactions that failed for the store's own reasons, by "read" / "write" (/metrics)
+        self.failures: collections.Counter[str] = collections.Counter()
 
     async def ensure_schema(self) -> None:
         """PostgreSQL with a schema: create it when missing (before migrations)."""
@@ -82,8 +85,12 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            yield session
+        try:
+            async with self._sessions() as session:
+                yield session
+        except Exception as exc:
+            self.failures["read"] += store_failure(exc) is not None
+            raise
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -100,6 +107,7 @@ class Database:
             self.write_health.succeeded()
         except Exception as exc:
             self.write_health.failed(exc)  # counts only when the store itself failed
+            self.failures["write"] += store_failure(exc) is not None
             raise
         finally:
             if lock is not None:

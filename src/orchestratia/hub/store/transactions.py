@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:
     from orchestratia.hub.events.bus import EventBus
+    from orchestratia.hub.metrics import HubMetrics
     from orchestratia.hub.store.engine import Database
 
 #: ``(channel, message)`` pairs a transaction emitted
@@ -29,6 +30,7 @@ class Store:
         bus: EventBus,
         note_events: Callable[[Events], None],
         kick: Callable[[str | None], None],
+        metrics: HubMetrics | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -36,6 +38,8 @@ class Store:
         self._note_events = note_events
         #: wakes the scheduler (for an agent's room, or None: queued tasks)
         self._kick = kick
+        #: counts what a committed transaction noted (durations, output bytes)
+        self.metrics = metrics
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -44,7 +48,10 @@ class Store:
             yield session
             events = session.info.pop("events", [])
             kicks = session.info.pop("kick", set())
+            notes = session.info.pop("metrics", [])
         self._note_events(events)  # committed: before anything else can run
+        if self.metrics is not None:
+            self.metrics.committed(notes)
         for channel, message in events:
             await self.bus.publish_safe(channel, message)  # the store is the truth
         for agent_id in kicks:
