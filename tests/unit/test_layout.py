@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "orchestratia"
 #: the hub extra's packages: a dev server that installed only `orchestratia` has none of them
 #: (starlette, uvicorn and python-multipart are not here: the agent's `mcp` depends on them)
 HUB_ONLY = ("fastapi", "sqlalchemy", "alembic", "aiosqlite", "asyncpg", "redis", "jinja2", "argon2",
-            "orjson", "limits", "pydantic_settings", "fastapi_offline")
+            "orjson", "limits", "pydantic_settings", "fastapi_offline", "prometheus_client")
 
 
 def _module_name(path: Path) -> str:

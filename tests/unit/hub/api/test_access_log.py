@@ -1,5 +1,5 @@
-"""The access log leaves out a fleet's successful heartbeats and polls (hub/access_log.py), and
-keeps everything else, failed liveness requests included; ``log_liveness`` brings them back."""
+"""The access log leaves out a fleet's successful heartbeats and polls and the probes and scrapes
+of the hub (/healthz, /readyz, /metrics) (hub/access_log.py), and keeps everything else, failed liveness requests included; ``log_liveness`` brings them back."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ async def _traffic(api: Api) -> None:
     await api.agent(agent, "POST", "/heartbeat", json={"system_info": {}})
     await api.client.get(f"{V1}/tasks/poll", headers={"X-API-Key": "orc_wrong"})
     await api.client.get("/health")
+    for probe in ("/healthz", "/readyz", "/metrics"):  # HAProxy's checks, Prometheus' scrapes
+        assert (await api.client.get(probe)).status_code == 200
 
 
 async def test_successful_heartbeats_and_polls_are_not_logged(settings_factory: Any) -> None:
@@ -65,6 +67,7 @@ async def test_successful_heartbeats_and_polls_are_not_logged(settings_factory: 
     assert f"GET {V1}/tasks/poll HTTP/1.1\" 401" in text  # a failed one is
     assert "GET /health HTTP/1.1\" 200" in text and "POST /api/admin/tokens" in text
     assert not [line for line in lines.lines if ("/heartbeat" in line or "/tasks/poll" in line) and "\" 200" in line]
+    assert not [line for line in lines.lines if any(f"GET {p} " in line for p in ("/healthz", "/readyz", "/metrics"))]
 
 
 async def test_log_liveness_logs_them(settings_factory: Any) -> None:
