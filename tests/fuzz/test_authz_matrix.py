@@ -6,6 +6,8 @@ header) → 401; another agent's key on a task or intervention → 404 (exactly 
 so ids cannot be probed); the owner → not 401/403/404.
 Admin API: no token, a wrong token, a logged-out token, an agent's API key (as bearer or as
 X-API-Key) → 401; the admin → not 401/403.
+Public by design: the probes and the scrape (``/health``, ``/healthz``, ``/readyz``,
+``/metrics``) answer without credentials, and say nothing secret or private.
 Every 401 carries ``{"detail": ...}`` and no response is a 5xx."""
 
 from __future__ import annotations
@@ -218,3 +220,18 @@ def test_websocket_output_for_another_agents_task_is_dropped(world: World) -> No
         while ws.receive_json()["type"] != "pong":
             pass
     assert world.admin("GET", f"/tasks/{task}/output").content == before
+
+
+#: the routes that need no credentials, on purpose: probes for load balancers and orchestrators,
+#: and Prometheus' scrape (ORCHESTRATIA_METRICS_ENABLED=false removes it; METRICS_TOKEN guards it)
+PUBLIC_ENDPOINTS = ["/health", "/healthz", "/readyz", "/metrics"]
+
+
+@pytest.mark.parametrize("path", PUBLIC_ENDPOINTS)
+def test_public_endpoints_need_no_credentials_and_reveal_nothing(world: World, path: str) -> None:
+    r = world.client.get(path)
+    assert r.status_code == 200, r.text
+    private = [world.admin_token, world.dead_admin_token, world.password, *world.keys.values(), *world.tokens,
+               *world.tasks.values(), world.intervention_id, *world.agent_ids.values()]
+    found = [p for p in private if p and p in r.text]
+    assert not found, found

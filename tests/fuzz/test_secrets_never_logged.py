@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -43,8 +44,9 @@ def leaks(secrets: list[str], texts: list[str]) -> list[str]:
     return found
 
 
-#: every level a hub or a daemon can be told to log at
-LEVELS = ["debug", "info", "warning", "error"]
+#: every level a hub or a daemon can be told to log at, and debug as JSON lines
+#: (ORCHESTRATIA_LOG_FORMAT=json: the same masking, in another format)
+LEVELS = ["debug", "info", "warning", "error", "debug+json"]
 
 
 @pytest.fixture(params=["debug", "info"])
@@ -121,7 +123,10 @@ def test_misplaced_secrets_are_not_echoed_or_logged(captured) -> None:
 @pytest.fixture(params=LEVELS)
 def live(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Hub, Agent]]:
     # the hub, the daemon and the CLI all read it (the harness passes our environment on)
-    monkeypatch.setenv("ORCHESTRATIA_LOG_LEVEL", request.param)
+    level, _, log_format = request.param.partition("+")
+    monkeypatch.setenv("ORCHESTRATIA_LOG_LEVEL", level)
+    if log_format:
+        monkeypatch.setenv("ORCHESTRATIA_LOG_FORMAT", log_format)
     hub = Hub(tmp_path / "hub")
     hub.start()
     agent = None
@@ -174,6 +179,12 @@ def test_real_processes_never_log_secrets(live, tmp_path: Path) -> None:
         # the handshakes were logged (where the key used to leak), with the key masked
         assert "< x-api-key: [redacted]" in texts[0].lower(), tail(hub.log)
         assert "> x-api-key: [redacted]" in texts[1].lower(), tail(agent.daemon_log)
+    if os.environ.get("ORCHESTRATIA_LOG_FORMAT") == "json":
+        for name, text in (("hub", texts[0]), ("daemon", texts[1])):
+            records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+            assert len(records) > 10 and all({"time", "level", "logger", "message"} <= set(r) for r in records), name
+            plain = [line for line in text.splitlines() if line.strip() and not line.startswith(("{", " "))]
+            assert not [line for line in plain if " DEBUG " in line or " INFO " in line], (name, plain[:5])
     # and the key is not on any command line on this machine
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert api_key not in ps
