@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from orchestratia.protocol.policy import POLICY_VALUES, policy_choices
+
 DEFAULT_CONFIG_PATH = "/etc/orchestratia/config.yaml"
 SYSTEM_LOG_DIR = "/var/log/orchestratia"
 SYSTEM_PID_DIR = "/var/run/orchestratia"
@@ -94,8 +96,8 @@ class HumanConfig(_Section):
     @field_validator("approval_policy")
     @classmethod
     def _policy(cls, value: str) -> str:
-        if value not in ("none", "risky", "all"):
-            raise ValueError("must be none, risky or all")
+        if value not in POLICY_VALUES:
+            raise ValueError(f"must be {policy_choices()}")
         return value
 
 

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Optional
 import typer
 from . import render
 from .common import client, resolve_task_id, short_id
+from orchestratia.protocol.policy import POLICY_VALUES, policy_choices
+
 from .errors import CliError, guard
 from .render.stream import for_task
 from .watch import WATCH_EXIT_ERROR, watch_task
@@ -51,7 +53,7 @@ def create(
     agent: Annotated[Optional[str], typer.Option("--agent", "-a", help="Agent name or id; default: any online agent with the repo")] = None,
     runner: Annotated[Optional[str], typer.Option("--runner", help="claude, shell, ...; default: the agent's default runner")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Minutes before the task is stopped and ends timed_out")] = None,
-    approval_policy: Annotated[Optional[str], typer.Option("--approval-policy", help="none, risky or all: which tool calls a human approves (claude); default: the agent's")] = None,
+    approval_policy: Annotated[Optional[str], typer.Option("--approval-policy", help=f"{policy_choices()}: which tool calls a human approves (claude); default: the agent's")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (has `id`, `status`)")] = False,
 ) -> None:
     """Create a task; it runs as soon as a matching agent has room."""
@@ -65,8 +67,8 @@ def create(
     if timeout is not None:
         body["timeout_minutes"] = timeout_value(timeout)
     if approval_policy is not None:
-        if approval_policy not in ("none", "risky", "all"):
-            raise CliError(f"--approval-policy must be none, risky or all, not {approval_policy!r}")
+        if approval_policy not in POLICY_VALUES:
+            raise CliError(f"--approval-policy must be {policy_choices()}, not {approval_policy!r}")
         body["approval_policy"] = approval_policy
     with client() as hub:
         task = hub.create_task(body)

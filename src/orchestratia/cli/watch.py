@@ -3,19 +3,25 @@
 
 The stream replays stored output from an offset, then tails live output. If the
 connection drops before ``end``, we reconnect from the last event id (the next offset),
-so nothing is printed twice or skipped."""
+so nothing is printed twice or skipped.
+
+An ``output`` event is parsed as what the hub framed, ``protocol.events.TaskOutputEvent``;
+``status`` and ``end`` carry the task object, read leniently (any field may be missing)."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .client import HubClient
 from .errors import CliError
 from .render.safe import visible
 from .render.stream import OutputRenderer, PlainOutput
+
+if TYPE_CHECKING:
+    from orchestratia.protocol.events import TaskOutputEvent
 
 #: ``tasks watch`` exit status per final task status.
 WATCH_EXIT_CODES = {"completed": 0, "failed": 1, "cancelled": 2, "timed_out": 3, "lost": 4}
@@ -45,6 +51,22 @@ def _progress(task: dict[str, Any], seen: dict[str, Any], quiet: bool) -> None:
     sys.stderr.flush()
 
 
+def _output_event(data: str) -> TaskOutputEvent:
+    """The ``output`` event's data as the hub framed it (``TaskOutputEvent.sse_data()``)."""
+    # imported here: pydantic costs 0.5 s of the CLI's start (see common.is_uuid), and only
+    # `tasks watch` needs it
+    from pydantic import ValidationError
+
+    from orchestratia.protocol.events import TaskOutputEvent
+
+    try:
+        return TaskOutputEvent.model_validate_json(data or "{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "data"
+        raise ValueError(f"output event, {where}: {first.get('msg')}") from exc
+
+
 def watch_task(
     hub: HubClient, task_id: str, offset: int = 0, quiet: bool = False, renderer: OutputRenderer | None = None
 ) -> int:
@@ -68,10 +90,9 @@ def _follow(hub: HubClient, task_id: str, offset: int, quiet: bool, out: OutputR
                 if event.id and event.id.isdigit():
                     position = int(event.id)
                 if event.event == "output":
-                    payload = json.loads(event.data or "{}")
-                    out.feed(str(payload.get("text", "")))
-                    if "offset" in payload and "length" in payload:
-                        position = max(position, int(payload["offset"]) + int(payload["length"]))
+                    chunk = _output_event(event.data)
+                    out.feed(chunk.text)
+                    position = max(position, chunk.offset + chunk.length)
                 elif event.event == "status":
                     _progress(json.loads(event.data or "{}"), seen, quiet)
                 elif event.event == "end":
@@ -84,8 +105,8 @@ def _follow(hub: HubClient, task_id: str, offset: int, quiet: bool, out: OutputR
             if exc.status in (401, 403, 404):
                 raise CliError(exc.message, WATCH_EXIT_ERROR) from exc
             reason = exc.message
-        except (ValueError, json.JSONDecodeError) as exc:
-            raise CliError(f"the hub sent an event that is not valid JSON: {exc}", WATCH_EXIT_ERROR) from exc
+        except ValueError as exc:  # not JSON, or not the event it should be
+            raise CliError(f"the hub sent an event this CLI cannot read: {exc}", WATCH_EXIT_ERROR) from exc
         now = time.monotonic()
         if deadline is None:
             deadline = now + RECONNECT_DEADLINE_S

@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.hub.runtime import Runtime
-from orchestratia.hub.states import emit, transition
+from orchestratia.hub.states import push, transition
 from orchestratia.hub.store.models import Agent, Task, utcnow
 from orchestratia.hub.views import agent_status
-from orchestratia.protocol import AgentStatus, TaskStatus
+from orchestratia.protocol import AgentStatus, TaskStatus, WsRevoked
 
 UNFINISHED = (TaskStatus.QUEUED.value, TaskStatus.ASSIGNED.value, TaskStatus.RUNNING.value)
 REPLACED_ERROR = ("agent replaced by a new registration (agent register --replace): the daemon that ran this "
@@ -71,7 +71,7 @@ async def retire_key(session: AsyncSession, agent: Agent, now: datetime | None =
     its running tasks ``lost`` (nothing can report them with the old key; a late report from a
     daemon that adopts them with the new key is still accepted). Its assigned tasks stay: the
     new holder runs them. Returns how many tasks ended."""
-    emit(session, f"agent:{agent.id}", {"type": "revoked"})
+    push(session, agent.id, WsRevoked())
     running = (await session.execute(
         select(Task).where(Task.agent_id == agent.id, Task.status == TaskStatus.RUNNING.value).with_for_update()
     )).scalars().all()

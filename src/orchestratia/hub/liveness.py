@@ -42,6 +42,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import AgentStatus, TaskStatus
+from orchestratia.protocol.events import AgentEvent
 from orchestratia.protocol.shared import wait_set
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
@@ -173,7 +174,8 @@ class Liveness:
         finally:
             self._writing = {}
         for agent_id in online:
-            await self.store.bus.publish_safe("hub", {"kind": "agent", "id": agent_id, "status": "ONLINE"})
+            event = AgentEvent(id=agent_id, status=AgentStatus.ONLINE)
+            await self.store.bus.publish_safe(event.channel, event)
             self._kick(agent_id)
         if online:
             self._kick(None)
@@ -294,7 +296,8 @@ class Liveness:
             if previous is not None and previous != status:
                 if status != AgentStatus.ONLINE:
                     self.forget(agent.id)
-                await self.store.bus.publish_safe("hub", {"kind": "agent", "id": agent.id, "status": status.value})
+                event = AgentEvent(id=agent.id, status=status)
+                await self.store.bus.publish_safe(event.channel, event)
 
     async def stop(self) -> None:
         """Stop the writer, then write the contacts still in memory (also those it was writing)."""

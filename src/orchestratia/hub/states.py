@@ -5,8 +5,10 @@ already happened is a no-op (the API answers 200 again); any other transition th
 not allow raises :class:`TransitionConflict` (the API answers 409 naming the current status).
 Finishing or cancelling a task cancels its pending interventions.
 
-Side effects to publish after the commit (bus messages, a scheduler kick) are collected on the
-session with :func:`emit` / :func:`kick`; ``Store.write()`` (``store/transactions.py``) delivers them once committed.
+Side effects to publish after the commit are collected on the session: typed events
+(``protocol.events``) with :func:`emit`, hub → agent pushes (``protocol.pushes``) with
+:func:`push`, a scheduler wake-up with :func:`kick`; ``Store.write()``
+(``store/transactions.py``) delivers them once committed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import FINAL_STATUSES, InterventionStatus, TaskStatus, can_transition
 from orchestratia.hub.metrics import note_transition
+from orchestratia.protocol.events import AnyEvent, InterventionEvent, TaskEvent, TaskStatusEvent
+from orchestratia.protocol.pushes import AnyPush, agent_channel
 from orchestratia.hub.store.models import Intervention, Task, utcnow
 
 
@@ -35,9 +39,14 @@ class TransitionConflict(Exception):
         return f"task is {self.current}: cannot change it to {self.target.value}"
 
 
-def emit(session: AsyncSession, channel: str, message: dict[str, Any]) -> None:
-    """Publish ``message`` on ``channel`` once the session's transaction has committed."""
-    session.info.setdefault("events", []).append((channel, message))
+def emit(session: AsyncSession, event: AnyEvent) -> None:
+    """Publish ``event`` on its channel once the session's transaction has committed."""
+    session.info.setdefault("events", []).append((event.channel, event))
+
+
+def push(session: AsyncSession, agent_id: str, message: AnyPush) -> None:
+    """Push ``message`` to the agent (``agent:{id}``) once the transaction has committed."""
+    session.info.setdefault("events", []).append((agent_channel(agent_id), message))
 
 
 def kick(session: AsyncSession, agent_id: str | None = None) -> None:
@@ -45,8 +54,9 @@ def kick(session: AsyncSession, agent_id: str | None = None) -> None:
     session.info.setdefault("kick", set()).add(agent_id)
 
 
-def status_event(task: Task) -> dict[str, Any]:
-    return {"kind": "task", "id": task.id, "status": task.status, "agent_id": task.agent_id}
+def status_event(task: Task) -> TaskEvent:
+    """The ``hub`` event of the task as it is now."""
+    return TaskEvent(id=task.id, status=task.status, agent_id=task.agent_id)
 
 
 async def transition(
@@ -76,8 +86,8 @@ async def transition(
         task.waiting_for_human = False
         await cancel_pending_interventions(session, task.id)
     await session.flush()
-    emit(session, "hub", status_event(task))
-    emit(session, f"task:{task.id}", {"kind": "status", "status": task.status})
+    emit(session, status_event(task))
+    emit(session, TaskStatusEvent(task_id=task.id, status=task.status))
     if target != TaskStatus.RUNNING:  # room freed, a task to hand out, or a queued one
         kick(session, task.agent_id)
     return True
@@ -112,4 +122,4 @@ async def cancel_pending_interventions(session: AsyncSession, task_id: str) -> N
         .execution_options(synchronize_session=False)
     )
     for intervention_id in ids:
-        emit(session, "hub", {"kind": "intervention", "id": intervention_id, "status": "cancelled", "task_id": task_id})
+        emit(session, InterventionEvent(id=intervention_id, status=InterventionStatus.CANCELLED, task_id=task_id))

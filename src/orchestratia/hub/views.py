@@ -69,9 +69,9 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
     }
 
 
-def task_payload(task: Task) -> dict[str, Any]:
+def task_payload(task: Task) -> TaskPayload:
     """The task as ``poll`` returns it and ``task_assigned`` carries it."""
-    payload = TaskPayload(
+    return TaskPayload(
         id=task.id,
         title=task.title,
         spec=task.spec,
@@ -82,7 +82,6 @@ def task_payload(task: Task) -> dict[str, Any]:
         created_at=task.created_at,
         approval_policy=task.approval_policy,
     )
-    return payload.model_dump(mode="json")
 
 
 def intervention_view(item: Intervention, task: Task | None, agent_name: str | None) -> dict[str, Any]:

@@ -37,6 +37,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from orchestratia.protocol.events import AnyEvent, InterventionEvent, TaskEvent
+
 log = logging.getLogger(__name__)
 
 EVENTS = ("intervention.requested", "intervention.answered", "intervention.cancelled", "intervention.withdrawn",
@@ -95,13 +97,12 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     return bool(header) and hmac.compare_digest(sign(secret, body), header or "")
 
 
-def event_name(message: dict[str, Any]) -> str | None:
-    """The webhook event for a ``hub`` channel message, or None."""
-    kind, status = message.get("kind"), message.get("status")
-    if kind == "intervention":
+def event_name(event: AnyEvent) -> str | None:
+    """The webhook event for a ``hub`` channel event, or None."""
+    if isinstance(event, InterventionEvent):
         return {"pending": "intervention.requested", "answered": "intervention.answered",
-                "cancelled": "intervention.cancelled", "withdrawn": "intervention.withdrawn"}.get(str(status))
-    if kind == "task" and status in FINAL_TASK_STATUSES:
+                "cancelled": "intervention.cancelled", "withdrawn": "intervention.withdrawn"}.get(event.status.value)
+    if isinstance(event, TaskEvent) and event.status.value in FINAL_TASK_STATUSES:
         return "task.finished"
     return None
 
@@ -197,9 +198,10 @@ class WebhookDispatcher:
 
     # ---------------------------------------------------------------- events
 
-    async def handle(self, message: dict[str, Any]) -> int:
-        """Queue the deliveries for one ``hub`` message; returns how many were queued."""
-        event = event_name(message)
+    async def handle(self, hub_event: AnyEvent) -> int:
+        """Queue the deliveries for one ``hub`` channel event; returns how many were queued."""
+        event = event_name(hub_event)
+        message = hub_event.to_dict()
         if event is None:
             return 0
         wanted = [t for t in self.targets if t.wants(event)]

@@ -12,24 +12,13 @@ integers.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from .events import TokenStatus
+from .policy import ApprovalPolicy as ApprovalPolicy  # stdlib only (see .policy); an admin object
 from .wire import AgentStatus, InterventionStatus, Minutes, TaskStatus
-
-
-class ApprovalPolicy(str, Enum):
-    """Which tool calls of a claude task a human approves (docs/human-in-the-loop.md)."""
-
-    NONE = "none"  # none: the agent runs every tool call
-    RISKY = "risky"  # edits, and shell commands that are not plainly read-only
-    ALL = "all"  # every tool call
-
-    def __str__(self) -> str:  # "risky", not "ApprovalPolicy.RISKY", in f-strings and logs
-        return self.value
 
 
 #: the longest task title, and the longest ``timeout_minutes`` (one week)

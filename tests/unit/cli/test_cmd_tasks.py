@@ -111,7 +111,7 @@ CLAUDE_OUTPUT = "\n".join(json.dumps(e) for e in [
 
 
 def claude_task_hub(hub, runner: str = "claude") -> None:
-    body = sse(("output", {"offset": 0, "length": len(CLAUDE_OUTPUT), "text": CLAUDE_OUTPUT}),
+    body = sse(("output", {"offset": 0, "length": len(CLAUDE_OUTPUT), "stream": "stdout", "text": CLAUDE_OUTPUT}),
                ("end", {**TASK, "status": "completed"}))
 
     def handler(request: httpx.Request) -> httpx.Response:

@@ -74,3 +74,11 @@ def test_status_changes_go_to_stderr_once(capsys) -> None:
     captured = capsys.readouterr()
     assert captured.out == "x"
     assert captured.err.count("[task running on dev-1]") == 1 and "[task assigned on dev-1]" in captured.err
+
+
+@pytest.mark.parametrize("data", ["{not json", json.dumps({"offset": 0, "text": "no length"})])
+def test_an_output_event_it_cannot_read_ends_the_watch_with_5(data) -> None:
+    """Not JSON, or not the hub's output event: a clear error, exit status 5 (not a traceback)."""
+    with pytest.raises(CliError, match="the hub sent an event this CLI cannot read") as info:
+        watch_mod.watch_task(FakeHub([[SseEvent("output", data, None)]]), "t")
+    assert info.value.exit_code == 5

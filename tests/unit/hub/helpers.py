@@ -97,12 +97,14 @@ class Api:
 
 
 async def next_message(sub: Any, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
-    """The next bus message whose fields equal ``match`` (others are skipped)."""
+    """The JSON of the next bus message (a typed event or push) whose fields equal ``match``
+    (others are skipped)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         left = deadline - loop.time()
-        message = await sub.get(timeout=max(0.01, left))
+        model = await sub.get(timeout=max(0.01, left))
+        message = model.model_dump(mode="json") if model is not None else None
         if message is not None and all(message.get(k) == v for k, v in match.items()):
             return message
         if loop.time() > deadline:

@@ -44,3 +44,20 @@ async def test_binary_output_is_stored_byte_for_byte(api: Api, hub) -> None:
     assert (await append_output(hub.store, agent["id"], task["id"], raw, offset=0)).status == STORED
     r = await api.client.get(f"/api/admin/tasks/{task['id']}/output", headers=api.headers)
     assert r.content == raw
+
+
+def test_the_sse_framing_of_events() -> None:
+    """``output_sse`` spells the data from the fields (a per-chunk fast path): it must be what
+    ``TaskOutputEvent.sse_data()`` says; a ``hub`` event is ``event: <kind>`` with its JSON."""
+    import json
+
+    from orchestratia.hub.task_output import hub_event_sse, output_sse, sse
+    from orchestratia.protocol.events import InterventionEvent, TaskOutputEvent
+
+    event = TaskOutputEvent.of_bytes("t", 5, "é\x00\n".encode(), "stderr")
+    assert output_sse(event) == sse("output", event.sse_data(), 5 + 4)
+    assert output_sse(event).startswith(b"id: 9\nevent: output\ndata: ")
+    asked = InterventionEvent(id="i", status="pending", task_id="t")
+    framed = hub_event_sse(asked).decode()
+    assert framed.startswith("event: intervention\ndata: ") and framed.endswith("\n\n")
+    assert json.loads(framed.split("data: ", 1)[1]) == {"kind": "intervention", "id": "i", "status": "pending", "task_id": "t"}

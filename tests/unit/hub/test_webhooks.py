@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from orchestratia.hub.events.in_process import InProcessBus
+from orchestratia.protocol.events import AgentEvent, InterventionEvent, TaskEvent
 from orchestratia.hub.webhooks import (
     SIGNATURE_HEADER,
     WebhookDispatcher,
@@ -73,8 +74,8 @@ async def test_signed_delivery_from_the_bus(receiver: Receiver) -> None:
     dispatcher = WebhookDispatcher(targets, describe=describe, public_url="http://hub:8000", backoff_base=0.01)
     await dispatcher.start(bus)
     try:
-        await bus.publish("hub", {"kind": "agent", "id": "a", "status": "ONLINE"})  # not a webhook event
-        await bus.publish("hub", {"kind": "intervention", "id": "i1", "status": "pending", "task_id": "t1"})
+        await bus.publish("hub", AgentEvent(id="a", status="ONLINE"))  # not a webhook event
+        await bus.publish("hub", InterventionEvent(id="i1", status="pending", task_id="t1"))
         await wait_for(lambda: receiver.requests, what="a delivery")
         await dispatcher.drain()
     finally:
@@ -109,10 +110,10 @@ async def test_a_withdrawn_question_is_followed_up(receiver: Receiver) -> None:
     dispatcher = WebhookDispatcher(targets, describe=describe, backoff_base=0.01)
     await dispatcher.start(bus)
     try:
-        await bus.publish("hub", {"kind": "intervention", "id": "i1", "status": "pending", "task_id": "t1"})
+        await bus.publish("hub", InterventionEvent(id="i1", status="pending", task_id="t1"))
         await wait_for(lambda: len(receiver.requests) == 2, what="both targets told of the request")
         status["i1"] = "withdrawn"
-        await bus.publish("hub", {"kind": "intervention", "id": "i1", "status": "withdrawn", "task_id": "t1"})
+        await bus.publish("hub", InterventionEvent(id="i1", status="withdrawn", task_id="t1"))
         await wait_for(lambda: len(receiver.requests) == 3, what="the withdrawn follow-up")
         await dispatcher.drain()
     finally:
@@ -135,15 +136,15 @@ async def test_retries_with_backoff_then_gives_up_on_4xx(receiver: Receiver) -> 
     await dispatcher.start(bus)
     try:
         receiver.fail_with = [500, 503, 429]
-        await bus.publish("hub", {"kind": "task", "id": "t1", "status": "completed"})
-        await bus.publish("hub", {"kind": "task", "id": "t2", "status": "running"})  # not final: no event
-        await bus.publish("hub", {"kind": "intervention", "id": "i", "status": "pending"})  # filtered out
+        await bus.publish("hub", TaskEvent(id="t1", status="completed", agent_id=None))
+        await bus.publish("hub", TaskEvent(id="t2", status="running", agent_id="a"))  # not final: no event
+        await bus.publish("hub", InterventionEvent(id="i", status="pending", task_id="t2"))  # filtered out
         await wait_for(lambda: dispatcher.delivered == 1, what="delivery after retries")
         assert len(receiver.requests) == 4
         bodies = {r[2] for r in receiver.requests}
         assert len(bodies) == 1  # the same signed body each attempt
         receiver.fail_with = [404]
-        await bus.publish("hub", {"kind": "task", "id": "t3", "status": "failed"})
+        await bus.publish("hub", TaskEvent(id="t3", status="failed", agent_id=None))
         await wait_for(lambda: dispatcher.failed == 1, what="giving up on 404")
         assert len(receiver.requests) == 5
     finally:
@@ -156,7 +157,7 @@ async def test_unreachable_receiver_fails_after_max_attempts() -> None:
     bus = InProcessBus()
     await dispatcher.start(bus)
     try:
-        await bus.publish("hub", {"kind": "intervention", "id": "i", "status": "answered", "response": "y"})
+        await bus.publish("hub", InterventionEvent(id="i", status="answered", task_id="t"))
         await asyncio.wait_for(dispatcher.drain(), 20)
         assert dispatcher.failed == 1 and dispatcher.delivered == 0
     finally:

@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchestratia.agent.human import wire
+from orchestratia.protocol.policy import POLICY_VALUES, ApprovalPolicy
 
-POLICIES = ("none", "risky", "all")
+POLICIES = POLICY_VALUES
 Action = Literal["allow", "ask", "deny"]
 Decision = Literal["pass", "ask", "deny"]
 
@@ -121,9 +122,9 @@ def evaluate(policy: str, rules: list[Rule], tool_name: str, tool_input: Any, cw
         for rule in rules:
             if rule.action == action and rule.matches(tool_name, tool_input):
                 return ("pass" if action == "allow" else action), f"rule '{rule.text}'"  # type: ignore[return-value]
-    if policy == "none":
+    if policy == ApprovalPolicy.NONE:
         return "pass", "approval policy 'none'"
-    if policy == "risky":
+    if policy == ApprovalPolicy.RISKY:
         risky, why = _is_risky(tool_name, tool_input, cwd)
         return ("ask" if risky else "pass"), why
     return "ask", f"approval policy '{policy}' asks for every tool call"

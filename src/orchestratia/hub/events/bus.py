@@ -1,7 +1,13 @@
 """Pub/sub for pushes and live viewers: :class:`InProcessBus` or :class:`RedisBus`.
 
-Channels (docs/architecture.md): ``agent:{id}`` (hub → daemon pushes), ``task:{id}``
-(output and status for live viewers), ``hub`` (task/agent/intervention changes).
+Channels (docs/architecture.md): ``agent:{id}`` (hub → daemon pushes, :mod:`protocol.pushes`),
+``task:{id}`` (output and status for live viewers) and ``hub`` (task/agent/intervention/token
+changes), both :mod:`protocol.events`.
+
+Only those typed models travel: ``publish`` takes one, a subscription yields them. In one
+process the model object itself is handed over (it is never mutated: events are frozen, pushes
+are only read); :class:`RedisBus` serialises it once (its JSON, ``model_dump(mode="json")``) and
+parses it back on the other side with :func:`decode`, by channel.
 
 A subscription is registered when ``subscribe`` returns (for Redis: the server confirmed
 it), so a caller can subscribe first and then read the store without missing anything.
@@ -16,22 +22,37 @@ import abc
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Union
+
+from orchestratia.protocol.events import AnyEvent, parse_event
+from orchestratia.protocol.pushes import AGENT_CHANNEL_PREFIX, AnyPush, parse_push
 
 log = logging.getLogger(__name__)
+
+#: what travels on the bus: a hub event or a hub → agent push
+Message = Union[AnyEvent, AnyPush]
+
+
+def decode(channel: str, data: bytes | str) -> Message:
+    """The message ``data`` (JSON) published on ``channel``: a push on ``agent:{id}``, else an
+    event (a ``task:{id}`` event gets its task id from the channel). Raises
+    ``pydantic.ValidationError`` for anything else."""
+    if channel.startswith(AGENT_CHANNEL_PREFIX):
+        return parse_push(data)
+    return parse_event(data, channel=channel)
 
 
 class Subscription(abc.ABC):
     """Messages of one channel, in publish order."""
 
     @abc.abstractmethod
-    async def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+    async def get(self, timeout: float | None = None) -> Message | None:
         """The next message, or None when ``timeout`` passed first."""
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+    def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate()
 
-    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+    async def _iterate(self) -> AsyncIterator[Message]:
         while True:
             message = await self.get()
             if message is not None:
@@ -43,12 +64,12 @@ class EventBus(abc.ABC):
     errors = 0
 
     @abc.abstractmethod
-    async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
+    async def publish(self, channel: str, message: Message) -> None: ...
 
     @abc.abstractmethod
     def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
 
-    async def publish_safe(self, channel: str, message: dict[str, Any]) -> None:
+    async def publish_safe(self, channel: str, message: Message) -> None:
         """Publish; a failure is logged, never raised (the store is the truth: a lost live
         message is re-read from it later)."""
         try:

@@ -1,29 +1,28 @@
-"""The bus of a single hub process: messages are handed to subscribers' queues directly."""
+"""The bus of a single hub process: the published models are handed to subscribers' queues
+directly (no serialisation)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
-
-from orchestratia.hub.events.bus import EventBus, Subscription
+from orchestratia.hub.events.bus import EventBus, Message, Subscription
 
 QUEUE_SIZE = 10_000
 
 
 class _QueueSubscription(Subscription):
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        self.queue: asyncio.Queue[Message] = asyncio.Queue(QUEUE_SIZE)
         self.overflowed = False
 
-    def put(self, message: dict[str, Any]) -> None:
+    def put(self, message: Message) -> None:
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
             self.overflowed = True  # a slow reader loses live messages, never the store
 
-    async def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+    async def get(self, timeout: float | None = None) -> Message | None:
         if timeout is None:
             return await self.queue.get()
         try:
@@ -38,7 +37,7 @@ class InProcessBus(EventBus):
     def __init__(self) -> None:
         self._subscribers: dict[str, set[_QueueSubscription]] = {}
 
-    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+    async def publish(self, channel: str, message: Message) -> None:
         for sub in list(self._subscribers.get(channel, ())):
             sub.put(message)
 

@@ -9,17 +9,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
-from orchestratia.hub.events.bus import EventBus, Subscription
+from orchestratia.hub.events.bus import EventBus, Message, Subscription, decode
 
 log = logging.getLogger(__name__)
 
 
 class _RedisSubscription(Subscription):
-    def __init__(self, pubsub: Any) -> None:
+    def __init__(self, pubsub: Any, channel: str) -> None:
         self.pubsub = pubsub
+        self.channel = channel
 
-    async def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+    async def get(self, timeout: float | None = None) -> Message | None:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
@@ -27,9 +29,9 @@ class _RedisSubscription(Subscription):
             raw = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
             if raw is not None and raw.get("type") == "message":
                 try:
-                    return orjson.loads(raw["data"])
-                except orjson.JSONDecodeError:
-                    log.warning("dropping a non-JSON message on %s", raw.get("channel"))
+                    return decode(self.channel, raw["data"])
+                except ValidationError as exc:  # another version's or a stranger's message
+                    log.warning("dropping a message on %s that is not one of ours (%s)", self.channel, exc.errors()[0]["msg"])
                     continue
             if deadline is not None and loop.time() >= deadline:
                 return None
@@ -44,8 +46,10 @@ class RedisBus(EventBus):
         self.prefix = prefix
         self.client = aioredis.from_url(url)
 
-    async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self.client.publish(self.prefix + channel, orjson.dumps(message))
+    async def publish(self, channel: str, message: Message) -> None:
+        # orjson of the dict, not model_dump_json(): for a 64 KiB output event 16 us against 150 us
+        # (pydantic's JSON string escaping); same JSON
+        await self.client.publish(self.prefix + channel, orjson.dumps(message.model_dump(mode="json")))
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
@@ -53,7 +57,7 @@ class RedisBus(EventBus):
         try:
             await pubsub.subscribe(self.prefix + channel)
             await self._confirmed(pubsub)
-            yield _RedisSubscription(pubsub)
+            yield _RedisSubscription(pubsub, channel)
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.unsubscribe()

@@ -17,9 +17,13 @@ only happens if nothing was noted since that poll began (:attr:`AssignedIndex.ep
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
+from orchestratia.protocol.events import TaskEvent
 from orchestratia.hub.store.queries import agents_with_assigned_tasks
 
 
@@ -48,9 +52,8 @@ class AssignedIndex:
         if epoch == self.epoch:
             self._agents.discard(agent_id)
 
-    def note_events(self, events: list[tuple[str, dict]]) -> None:
+    def note_events(self, events: Iterable[tuple[str, Any]]) -> None:
         """Note the agents of the ``assigned`` task events a transaction published."""
-        for channel, message in events:
-            if channel == "hub" and message.get("kind") == "task" and message.get("status") == TaskStatus.ASSIGNED.value:
-                if message.get("agent_id"):
-                    self.note(message["agent_id"])
+        for _channel, event in events:
+            if isinstance(event, TaskEvent) and event.status is TaskStatus.ASSIGNED and event.agent_id:
+                self.note(event.agent_id)

@@ -21,6 +21,8 @@ import contextlib
 import logging
 from datetime import datetime
 
+from orchestratia.protocol import WsTaskAssigned
+from orchestratia.protocol.pushes import agent_channel
 from orchestratia.protocol.shared import wait_set
 from orchestratia.hub.liveness import Liveness
 from orchestratia.hub.scheduler.assigned_index import AssignedIndex
@@ -150,7 +152,7 @@ class Scheduler:
                 return
             tasks = await offerable_tasks(session, agent)
         for task in tasks:
-            await self.store.bus.publish_safe(f"agent:{agent_id}", {"type": "task_assigned", "task": task_payload(task)})
+            await self.store.bus.publish_safe(agent_channel(agent_id), WsTaskAssigned(task=task_payload(task)))
 
     async def _purge_sessions(self, now: datetime) -> None:
         """Expired admin sessions, deleted at most every ``SESSION_PURGE_S``."""

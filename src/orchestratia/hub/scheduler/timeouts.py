@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from orchestratia.protocol import TaskStatus
-from orchestratia.hub.states import emit, transition
+from orchestratia.protocol import TaskStatus, WsTaskCancel
+from orchestratia.hub.states import push, transition
 from orchestratia.hub.store.models import AdminSession, Task
 from orchestratia.hub.store.transactions import Store
 
@@ -32,7 +32,7 @@ async def check_timeouts(store: Store, now: datetime) -> int:
             reason = f"timed out after {task.timeout_minutes:g} minutes"
             await transition(session, task, TaskStatus.TIMED_OUT, now=now, error=reason, cancel_reason=reason)
             if task.agent_id:
-                emit(session, f"agent:{task.agent_id}", {"type": "task_cancel", "task_id": task.id, "reason": reason})
+                push(session, task.agent_id, WsTaskCancel(task_id=task.id, reason=reason))
     return len(due)
 
 

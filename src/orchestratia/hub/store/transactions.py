@@ -1,8 +1,8 @@
 """The store as the hub's code uses it: read transactions, and write transactions whose side
 effects go out once committed.
 
-Inside a write, code collects bus messages with ``states.emit`` and scheduler kicks with
-``states.kick``; :meth:`Store.write` publishes them only after the commit, so no reader ever
+Inside a write, code collects typed bus messages with ``states.emit`` (events) and
+``states.push`` (hub → agent pushes) and scheduler kicks with ``states.kick``; :meth:`Store.write` publishes them only after the commit, so no reader ever
 hears of a change it cannot read yet, and a rolled-back change is never announced.
 """
 
@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:
-    from orchestratia.hub.events.bus import EventBus
+    from orchestratia.hub.events.bus import EventBus, Message
     from orchestratia.hub.metrics import HubMetrics
     from orchestratia.hub.store.engine import Database
 
 #: ``(channel, message)`` pairs a transaction emitted
-Events = list[tuple[str, dict[str, Any]]]
+Events = list[tuple[str, "Message"]]
 
 
 class Store:

@@ -8,6 +8,8 @@ import uuid
 import pytest
 
 from orchestratia.hub.events.bus import EventBus
+from orchestratia.protocol import WsTaskCancel
+from orchestratia.protocol.events import AgentEvent, TaskOutputEvent
 from orchestratia.hub.events.in_process import InProcessBus
 from orchestratia.hub.events.redis_bus import RedisBus
 
@@ -23,32 +25,39 @@ async def bus(request: pytest.FixtureRequest):
     await instance.close()
 
 
+def _output(i: int) -> TaskOutputEvent:
+    return TaskOutputEvent.of_bytes("1", i, "✓".encode())
+
+
 async def test_subscribe_then_publish_in_order(bus: EventBus) -> None:
+    """Typed events in, the same typed events out (a task channel's event gets its task id back
+    from the channel when it crossed Redis as JSON)."""
     async with bus.subscribe("task:1") as sub, bus.subscribe("task:2") as other:
         for i in range(50):
-            await bus.publish("task:1", {"n": i, "text": "✓"})
+            await bus.publish("task:1", _output(i))
         got = [await sub.get(timeout=5) for _ in range(50)]
-        assert got == [{"n": i, "text": "✓"} for i in range(50)]
+        assert got == [_output(i) for i in range(50)]
+        assert all(event.task_id == "1" for event in got)
         assert await other.get(timeout=0.05) is None
 
 
 async def test_no_subscriber_no_error_and_unsubscribe(bus: EventBus) -> None:
-    await bus.publish("nobody", {"x": 1})
-    async with bus.subscribe("c") as sub:
+    await bus.publish("hub", AgentEvent(id="1", status="ONLINE"))
+    async with bus.subscribe("hub") as sub:
         pass
-    await bus.publish("c", {"x": 2})
-    async with bus.subscribe("c") as sub:
-        await bus.publish("c", {"x": 3})
-        assert await sub.get(timeout=5) == {"x": 3}
+    await bus.publish("hub", AgentEvent(id="2", status="ONLINE"))
+    async with bus.subscribe("hub") as sub:
+        await bus.publish("hub", AgentEvent(id="3", status="ONLINE"))
+        assert await sub.get(timeout=5) == AgentEvent(id="3", status="ONLINE")
 
 
 async def test_async_iteration(bus: EventBus) -> None:
-    async with bus.subscribe("it") as sub:
-        await bus.publish("it", {"a": 1})
-        await bus.publish("it", {"a": 2})
+    async with bus.subscribe("hub") as sub:
+        await bus.publish("hub", AgentEvent(id="1", status="ONLINE"))
+        await bus.publish("hub", AgentEvent(id="2", status="OFFLINE"))
         seen = []
         async for message in sub:
-            seen.append(message["a"])
+            seen.append(int(message.id))
             if len(seen) == 2:
                 break
         assert seen == [1, 2]
@@ -61,8 +70,8 @@ async def test_hub_on_redis_pushes_across_buses(settings_factory, redis_url) -> 
     one, two = RedisBus(redis_url, prefix), RedisBus(redis_url, prefix)
     try:
         async with two.subscribe("agent:x") as sub:
-            await one.publish("agent:x", {"type": "task_cancel", "task_id": "t", "reason": "r"})
-            assert await asyncio.wait_for(sub.get(), 5) == {"type": "task_cancel", "task_id": "t", "reason": "r"}
+            await one.publish("agent:x", WsTaskCancel(task_id="t", reason="r"))
+            assert await asyncio.wait_for(sub.get(), 5) == WsTaskCancel(task_id="t", reason="r")
     finally:
         await one.close()
         await two.close()
@@ -110,3 +119,19 @@ async def test_whole_hub_on_redis_pushes_and_streams(settings_factory, redis_url
                                 return
 
                     await asyncio.wait_for(seen(), 10)
+
+
+@pytest.mark.redis
+async def test_redis_drops_a_message_that_is_not_one_of_ours(redis_url, caplog) -> None:
+    """Another version's (or a stranger's) message on our channel is logged and skipped; the
+    next message still arrives."""
+    bus = RedisBus(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+    try:
+        async with bus.subscribe("hub") as sub:
+            await bus.client.publish(bus.prefix + "hub", b'{"kind": "weather", "sky": "blue"}')
+            await bus.client.publish(bus.prefix + "hub", b"not json")
+            await bus.publish("hub", AgentEvent(id="a", status="ONLINE"))
+            assert await sub.get(timeout=5) == AgentEvent(id="a", status="ONLINE")
+        assert sum("not one of ours" in r.getMessage() for r in caplog.records) == 2
+    finally:
+        await bus.close()

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Response
 from sqlalchemy import select
 
-from orchestratia.protocol import TaskStatus
+from orchestratia.protocol import AgentStatus, TaskStatus, WsRevoked
+from orchestratia.protocol.events import AgentEvent
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.runtime import Runtime
-from orchestratia.hub.states import emit, transition
+from orchestratia.hub.states import emit, push, transition
 from orchestratia.hub.store.models import Agent, Task, utcnow
 from orchestratia.hub.store.queries import find_agent, running_task_ids
 from orchestratia.hub.views import agent_view
@@ -57,8 +58,8 @@ async def revoke_agent(agent_id: str, hub: Runtime = Depends(get_hub)) -> dict[s
             ).scalars().all()
             for task in assigned:
                 await transition(session, task, TaskStatus.QUEUED)
-            emit(session, "hub", {"kind": "agent", "id": agent.id, "status": "REVOKED"})
-            emit(session, f"agent:{agent.id}", {"type": "revoked"})
+            emit(session, AgentEvent(id=agent.id, status=AgentStatus.REVOKED))
+            push(session, agent.id, WsRevoked())
         await session.flush()
         running = await running_task_ids(session, [agent.id])
     hub.liveness.forget(agent.id)
@@ -88,7 +89,7 @@ async def delete_agent(agent_id: str, hub: Runtime = Depends(get_hub)) -> Respon
             raise HTTPException(409, detail=f"agent {agent.name!r} has {busy} task(s) assigned or running: "
                                             "cancel them or wait until they end, then delete it")
         if agent.revoked_at is None:
-            emit(session, f"agent:{agent.id}", {"type": "revoked"})  # closes a WebSocket it may still hold
+            push(session, agent.id, WsRevoked())  # closes a WebSocket it may still hold
         await session.delete(agent)
     hub.liveness.forget(agent.id)
     return Response(status_code=204)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
+from orchestratia.protocol.admin import LoginRequest
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.auth import authenticate, create_admin_session, current_admin, delete_admin_session
 from orchestratia.hub.runtime import Runtime
@@ -15,13 +15,7 @@ from orchestratia.hub.store.models import Admin
 from orchestratia.hub.views import iso
 
 
-class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    username: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=1, max_length=1000)
-
-
-async def login(body: LoginBody, request: Request, hub: Runtime = Depends(get_hub)) -> Any:
+async def login(body: LoginRequest, request: Request, hub: Runtime = Depends(get_hub)) -> Any:
     ip = request.client.host if request.client else "?"
     if hub.limiter.blocked(body.username, ip):
         retry = hub.limiter.retry_after(body.username, ip)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, select
 
-from orchestratia.protocol import InterventionStatus
+from orchestratia.protocol import InterventionStatus, WsInterventionAnswered
+from orchestratia.protocol.admin import InterventionAnswer
+from orchestratia.protocol.events import InterventionEvent
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.auth import current_admin
 from orchestratia.hub.runtime import Runtime
-from orchestratia.hub.states import emit
+from orchestratia.hub.states import emit, push
 from orchestratia.hub.store.models import Admin, Intervention, Task, utcnow
 from orchestratia.hub.store.queries import agent_names
 from orchestratia.hub.views import intervention_view
@@ -22,11 +23,6 @@ from orchestratia.hub.views import intervention_view
 #: the 409 for an answer to a question the agent withdrew (the dashboard recognises "withdrawn")
 WITHDRAWN_DETAIL = ("intervention withdrawn: the agent stopped waiting for an answer (e.g. its own timeout), "
                     "so this answer would reach no one and was not saved")
-
-
-class AnswerBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    response: str = Field(min_length=1, max_length=100_000)
 
 
 def add_routes(api: APIRouter) -> None:
@@ -82,7 +78,7 @@ async def get_intervention(intervention_id: str, hub: Runtime = Depends(get_hub)
 
 
 async def answer(
-    intervention_id: str, body: AnswerBody, hub: Runtime = Depends(get_hub), admin: Admin = Depends(current_admin)
+    intervention_id: str, body: InterventionAnswer, hub: Runtime = Depends(get_hub), admin: Admin = Depends(current_admin)
 ) -> dict[str, Any]:
     async with hub.store.write() as session:
         item, task = await _load(session, intervention_id, lock=True)
@@ -107,8 +103,8 @@ async def answer(
         ).first()
         task.waiting_for_human = still_pending is not None
         await session.flush()
-        emit(session, "hub", {"kind": "intervention", "id": item.id, "status": item.status, "task_id": task.id})
+        emit(session, InterventionEvent(id=item.id, status=item.status, task_id=task.id))
         if task.agent_id:
-            message = {"type": "intervention_answered", "intervention_id": item.id, "task_id": task.id}
-            emit(session, f"agent:{task.agent_id}", {**message, "response": body.response})
+            answer = WsInterventionAnswered(intervention_id=item.id, task_id=task.id, response=body.response)
+            push(session, task.agent_id, answer)
         return (await _views(session, [(item, task)]))[0]

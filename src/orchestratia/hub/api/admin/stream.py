@@ -4,7 +4,8 @@ Task stream: subscribe to ``task:{id}`` first, then replay the store from the re
 then tail live chunks, dropping what was already sent (offset < sent) and re-reading the store
 on any gap, so the client sees every byte exactly once. ``id:`` is the next offset.
 
-Both streams end when the admin session that opened them ends (checked every keep-alive period).
+The bus hands over typed events (``protocol.events``; a replica's arrive parsed by the Redis
+bus), framed by ``task_output``'s SSE functions. Both streams end when the admin session that opened them ends (checked every keep-alive period).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 
 from orchestratia.protocol import FINAL_STATUSES, TaskStatus
+from orchestratia.protocol.events import HUB_CHANNEL, TaskOutputEvent, TaskStatusEvent, task_channel
 from orchestratia.hub.api.admin.tasks import load_task, show
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.api.responses import EventStreamResponse
@@ -23,7 +25,7 @@ from orchestratia.hub.auth import SessionWatch
 from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.shutdown import Stopping, next_or_stop
 from orchestratia.hub.store.queries import read_output, slice_from
-from orchestratia.hub.task_output import output_event, output_fields, output_payload, sse, sse_comment
+from orchestratia.hub.task_output import hub_event_sse, output_sse, sse, sse_comment
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 REPLAY_BATCH = 1024 * 1024
@@ -76,7 +78,7 @@ class TaskStream:
             for chunk in chunks:
                 data = slice_from(chunk, self.sent)
                 if data:
-                    yield output_event(output_fields(self.sent, data, chunk.stream))
+                    yield output_sse(TaskOutputEvent.of_bytes(self.task_id, self.sent, data, chunk.stream))
                     self.sent += len(data)
 
     def _final(self) -> bool:
@@ -89,7 +91,7 @@ class TaskStream:
 
     async def _events(self) -> AsyncIterator[bytes]:
         keepalive = self.hub.settings.sse_keepalive_s
-        async with self.hub.bus.subscribe(f"task:{self.task_id}") as sub:
+        async with self.hub.bus.subscribe(task_channel(self.task_id)) as sub:
             yield sse("status", await self._refresh(), self.sent)
             async for event in self._catch_up():
                 yield event
@@ -110,20 +112,19 @@ class TaskStream:
                 async for event in self._on_message(message):
                     yield event
 
-    async def _on_message(self, message: dict[str, Any]) -> AsyncIterator[bytes]:
-        if message.get("kind") == "output":
-            start, length = int(message.get("offset", 0)), int(message.get("length", 0))
+    async def _on_message(self, message: object) -> AsyncIterator[bytes]:
+        if isinstance(message, TaskOutputEvent):
+            start, length = message.offset, message.length
             if start + length <= self.sent:
                 return  # already sent (replayed from the store)
-            if start == self.sent and isinstance(message.get("text"), str):
-                payload = output_payload(start, length, message.get("stream", "stdout"), message["text"])
+            if start == self.sent:
                 self.sent = start + length
-                yield output_event(payload)
+                yield output_sse(message)
                 return
             async for event in self._catch_up():  # a gap or an overlap: the store decides
                 yield event
             return
-        if message.get("kind") == "status":
+        if isinstance(message, TaskStatusEvent):
             async for event in self._catch_up():
                 yield event
             yield sse("status", await self._refresh(), self.sent)
@@ -139,7 +140,7 @@ async def stream_events(request: Request, hub: Runtime = Depends(get_hub)) -> Ev
 
 async def _hub_events(hub: Runtime, watch: SessionWatch) -> AsyncIterator[bytes]:
     keepalive = hub.settings.sse_keepalive_s
-    async with hub.bus.subscribe("hub") as sub:
+    async with hub.bus.subscribe(HUB_CHANNEL) as sub:
         yield sse_comment("connected")
         while True:
             if await watch.ended():
@@ -152,4 +153,4 @@ async def _hub_events(hub: Runtime, watch: SessionWatch) -> AsyncIterator[bytes]
             if message is None:
                 yield KEEP_ALIVE
                 continue
-            yield sse(str(message.get("kind", "message")), message)
+            yield hub_event_sse(message)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Literal
+from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from starlette.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from orchestratia.protocol import TaskStatus
+from orchestratia.protocol import TaskStatus, WsTaskCancel
+from orchestratia.protocol.admin import TaskCancel, TaskCreate
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub import output_window
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.api.responses import OctetStreamResponse
 from orchestratia.hub.auth import current_admin
 from orchestratia.hub.runtime import Runtime
-from orchestratia.hub.states import TransitionConflict, emit, kick, status_event, transition
+from orchestratia.hub.states import TransitionConflict, emit, kick, push, status_event, transition
 from orchestratia.hub.store.models import Admin, Task, utcnow
 from orchestratia.hub.store.queries import agent_names, find_agent, read_output, slice_from
 from orchestratia.hub.views import task_view
@@ -26,22 +26,6 @@ log = logging.getLogger(__name__)
 
 #: the raw output is streamed from the store in reads of about this many bytes
 OUTPUT_BATCH_BYTES = 1024 * 1024
-
-
-class TaskCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    title: str = Field(min_length=1, max_length=500)
-    spec: str = Field(min_length=1)
-    target_repo: str | None = Field(default="", max_length=200)
-    agent: str | None = Field(default=None, max_length=200)
-    runner: str | None = Field(default=None, max_length=50)
-    timeout_minutes: float | None = Field(default=None, gt=0, le=7 * 24 * 60, allow_inf_nan=False)
-    approval_policy: Literal["none", "risky", "all"] | None = None  # None: the agent's default
-
-
-class CancelBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    reason: str | None = Field(default=None, max_length=2000)
 
 
 def add_routes(api: APIRouter) -> None:
@@ -91,7 +75,7 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
         )
         session.add(task)
         await session.flush()
-        emit(session, "hub", status_event(task))
+        emit(session, status_event(task))
         kick(session, agent_id)
         return await show(session, task)
 
@@ -175,7 +159,7 @@ async def cancel_task(
     task_id: str,
     hub: Runtime = Depends(get_hub),
     admin: Admin = Depends(current_admin),
-    body: CancelBody | None = Body(default=None),
+    body: TaskCancel | None = Body(default=None),
 ) -> dict[str, Any]:
     reason = (body.reason if body else None) or f"cancelled by {admin.username}"
     async with hub.store.write() as session:
@@ -188,5 +172,5 @@ async def cancel_task(
         if previous == TaskStatus.CANCELLED.value:
             raise HTTPException(409, detail="task is cancelled: it has already ended")
         if task.agent_id and previous in (TaskStatus.RUNNING.value, TaskStatus.ASSIGNED.value):
-            emit(session, f"agent:{task.agent_id}", {"type": "task_cancel", "task_id": task.id, "reason": reason})
+            push(session, task.agent_id, WsTaskCancel(task_id=task.id, reason=reason))
         return await show(session, task)

@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from orchestratia.protocol import new_registration_token
+from orchestratia.protocol.admin import TokenCreate
+from orchestratia.protocol.events import TokenEvent, TokenStatus
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.auth import hash_secret
@@ -23,12 +24,6 @@ from orchestratia.hub.views import token_view
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_TOKEN_LIFETIME_S = 365 * 86400
-
-
-class TokenBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    label: str = Field(default="", max_length=200)
-    expires_in: str = "24h"
 
 
 def parse_duration(text: str) -> timedelta:
@@ -77,7 +72,7 @@ def config_snippet(hub_url: str, token: str, label: str) -> str:
     )
 
 
-async def create_token(body: TokenBody, request: Request, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
+async def create_token(body: TokenCreate, request: Request, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
     lifetime = parse_duration(body.expires_in)
     url = public_url(hub, request)
     token = new_registration_token(url)
@@ -85,7 +80,7 @@ async def create_token(body: TokenBody, request: Request, hub: Runtime = Depends
         row = RegistrationToken(label=body.label, token_hash=hash_secret(token), expires_at=utcnow() + lifetime)
         session.add(row)
         await session.flush()
-        emit(session, "hub", {"kind": "token", "id": row.id, "status": "active"})
+        emit(session, TokenEvent(id=row.id, status=TokenStatus.ACTIVE))
     return {
         **token_view(row),
         "token": token,
@@ -109,5 +104,5 @@ async def revoke_token(token_id: str, hub: Runtime = Depends(get_hub)) -> dict[s
         if row.revoked_at is None and row.used_at is None:  # a used token stays "used"
             row.revoked_at = utcnow()
             await session.flush()
-        emit(session, "hub", {"kind": "token", "id": row.id, "status": "revoked"})
+        emit(session, TokenEvent(id=row.id, status=TokenStatus.REVOKED))
     return token_view(row)

@@ -22,6 +22,8 @@ from orchestratia.protocol import (
     TaskStatus,
     new_api_key,
 )
+from orchestratia.protocol.events import AgentEvent, InterventionEvent, TaskEvent
+from orchestratia.protocol.pushes import message_dict
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub.agent_names import live_holder, retire_key
 from orchestratia.hub.api.deps import current_agent, get_hub
@@ -103,7 +105,7 @@ async def register(body: RegisterRequest, request: Request, hub: Runtime = Depen
             # registration is not contact: a new agent is OFFLINE (never seen) until its daemon's
             # first authenticated request or WebSocket, which makes it ONLINE (Liveness.touch)
             status = agent_status(agent, hub.settings.offline_after_s)
-            emit(session, "hub", {"kind": "agent", "id": agent.id, "status": status.value})
+            emit(session, AgentEvent(id=agent.id, status=status))
     except IntegrityError as exc:
         raise HTTPException(409, detail=f"agent name {body.name!r} was registered concurrently; retry") from exc
     hub.liveness.forget(agent.id)  # a re-registration rotated the key: the old one must stop working
@@ -170,7 +172,7 @@ async def poll(agent: Agent = Depends(current_agent), hub: Runtime = Depends(get
         tasks, has_assigned = await offerable_tasks(session, agent, with_flag=True)
     if not has_assigned:
         hub.assigned.found_none(agent.id, epoch)
-    return [task_payload(task) for task in tasks]
+    return [message_dict(task_payload(task)) for task in tasks]
 
 
 # ---------------------------------------------------------------------------- transitions
@@ -285,8 +287,8 @@ async def _create_help(hub: Runtime, agent: Agent, task_id: str, body: HelpReque
         session.add(item)
         task.waiting_for_human = True
         await session.flush()
-        emit(session, "hub", {"kind": "intervention", "id": item.id, "status": "pending", "task_id": task.id})
-        emit(session, "hub", {"kind": "task", "id": task.id, "status": task.status, "agent_id": agent.id})
+        emit(session, InterventionEvent(id=item.id, status=InterventionStatus.PENDING, task_id=task.id))
+        emit(session, TaskEvent(id=task.id, status=task.status, agent_id=agent.id))
     return item, True
 
 
@@ -344,8 +346,8 @@ async def withdraw_intervention(
         item.withdrawn_at = utcnow()
         await session.flush()
         task.waiting_for_human = await _still_waiting(session, task.id)
-        emit(session, "hub", {"kind": "intervention", "id": item.id, "status": item.status, "task_id": task.id})
-        emit(session, "hub", {"kind": "task", "id": task.id, "status": task.status, "agent_id": agent.id})
+        emit(session, InterventionEvent(id=item.id, status=item.status, task_id=task.id))
+        emit(session, TaskEvent(id=task.id, status=task.status, agent_id=agent.id))
         return intervention_payload(item)
 
 

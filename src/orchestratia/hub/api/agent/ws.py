@@ -1,8 +1,10 @@
 """``/ws/agent``: both ways to authenticate, v1 output, and the extensions (PROTOCOL.md).
 
 One :class:`AgentConnection` per socket; a new authenticated socket for an agent replaces
-the old one. Pushes arrive on the bus channel ``agent:{id}`` and are forwarded only to a
-connection that has sent ``hello``. A bad message never ends anything but that message.
+the old one. Pushes arrive on the bus channel ``agent:{id}`` (``protocol.pushes``) and are
+forwarded only to a connection that has sent ``hello``. Everything the hub sends is a ``Ws*``
+model of ``protocol.wire``, as JSON by ``message_dict``. A bad message never ends anything but
+that message.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter, WebSocket
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -24,16 +26,28 @@ from orchestratia.protocol import (
     WS_AUTH_CLOSE_CODE,
     WS_MAX_MESSAGE_BYTES,
     WS_PATH,
+    ResumeTask,
     TaskStatus,
+    WsAck,
+    WsAuthError,
+    WsAuthOk,
+    WsError,
     WsHello,
     WsOutput,
+    WsPong,
+    WsResend,
+    WsResume,
+    WsRevoked,
+    WsTaskAssigned,
     parse_agent_message,
 )
+from orchestratia.protocol.pushes import agent_channel, message_dict
 from orchestratia.hub.api.deps import agent_for_key
 from orchestratia.hub.store.models import Agent, Task
 from orchestratia.hub.task_output import DUPLICATE, GAP, STORED, OutputItem, append_many
 
 if TYPE_CHECKING:
+    from orchestratia.hub.events.bus import Subscription
     from orchestratia.hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -68,8 +82,8 @@ async def ws_agent(websocket: WebSocket) -> None:
             del hub.connections[agent.id]
 
 
-async def _send_json(websocket: WebSocket, message: dict[str, Any]) -> None:
-    await websocket.send_text(orjson.dumps(message).decode())
+async def _send_json(websocket: WebSocket, message: BaseModel) -> None:
+    await websocket.send_text(orjson.dumps(message_dict(message)).decode())
 
 
 async def authenticate(websocket: WebSocket, hub: Runtime) -> Agent | None:
@@ -82,11 +96,11 @@ async def authenticate(websocket: WebSocket, hub: Runtime) -> Agent | None:
     agent, why = await agent_for_key(hub, key)
     if agent is None:
         with contextlib.suppress(Exception):
-            await _send_json(websocket, {"type": "auth_error", "detail": why})
+            await _send_json(websocket, WsAuthError(detail=why))
             await websocket.close(WS_AUTH_CLOSE_CODE, why[:120])
         return None
     await hub.liveness.touch(agent)
-    await _send_json(websocket, {"type": "auth_ok", "agent_id": agent.id})
+    await _send_json(websocket, WsAuthOk(agent_id=agent.id))
     return agent
 
 
@@ -95,7 +109,7 @@ async def _first_message_key(websocket: WebSocket, timeout: float) -> str | None
         raw = await asyncio.wait_for(websocket.receive(), timeout)
     except asyncio.TimeoutError:
         with contextlib.suppress(Exception):
-            await _send_json(websocket, {"type": "auth_error", "detail": f"not authenticated within {timeout:g} s"})
+            await _send_json(websocket, WsAuthError(detail=f"not authenticated within {timeout:g} s"))
             await websocket.close(WS_AUTH_CLOSE_CODE, "authentication timeout")
         return None
     if raw.get("type") == "websocket.disconnect":
@@ -108,7 +122,7 @@ async def _first_message_key(websocket: WebSocket, timeout: float) -> str | None
     if not isinstance(key, str) or not key:
         with contextlib.suppress(Exception):
             detail = 'authenticate first: send {"type": "auth", "api_key": "..."} or the X-API-Key header'
-            await _send_json(websocket, {"type": "auth_error", "detail": detail})
+            await _send_json(websocket, WsAuthError(detail=detail))
             await websocket.close(WS_AUTH_CLOSE_CODE, "authentication required")
         return None
     return key
@@ -137,7 +151,7 @@ class AgentConnection:
         self._outq: asyncio.Queue[OutputItem | None] = asyncio.Queue(OUTPUT_QUEUE)
         self._last_resend: dict[str, tuple[int, float]] = {}
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: BaseModel) -> None:
         """Send, or (socket gone) mark the connection closed; never raises for a dead socket."""
         async with self._send_lock:
             connected = WebSocketState.CONNECTED
@@ -155,7 +169,7 @@ class AgentConnection:
             await self.ws.close(code, reason)
 
     async def run(self) -> None:
-        async with self.hub.bus.subscribe(f"agent:{self.agent.id}") as sub:
+        async with self.hub.bus.subscribe(agent_channel(self.agent.id)) as sub:
             writer = asyncio.create_task(self._writer_loop())
             jobs = [
                 asyncio.create_task(self._receive_loop()),
@@ -199,7 +213,7 @@ class AgentConnection:
                 keep_going = await self._handle(data)
             except Exception:  # a bad message never takes the connection or the hub down
                 log.exception("agent %s: message failed", self.agent.name)
-                await self.send({"type": "error", "detail": "internal error handling this message"})
+                await self.send(WsError(detail="internal error handling this message"))
                 keep_going = True
             if not keep_going:
                 return
@@ -208,7 +222,8 @@ class AgentConnection:
         size = _utf8_size(data, WS_MAX_MESSAGE_BYTES)
         await self.hub.liveness.touch(self.agent)
         if size > WS_MAX_MESSAGE_BYTES:
-            await self.send({"type": "error", "detail": f"message refused: {size} bytes is over the {WS_MAX_MESSAGE_BYTES}-byte limit"})
+            detail = f"message refused: {size} bytes is over the {WS_MAX_MESSAGE_BYTES}-byte limit"
+            await self.send(WsError(detail=detail))
             return True
         try:  # one parse: pydantic's JSON parser tells malformed JSON from a bad message
             message = parse_agent_message(data)
@@ -219,7 +234,7 @@ class AgentConnection:
             self.invalid_json = 0
             first = errors[0] if errors else {}
             where = ".".join(str(p) for p in first.get("loc", ()))
-            await self.send({"type": "error", "detail": f"invalid message ({where}: {first.get('msg', 'invalid')}): ignored"})
+            await self.send(WsError(detail=f"invalid message ({where}: {first.get('msg', 'invalid')}): ignored"))
             return True
         self.invalid_json = 0
         await self._dispatch(message)
@@ -228,18 +243,18 @@ class AgentConnection:
     async def _invalid_json(self) -> bool:
         self.invalid_json += 1
         if self.invalid_json >= MAX_INVALID_JSON:
-            await self.send({"type": "error", "detail": "too many invalid JSON messages: closing"})
+            await self.send(WsError(detail="too many invalid JSON messages: closing"))
             await self.close(1008, "repeated invalid JSON")
             return False
-        await self.send({"type": "error", "detail": "invalid JSON: message ignored"})
+        await self.send(WsError(detail="invalid JSON: message ignored"))
         return True
 
     async def _dispatch(self, message: Any) -> None:
         kind = message.type
         if kind == "ping":
-            await self.send({"type": "pong"})
+            await self.send(WsPong())
         elif kind == "auth":
-            await self.send({"type": "auth_ok", "agent_id": self.agent.id})
+            await self.send(WsAuthOk(agent_id=self.agent.id))
         elif kind == "hello":
             await self._hello(message)
         elif kind == "output":
@@ -253,18 +268,18 @@ class AgentConnection:
             running = Task.status == TaskStatus.RUNNING.value
             query = query.where(running | Task.id.in_(listed)) if listed else query.where(running)
             rows = (await session.execute(query)).all()
-        await self.send({"type": "resume", "tasks": [{"task_id": r[0], "next_offset": r[1] or 0} for r in rows]})
+        await self.send(WsResume(tasks=[ResumeTask(task_id=r[0], next_offset=r[1] or 0) for r in rows]))
         self.hub.scheduler.kick(self.agent.id)
 
     async def _output(self, message: WsOutput) -> None:
         try:
             data = message.raw_bytes()
         except (binascii.Error, ValueError):
-            await self.send({"type": "error", "detail": f"output for {message.task_id}: content is not valid base64"})
+            await self.send(WsError(detail=f"output for {message.task_id}: content is not valid base64"))
             return
         if message.offset is not None and message.length is not None and message.length != len(data):
             detail = f"output for {message.task_id}: length {message.length} != {len(data)} content bytes"
-            await self.send({"type": "error", "detail": detail})
+            await self.send(WsError(detail=detail))
             return
         await self._outq.put(OutputItem(message.task_id, data, message.stream, message.offset))
 
@@ -301,10 +316,10 @@ class AgentConnection:
                 gaps.setdefault(item.task_id, result.next_offset)
         with contextlib.suppress(Exception):
             for task_id, next_offset in acks.items():
-                await self.send({"type": "ack", "task_id": task_id, "next_offset": next_offset})
+                await self.send(WsAck(task_id=task_id, next_offset=next_offset))
             for task_id, from_offset in gaps.items():
                 if self._should_resend(task_id, from_offset):
-                    await self.send({"type": "resend", "task_id": task_id, "from_offset": from_offset})
+                    await self.send(WsResend(task_id=task_id, from_offset=from_offset))
 
     def _should_resend(self, task_id: str, from_offset: int) -> bool:
         """One ``resend`` per gap position, repeated only if the gap persists for a while."""
@@ -317,18 +332,16 @@ class AgentConnection:
 
     # ------------------------------------------------------------------ hub → agent
 
-    async def _push_loop(self, sub: Any) -> None:
-        async for message in sub:
-            kind = message.get("type")
-            if kind == "revoked":
-                await self.send({"type": "error", "detail": "this agent was revoked"})
+    async def _push_loop(self, sub: Subscription) -> None:
+        async for push in sub:  # typed: the bus hands over (or, from Redis, parses) the model
+            if isinstance(push, WsRevoked):
+                await self.send(WsError(detail="this agent was revoked"))
                 await self.close(WS_AUTH_CLOSE_CODE, "agent revoked")
                 return
             if self.hello is None:
                 continue  # pushes only to connections that said hello
-            if kind == "task_assigned":
-                task_id = (message.get("task") or {}).get("id")
-                if not task_id or task_id in self.pushed:
+            if isinstance(push, WsTaskAssigned):
+                if push.task.id in self.pushed:
                     continue
-                self.pushed.add(task_id)
-            await self.send(message)
+                self.pushed.add(push.task.id)
+            await self.send(push)
