@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 #: publish, and with it the scheduler pass or the request that published, for as long as the
 #: kernel keeps the socket (minutes)
 SOCKET_TIMEOUT_S = 5.0
-#: /readyz must answer within a load balancer's check timeout (HAProxy's deploy config: 2 s)
+#: /readyz must answer within a probe's timeout even when Redis stops answering (without this
+#: bound a PING waits SOCKET_TIMEOUT_S per attempt, with redis-py's retries)
 PING_TIMEOUT_S = 1.5
 #: a lost subscription retries after RETRY_MIN_S, doubling up to RETRY_MAX_S: a restarted Redis
 #: is back within a second or two, and a long outage costs one connect attempt per subscriber
