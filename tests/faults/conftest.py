@@ -20,6 +20,7 @@ sys.path.insert(0, str(HERE))
 
 from fault_harness import FaultAgent, FaultHub, drop_schema, write_counting_claude  # noqa: E402
 from integration_harness import FINAL, Hub, kill_screen_sessions  # noqa: E402
+from private_services import PrivatePostgres, PrivateRedis  # noqa: E402
 from tcp_proxy import CuttingProxy  # noqa: E402
 
 
@@ -50,10 +51,11 @@ def fault_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FaultH
 
 @pytest.fixture
 def make_fault_agent(tmp_path: Path) -> Iterator[Callable[..., FaultAgent]]:
-    """Registers a real daemon with ``hub``; optionally points it at ``via`` (a proxy URL)."""
+    """Registers a real daemon with ``hub``; optionally points it at ``via`` (a proxy URL);
+    ``overrides``: top-level keys of its config.yaml (e.g. ``poll_interval``)."""
     made: list[tuple[FaultAgent, Hub]] = []
 
-    def factory(hub: Hub, via: str | None = None, start: bool = True) -> FaultAgent:
+    def factory(hub: Hub, via: str | None = None, start: bool = True, overrides: dict | None = None) -> FaultAgent:
         name = f"fault-{uuid.uuid4().hex[:8]}"
         agent = FaultAgent(hub, tmp_path / name, name)
         agent.register()
@@ -62,6 +64,7 @@ def make_fault_agent(tmp_path: Path) -> Iterator[Callable[..., FaultAgent]]:
         config["claude"]["binary"] = str(write_counting_claude(agent.workdir / "claude", agent.runs_file))
         if via:
             config["hub_url"] = via
+        config.update(overrides or {})
         agent.config.write_text(yaml.safe_dump(config, sort_keys=False))
         made.append((agent, hub))
         if start:
@@ -96,3 +99,23 @@ def proxy_factory() -> Iterator[Callable[..., CuttingProxy]]:
     for p in proxies:
         p.stop()
 
+
+
+@pytest.fixture(scope="session")
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    """A Redis of our own, which tests may stop and start (never the machine's shared one)."""
+    server = PrivateRedis(tmp_path_factory.mktemp("private-redis"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of our own, which tests may stop and start."""
+    server = PrivatePostgres.create()
+    try:
+        yield server.start()
+    finally:
+        server.remove()

@@ -31,6 +31,7 @@ class CuttingProxy:
         self._thread = threading.Thread(target=self._run, name="cutting-proxy", daemon=True)
         self._ready = threading.Event()
         self._stopping = False
+        self.blocked = False
 
     @property
     def url(self) -> str:
@@ -55,8 +56,17 @@ class CuttingProxy:
         """Start (a (min, max) seconds interval) or stop (None) cutting."""
         self.cut_every = cut_every
 
-    def cut_now(self) -> int:
-        return asyncio.run_coroutine_threadsafe(self._cut(), self._loop).result(10)
+    def block(self) -> int:
+        """A partition: every connection reset now, and every new one reset at once, until
+        :meth:`unblock`. Returns how many were cut."""
+        self.blocked = True
+        return self.cut_now(everything=True)
+
+    def unblock(self) -> None:
+        self.blocked = False
+
+    def cut_now(self, everything: bool = False) -> int:
+        return asyncio.run_coroutine_threadsafe(self._cut(everything), self._loop).result(10)
 
     def __enter__(self) -> "CuttingProxy":
         return self.start()
@@ -103,6 +113,9 @@ class CuttingProxy:
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if self.blocked:
+            client_w.transport.abort()
+            return
         try:
             server_r, server_w = await asyncio.open_connection(*self.target)
         except OSError:

@@ -225,5 +225,9 @@ def install(app: FastAPI, max_body_bytes: int) -> None:
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StatementError, _unstorable)
+    # a store that refuses connections (PostgreSQL restarting) raises the driver's bare
+    # ConnectionRefusedError from the pool, not a StatementError: a 503 naming the store, handled
+    # here rather than by the catch-all, which Starlette re-raises into a second traceback
+    app.add_exception_handler(OSError, _unstorable)
     app.add_exception_handler(Exception, _unhandled)
     _publish_error_shape(app)

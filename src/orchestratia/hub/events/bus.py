@@ -47,7 +47,9 @@ class Subscription(abc.ABC):
 
     @abc.abstractmethod
     async def get(self, timeout: float | None = None) -> Message | None:
-        """The next message, or None when ``timeout`` passed first."""
+        """The next message, or None when ``timeout`` passed first, or when the subscription
+        was re-established after its connection was lost (Redis): messages published
+        meanwhile are gone, and a reader that must not miss any re-checks the store."""
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate()

@@ -44,6 +44,7 @@ from orchestratia.protocol import (
 from orchestratia.protocol.pushes import agent_channel, message_dict
 from orchestratia.hub.api.deps import agent_for_key
 from orchestratia.hub.store.models import Agent, Task
+from orchestratia.hub.store.writable import store_failure
 from orchestratia.hub.task_output import DUPLICATE, GAP, STORED, OutputItem, append_many
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ MAX_INVALID_JSON = 5
 OUTPUT_QUEUE = 1000
 WRITE_BATCH = 200
 RESEND_REPEAT_S = 2.0
+STORE_WARN_EVERY_S = 5.0
 
 
 def router() -> APIRouter:
@@ -150,6 +152,7 @@ class AgentConnection:
         self._closed = asyncio.Event()
         self._outq: asyncio.Queue[OutputItem | None] = asyncio.Queue(OUTPUT_QUEUE)
         self._last_resend: dict[str, tuple[int, float]] = {}
+        self._store_warned_at = -STORE_WARN_EVERY_S
 
     async def send(self, message: BaseModel) -> None:
         """Send, or (socket gone) mark the connection closed; never raises for a dead socket."""
@@ -302,8 +305,15 @@ class AgentConnection:
     async def _store(self, batch: list[OutputItem]) -> None:
         try:
             results = await append_many(self.hub.store, self.agent.id, batch)
-        except Exception:
-            log.exception("agent %s: storing %d output messages failed", self.agent.name, len(batch))
+        except Exception as exc:
+            if store_failure(exc) is None:
+                log.exception("agent %s: storing %d output messages failed", self.agent.name, len(batch))
+            elif time.monotonic() - self._store_warned_at >= STORE_WARN_EVERY_S:
+                # the store is down (PostgreSQL restarting): a traceback per batch was ~130 log
+                # records a second per streaming task; one line every few seconds says the same
+                self._store_warned_at = time.monotonic()
+                log.warning("agent %s: output not stored, the store is failing (%s); the daemon sends it again",
+                            self.agent.name, store_failure(exc))
             return  # nothing acked: our daemon resends from its last ack
         if self.hello is None:
             return  # a v1 connection gets none of the extensions
@@ -333,7 +343,14 @@ class AgentConnection:
     # ------------------------------------------------------------------ hub → agent
 
     async def _push_loop(self, sub: Subscription) -> None:
-        async for push in sub:  # typed: the bus hands over (or, from Redis, parses) the model
+        while True:
+            push = await sub.get()  # typed: the bus hands over (or, from Redis, parses) the model
+            if push is None:
+                # the bus was cut off (Redis restarted or unreachable) and is back: pushes sent
+                # meanwhile are lost, so offer this agent its assigned tasks again now rather
+                # than at its next safety poll (60 s by default)
+                self.hub.scheduler.kick(self.agent.id)
+                continue
             if isinstance(push, WsRevoked):
                 await self.send(WsError(detail="this agent was revoked"))
                 await self.close(WS_AUTH_CLOSE_CODE, "agent revoked")
