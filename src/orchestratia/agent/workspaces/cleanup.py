@@ -4,6 +4,7 @@ old finished ones, and measure the disk they use."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -37,14 +38,34 @@ def discard(path: str | os.PathLike[str], branch: str | None, *, force: bool = F
     if not force:
         _refuse_if_work_would_be_lost(top, common, branch)
     root = (top or path).parent
+    trash = None
     with repo_lock(root if root.is_dir() else Path(common), common):
         if top is not None:
-            _git.run(["worktree", "remove", *(["--force", "--force"] if force else []), str(top)], common,
-                     what="removing the task's worktree")
-        else:
-            _git.run(["worktree", "prune"], common)
+            # Deleting 20,000 files took 0.3-27 s here (loaded server, ext4 with online discard):
+            # under the lock that would hold up every task starting on this repo. A rename is
+            # instant; git then forgets the worktree whose directory is gone, and the files are
+            # deleted after the lock is released.
+            trash = top.with_name(f".trash-{top.name}-{secrets.token_hex(4)}")
+            os.rename(top, trash)
+        _git.run(["worktree", "prune"], common)
         if branch is not None and _git.rev(common, f"refs/heads/{branch}") is not None:
             _git.run(["branch", "-D", "--", branch], common, what="deleting the task's branch")
+    if trash is not None:
+        _rmtree(trash)
+
+
+def _rmtree(path: Path) -> None:
+    """Delete ``path`` whole, also where the agent left read-only files or directories."""
+
+    def retry(func, name, _exc) -> None:  # noqa: ANN001 - shutil's onerror signature
+        try:
+            os.chmod(os.path.dirname(name), 0o700)
+            os.chmod(name, 0o700)
+            func(name)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=retry)
 
 
 def _toplevel(path: Path) -> Path | None:
@@ -87,13 +108,16 @@ def prune(root: str | os.PathLike[str], keep_days: float, is_done: Callable[[str
     cutoff = (time.time() if now is None else now) - keep_days * 86400
     pruned: list[str] = []
     for entry in sorted(root.iterdir()):
+        if entry.name.startswith(".trash-") and entry.is_dir() and not entry.is_symlink():
+            _rmtree(entry)  # a discard interrupted between its rename and its delete
+            continue
         task_id = _task_dir_id(entry)
         if task_id is None or _last_touched(entry) > cutoff or not is_done(task_id):
             continue
         if _toplevel(entry) == entry.resolve():
             discard(entry, None, force=True)
         else:
-            shutil.rmtree(entry, ignore_errors=True)  # a leftover of a failed creation: no git metadata
+            _rmtree(entry)  # a leftover of a failed creation: no git metadata
         pruned.append(task_id)
     return pruned
 

@@ -15,6 +15,7 @@ from ._lock import ensure_private_dir, repo_lock
 from .errors import GitError, WorkspaceError
 from .model import Prepared, WorkspaceSpec
 from .naming import branch_name, canonical_task_id, check_branch_name
+from .spare import spare_path, take_spare
 
 #: parallel checkout of the new worktree: writing the files is most of a worktree's cost, and
 #: it waits in the kernel more than it computes. Measured on a 20,000-file repo (2-core VM under
@@ -47,7 +48,7 @@ def prepare(spec: WorkspaceSpec, task_id: str, title: str) -> Prepared:
         if _git.rev(top, f"refs/heads/{branch}") is not None:
             raise WorkspaceError(f"branch {branch} already exists (an earlier attempt at this task?): discard "
                                  f"it, or continue it with --branch {branch}")
-        _add(top, root, dest, ["-b", branch, "--no-track", str(dest), base])
+        _add(top, root, dest, ["-b", branch, "--no-track"], base)
     return Prepared(kind="worktree", path=dest / prefix if prefix else dest, repo=repo, task_id=task_id,
                     branch=branch, base_ref=base_ref, base_commit=base)
 
@@ -104,13 +105,13 @@ def _continue_branch(spec: WorkspaceSpec, top: Path, dest: Path) -> tuple[str, s
             raise WorkspaceError(f"branch {name} is already checked out at {where}: a branch can be checked out "
                                  "in one place at a time; finish or discard the task using it, or switch that "
                                  "checkout to another branch")
-        _add(top, root, dest, [str(dest), name])
+        _add(top, root, dest, [], name)
     else:
         remote_ref = f"refs/remotes/{spec.remote}/{name}"
         _fetch_branch(top, spec.remote, name, remote_ref)
         # Tracking is set by hand: `--track` refuses a remote ref outside the remote's fetch
         # refspec (a --single-branch clone), which is exactly when fetching it was needed.
-        _add(top, root, dest, ["--no-track", "-b", name, str(dest), remote_ref],
+        _add(top, root, dest, ["--no-track", "-b", name], remote_ref,
              then=[["config", f"branch.{name}.remote", spec.remote],
                    ["config", f"branch.{name}.merge", f"refs/heads/{name}"]])
     return name, name, _git.rev(dest, "HEAD") or ""
@@ -130,15 +131,26 @@ def _fetch_branch(top: Path, remote: str, name: str, remote_ref: str) -> None:
         raise WorkspaceError(f"fetching branch {name} from {remote} failed: {_git.first_error(proc.stderr)}")
 
 
-def _add(top: Path, root: Path, dest: Path, args: list[str], then: list[list[str]] | None = None) -> None:
-    """``git worktree add ARGS`` (then the git commands ``then``, which write the repo's config)
-    under the repo's lock; ``dest`` must not exist yet."""
-    with repo_lock(root, _git.common_dir(top)):
+def _add(top: Path, root: Path, dest: Path, opts: list[str], start: str,
+         then: list[list[str]] | None = None) -> None:
+    """Make ``dest`` a worktree checked out with ``opts`` at ``start`` (the options of both
+    ``git worktree add`` and ``git checkout``: ``-b NAME``, ``--no-track``), from the repo's
+    spare when it has one, then run the git commands ``then`` (which write the repo's config);
+    all under the repo's lock. ``dest`` must not exist yet."""
+    common = _git.common_dir(top)
+    with repo_lock(root, common):
         if dest.exists() or dest.is_symlink():
             raise WorkspaceError(f"the workspace {dest} already exists (this task was prepared before); "
                                  "reuse it or discard it first")
-        _git.run(["-c", f"checkout.workers={CHECKOUT_WORKERS}", "worktree", "add", "--quiet", *args], top,
-                 what="creating the task's worktree")
+        if take_spare(top, spare_path(root, common), dest):
+            try:
+                _git.run(["checkout", "--quiet", *opts, start, "--"], dest, what="switching the spare worktree")
+            except WorkspaceError:
+                _git.run(["worktree", "remove", "--force", "--force", str(dest)], top, check=False)
+                raise
+        else:
+            _git.run(["-c", f"checkout.workers={CHECKOUT_WORKERS}", "worktree", "add", "--quiet", *opts,
+                      str(dest), start], top, what="creating the task's worktree")
         for extra in then or []:
             _git.run(extra, top)
     os.chmod(dest, 0o700)

@@ -29,6 +29,19 @@ def test_discard_refuses_unpushed_commits_unless_forced(repo: Path, spec: Worksp
     discard(p.path, p.branch, force=True)
     assert not p.path.exists() and not _branch_exists(repo, p.branch)
     assert snapshot(repo) == before
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1  # git forgot it too
+    assert [e.name for e in p.path.parent.iterdir()] == [".locks"]  # nothing left behind
+
+
+def test_force_discard_removes_read_only_files_the_agent_left(spec: WorkspaceSpec) -> None:
+    p = prepare(spec, new_id(), "t")
+    locked = p.path / "locked"
+    locked.mkdir()
+    (locked / "ro.txt").write_text("x\n")
+    (locked / "ro.txt").chmod(0o400)
+    locked.chmod(0o500)
+    discard(p.path, p.branch, force=True)
+    assert [e.name for e in p.path.parent.iterdir()] == [".locks"]
 
 
 def test_discard_refuses_uncommitted_files_unless_forced(spec: WorkspaceSpec) -> None:
@@ -94,9 +107,11 @@ def test_prune_removes_only_old_finished_worktrees_and_keeps_branches(repo: Path
     _age(old_running.path, 20)
     done = {old_done.task_id, new_done.task_id}
     (root / "not-a-task").mkdir()
+    (root / ".trash-interrupted" / "x").mkdir(parents=True)
     assert prune(root, 14, lambda task: task in done) == [old_done.task_id]
     assert not old_done.path.exists() and old_running.path.exists() and new_done.path.exists()
     assert (root / "not-a-task").exists() and (root / ".locks").exists()
+    assert not (root / ".trash-interrupted").exists()
     assert _branch_exists(repo, old_done.branch)
     assert str(old_done.path) not in git(repo, "worktree", "list")
     assert prune(root / "missing", 14, lambda task: True) == []
