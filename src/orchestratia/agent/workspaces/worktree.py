@@ -60,6 +60,8 @@ def _probe(repo: Path) -> tuple[Path, str, str] | str:
     if proc.returncode != 0:
         if "not a git repository" in proc.stderr:
             return f"{repo} is not a git checkout: the task runs in place, without a branch or a diff"
+        if "must be run in a work tree" in proc.stderr:
+            return f"{repo} is not a git work tree (a bare repository or a .git dir): the task runs in place"
         raise GitError(f"git cannot read the repository at {repo}: {_git.first_error(proc.stderr)}"
                        " (for 'dubious ownership', run the daemon as the repo's owner or add it to "
                        "safe.directory)", proc.args, proc.stderr)

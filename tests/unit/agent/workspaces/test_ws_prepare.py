@@ -129,6 +129,12 @@ def test_a_directory_that_is_not_a_git_checkout_runs_in_place(tmp_path: Path, ro
     assert r.summary.files_changed == 0 and "not a git checkout" in r.summary.note and r.diff == ""
 
 
+def test_a_bare_repository_runs_in_place(tmp_path: Path, repo: Path, root: Path) -> None:
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(tmp_path / "bare.git"))
+    p = prepare(WorkspaceSpec(repo=tmp_path / "bare.git", root=root), new_id(), "t")
+    assert p.kind == "in_place" and "not a git work tree" in p.note
+
+
 def test_a_repo_without_commits_runs_in_place(tmp_path: Path, root: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
