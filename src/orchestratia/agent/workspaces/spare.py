@@ -17,6 +17,7 @@ from pathlib import Path
 from . import _git
 from ._lock import ensure_private_dir, repo_lock
 from .model import WorkspaceSpec
+from .repo import probe, resolve_base
 
 SPARE_PREFIX = ".spare-"
 
@@ -32,15 +33,14 @@ def warm_spare(spec: WorkspaceSpec, checkout_workers: int = 4) -> Path | None:
 
     The checkout runs outside the repository's lock (it writes only the spare's own files and
     index), so tasks starting meanwhile are not held up; only the two metadata steps lock."""
-    from .worktree import _probe, _resolve_base  # worktree imports this module
 
     if spec.kind == "in_place":
         return None
-    probe = _probe(Path(spec.repo).expanduser())
-    if isinstance(probe, str):
+    found = probe(Path(spec.repo).expanduser())
+    if isinstance(found, str):
         return None
-    top = probe[0]
-    _, base = _resolve_base(spec, top)
+    top = found[0]
+    _, base = resolve_base(spec, top)
     root = ensure_private_dir(Path(spec.root).expanduser())
     common = _git.common_dir(top)
     spare = spare_path(root, common)

@@ -15,6 +15,7 @@ from ._lock import ensure_private_dir, repo_lock
 from .errors import GitError, WorkspaceError
 from .model import Prepared, WorkspaceSpec
 from .naming import branch_name, canonical_task_id, check_branch_name
+from .repo import probe, resolve_base
 from .spare import spare_path, take_spare
 
 #: parallel checkout of the new worktree: writing the files is most of a worktree's cost, and
@@ -29,10 +30,10 @@ def prepare(spec: WorkspaceSpec, task_id: str, title: str) -> Prepared:
     repo = Path(spec.repo).expanduser()
     if not repo.is_dir():
         raise WorkspaceError(f"the repo directory {repo} does not exist; fix the repo's path in the agent config")
-    probe = _probe(repo)
-    if isinstance(probe, str):
-        return Prepared(kind="in_place", path=repo, repo=repo, task_id=task_id, note=probe)
-    top, prefix, head = probe
+    found = probe(repo)
+    if isinstance(found, str):
+        return Prepared(kind="in_place", path=repo, repo=repo, task_id=task_id, note=found)
+    top, prefix, head = found
     if spec.kind == "in_place":
         branch = _git.current_branch(top)
         return Prepared(kind="in_place", path=repo, repo=repo, task_id=task_id, branch=branch,
@@ -44,56 +45,13 @@ def prepare(spec: WorkspaceSpec, task_id: str, title: str) -> Prepared:
         branch, base_ref, base = _continue_branch(spec, top, dest)
     else:
         branch = branch_name(task_id, title)
-        base_ref, base = _resolve_base(spec, top)
+        base_ref, base = resolve_base(spec, top)
         if _git.rev(top, f"refs/heads/{branch}") is not None:
             raise WorkspaceError(f"branch {branch} already exists (an earlier attempt at this task?): discard "
                                  f"it, or continue it with --branch {branch}")
         _add(top, root, dest, ["-b", branch, "--no-track"], base)
     return Prepared(kind="worktree", path=dest / prefix if prefix else dest, repo=repo, task_id=task_id,
                     branch=branch, base_ref=base_ref, base_commit=base)
-
-
-def _probe(repo: Path) -> tuple[Path, str, str] | str:
-    """(top level, prefix of ``repo`` in it, HEAD commit), or the note saying why the task runs
-    in place instead (not a git checkout, no commits yet)."""
-    proc = _git.run(["rev-parse", "--is-inside-work-tree", "--show-toplevel", "--show-prefix"], repo, check=False)
-    if proc.returncode != 0:
-        if "not a git repository" in proc.stderr:
-            return f"{repo} is not a git checkout: the task runs in place, without a branch or a diff"
-        if "must be run in a work tree" in proc.stderr:
-            return f"{repo} is not a git work tree (a bare repository or a .git dir): the task runs in place"
-        raise GitError(f"git cannot read the repository at {repo}: {_git.first_error(proc.stderr)}"
-                       " (for 'dubious ownership', run the daemon as the repo's owner or add it to "
-                       "safe.directory)", proc.args, proc.stderr)
-    lines = proc.stdout.splitlines()
-    if not lines or lines[0] != "true" or len(lines) < 2:
-        return f"{repo} is not a git work tree (a bare repository or a .git dir): the task runs in place"
-    top, prefix = Path(lines[1]), (lines[2] if len(lines) > 2 else "").strip("/")
-    if prefix:
-        # A directory that merely sits inside some other checkout (a home directory kept in
-        # git) is not that repository's subproject: without a tracked file it runs in place.
-        tracked, _ = _git.run_capped(["ls-files", "-z", "--", "."], repo, cap=1)
-        if not tracked:
-            return (f"{repo} has no tracked files in the enclosing repository {top}: the task runs in "
-                    "place, without a branch or a diff")
-    head = _git.rev(top, "HEAD")
-    if head is None:
-        return f"the repository {top} has no commits yet: the task runs in place, without a branch"
-    return top, prefix, head
-
-
-def _resolve_base(spec: WorkspaceSpec, top: Path) -> tuple[str, str]:
-    """(the base's name, its commit): ``--base REF``, else the configured branch, else HEAD."""
-    wanted = spec.base_ref if spec.base_ref is not None else spec.branch
-    if wanted is None:
-        return "HEAD", _git.rev(top, "HEAD") or ""
-    for ref in (wanted, f"{spec.remote}/{wanted}"):
-        sha = _git.rev(top, ref)
-        if sha is not None:
-            return wanted, sha
-    what = "--base" if spec.base_ref is not None else "the repo's configured branch"
-    raise WorkspaceError(f"{what} {wanted!r} names no commit in {top} (nor {spec.remote}/{wanted}); give a "
-                         "branch, tag or commit that exists there (git fetch first for a new remote branch)")
 
 
 def _continue_branch(spec: WorkspaceSpec, top: Path, dest: Path) -> tuple[str, str, str]:
