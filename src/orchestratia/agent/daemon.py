@@ -43,7 +43,7 @@ from .client import AuthError, HubClient, HubError, NotFoundError
 from .config import AgentConfig, ConfigError, load_config
 from .human_link import HumanLink
 from .register import RegistrationError, register_from_config
-from .reload import capabilities, reload_into, remove_pid_file, write_pid_file
+from .reload import capabilities, read_again, reload_into, remove_pid_file, write_pid_file
 from .runners import make_runners
 from .sessions import get_backend
 from .starter import TaskStarter
@@ -171,7 +171,7 @@ class Daemon:
                 continue
             self.caps_due.clear()
             try:
-                body = await asyncio.to_thread(capabilities, self.cfg, self.runners)
+                body = await asyncio.to_thread(capabilities, self.cfg, dict(self.runners))
                 await self.client.capabilities(body.model_dump())
                 log.info("the hub has this agent's capabilities: runners %s, repos %s, labels %s",
                          ",".join(body.runners) or "none", ",".join(sorted(body.repos)) or "none",
@@ -197,7 +197,8 @@ class Daemon:
     async def reload_config(self) -> bool:
         """Re-read config.yaml (repos, runners, labels); a bad one keeps the running config."""
         try:
-            restart = await asyncio.to_thread(reload_into, self.cfg, self.runners)
+            fresh = await asyncio.to_thread(read_again, self.cfg)
+            restart = reload_into(self.cfg, self.runners, fresh)  # here: the loops read cfg and runners
         except (ConfigError, OSError) as err:
             log.error("config reload failed; keeping the running config: %s", err)
             return False

@@ -39,12 +39,18 @@ def capabilities(cfg: AgentConfig, runners: dict[str, Runner]) -> CapabilitiesRe
                                max_concurrent_tasks=cfg.max_concurrent_tasks)
 
 
-def reload_into(cfg: AgentConfig, runners: dict[str, Runner]) -> list[str]:
-    """Apply the config file's reloadable keys to ``cfg`` and ``runners`` (in place). Returns
-    the keys that changed but need a restart. Raises :class:`ConfigError` (nothing applied)."""
+def read_again(cfg: AgentConfig) -> AgentConfig:
+    """The config file as it is now (blocking I/O: call it in a thread). Raises ConfigError."""
     if not cfg.config_path:
         raise ConfigError("this daemon was started without a config file: nothing to reload")
-    new = load_config(cfg.config_path)
+    return load_config(cfg.config_path)
+
+
+def reload_into(cfg: AgentConfig, runners: dict[str, Runner], new: AgentConfig | None = None) -> list[str]:
+    """Apply the reloadable keys of ``new`` (default: the file read again) to ``cfg`` and
+    ``runners``, in place (in the event loop's thread: the loops read both). Returns the keys
+    that changed but need a restart. Raises :class:`ConfigError` (nothing applied)."""
+    new = new if new is not None else read_again(cfg)
     restart = [k for k in RESTART_KEYS if _dump(getattr(new, k)) != _dump(getattr(cfg, k))]
     for key in RELOADABLE:
         setattr(cfg, key, getattr(new, key))

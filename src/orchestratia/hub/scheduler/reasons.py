@@ -120,7 +120,9 @@ def _queued_reason(task: Any, fleet: Fleet) -> str:
         return f"no online agent has runner {task.runner or 'claude'}"
     room = [a for a in online if fleet.load[a.id] < _cap(a)]
     if not room:
-        return "; ".join(f"agent {a.name} at capacity ({fleet.load[a.id]}/{_cap(a)})" for a in online[:3])
+        # load counts assigned tasks too: one created for an agent may pass its cap
+        return "; ".join(f"agent {a.name} at capacity ({min(fleet.load[a.id], _cap(a))}/{_cap(a)})"
+                         for a in online[:3])
     free = [a for a in room if (d := repo_dir(a.repos, task.target_repo)) is None or d not in fleet.busy[a.id]]
     if not free:
         names = ", ".join(a.name for a in room[:3])
