@@ -176,6 +176,8 @@ class Daemon:
                 log.info("the hub has this agent's capabilities: runners %s, repos %s, labels %s",
                          ",".join(body.runners) or "none", ",".join(sorted(body.repos)) or "none",
                          ",".join(body.labels) or "none")
+            except AuthError as err:  # revoked or replaced: retrying cannot help (the heartbeat says so too)
+                log.error("reporting capabilities: %s", err)
             except NotFoundError:
                 log.info("the hub does not take capability reports (an older hub): it keeps what "
                          "registration sent; re-register to change it")
