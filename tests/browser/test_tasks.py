@@ -176,3 +176,13 @@ def test_a_failed_task_says_why(page: Any, hub: Any, agent: Any) -> None:
     expect(result).to_have_class(re.compile(r"\bis-error\b"))
     expect(result).to_contain_text("failed")
     shoot(page, "task-failed")
+
+
+def test_a_waiting_task_says_why_and_agents_show_runners(page: Any, hub: Any, agent: Any) -> None:
+    task = create_task(hub, title="Nowhere", spec="FAKE_LINES=1", target_repo="nowhere")
+    page.goto(f"/tasks/{task['id']}")
+    expect(page.locator("#output-waiting")).to_have_text("Not started: no agent has repo nowhere")
+    hub.api("POST", f"/tasks/{task['id']}/cancel", json={})
+    page.goto("/agents")
+    runners = page.locator("#agents-body tr", has_text="web-1").locator("td[data-label=Runners]")
+    expect(runners).to_contain_text("claude")

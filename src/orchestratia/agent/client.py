@@ -162,6 +162,10 @@ class HubClient:
             body["active_tasks"] = active_tasks
         await self._call("POST", "/heartbeat", "heartbeat", json=body, attempts=2)
 
+    async def capabilities(self, body: dict[str, Any]) -> None:
+        """Extension: runners, repos and labels as they are now (404 from an older hub)."""
+        await self._call("POST", "/capabilities", "capabilities", json=body, attempts=2)
+
     async def poll(self) -> list[TaskPayload]:
         data = await self._call("GET", "/tasks/poll", "poll", attempts=2)
         tasks = []

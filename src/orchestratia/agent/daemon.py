@@ -8,8 +8,13 @@ Entry points:
 - ``run_daemon(config_path) -> int`` (synchronous): loads the config, registers first when the
   config has a ``registration_token`` and no ``api_key`` (the seed's flow), then runs until
   SIGTERM/SIGINT and returns 0. Task sessions are left running.
-- ``await run_daemon_async(config, stop=None) -> int``: the same inside a running event loop
-  (``config`` is a path or an :class:`AgentConfig`; set ``stop`` to shut down).
+- ``await run_daemon_async(config, stop=None, reload=None) -> int``: the same inside a running
+  event loop (``config`` is a path or an :class:`AgentConfig`; set ``stop`` to shut down, set
+  ``reload`` to re-read the config, :mod:`.reload`). ``run_daemon`` sets it on SIGHUP and
+  writes ``daemon.pid`` in ``pid_dir`` for ``orchestratia agent reload``.
+
+On every start and reload the daemon sends the hub its capabilities (runners found, repos,
+labels: ``POST /capabilities``), retried every :data:`CAPS_RETRY_S` until the hub has them.
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ from orchestratia.protocol import (
 from orchestratia.protocol.shared import wait_set
 
 from .admission import Admission
-from .client import AuthError, HubClient, HubError
+from .client import AuthError, HubClient, HubError, NotFoundError
 from .config import AgentConfig, ConfigError, load_config
 from .human_link import HumanLink
 from .register import RegistrationError, register_from_config
+from .reload import capabilities, read_again, reload_into, remove_pid_file, write_pid_file
 from .runners import make_runners
 from .sessions import get_backend
 from .starter import TaskStarter
@@ -49,6 +55,8 @@ from .watcher import LogWatcher
 from .ws import HubSocket
 
 log = logging.getLogger("orchestratia.agent")
+#: a capabilities report the hub did not take is sent again this often
+CAPS_RETRY_S = 5.0
 
 
 class Daemon:
@@ -63,6 +71,9 @@ class Daemon:
         self.stop = asyncio.Event()
         self._bg: set[asyncio.Task[Any]] = set()
         self.poll_now = asyncio.Event()
+        self.caps_due = asyncio.Event()  # the hub should hear our capabilities (start, reload)
+        self.caps_due.set()
+        self.reload: asyncio.Event | None = None  # set by SIGHUP (run_daemon)
         self.human = HumanLink(cfg)
         self.stream = OutputStream(self.admission.running, self.ws, self._poke)
         self.starter = TaskStarter(cfg, self.client, self.backend, self.runners, self.admission, self.stream,
@@ -76,16 +87,20 @@ class Daemon:
         return self.admission.running
 
     # ------------------------------------------------------------------ main
-    async def run(self, stop: asyncio.Event | None = None) -> int:
+    async def run(self, stop: asyncio.Event | None = None, reload: asyncio.Event | None = None) -> int:
         if stop is not None:
             self.stop = stop
+        self.reload = reload
         await self._open()
         loops = [
             asyncio.create_task(self.heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self.poll_loop(), name="poll"),
             asyncio.create_task(self.ws.run(self.stop), name="ws"),
             asyncio.create_task(self.supervisor.run(self.watcher, self.stop), name="supervise"),  # type: ignore[arg-type]
+            asyncio.create_task(self.capabilities_loop(), name="capabilities"),
         ]
+        if self.reload is not None:
+            loops.append(asyncio.create_task(self.reload_loop(self.reload), name="reload"))
         log.info("agent %r running: hub %s, session backend %s, runners %s, max %d concurrent tasks",
                  self.cfg.agent_name, self.cfg.hub_url, self.backend.name,
                  ",".join(n for n, r in self.runners.items() if r.unavailable_reason() is None) or "none",
@@ -111,6 +126,8 @@ class Daemon:
         await self.human.start()
         if self.cfg.session.reconcile_on_start:
             self.supervisor.adopt_saved()
+        if self.reload is not None:
+            write_pid_file(self.cfg)
 
     async def _close(self, loops: list[asyncio.Task[Any]]) -> None:
         log.info("shutting down: no new tasks; %d task session(s) keep running", len(self.runs))
@@ -123,6 +140,8 @@ class Daemon:
         await asyncio.gather(*loops, *self._bg, return_exceptions=True)
         if self.watcher is not None:
             self.watcher.close()
+        if self.reload is not None:
+            remove_pid_file(self.cfg)
         await self.human.close()
         await self.client.aclose()
 
@@ -143,6 +162,53 @@ class Daemon:
             except (HubError, OSError, Exception) as err:  # noqa: BLE001 - keep beating
                 log.warning("heartbeat failed: %s", err)
             await wait_set(self.stop, self.cfg.heartbeat_interval)
+
+    async def capabilities_loop(self) -> None:
+        """Tell the hub what this agent can run now, whenever ``caps_due`` is set."""
+        while not self.stop.is_set():
+            await wait_set(self.caps_due, 3600)
+            if self.stop.is_set() or not self.caps_due.is_set():
+                continue
+            self.caps_due.clear()
+            try:
+                body = await asyncio.to_thread(capabilities, self.cfg, dict(self.runners))
+                await self.client.capabilities(body.model_dump())
+                log.info("the hub has this agent's capabilities: runners %s, repos %s, labels %s",
+                         ",".join(body.runners) or "none", ",".join(sorted(body.repos)) or "none",
+                         ",".join(body.labels) or "none")
+            except AuthError as err:  # revoked or replaced: retrying cannot help (the heartbeat says so too)
+                log.error("reporting capabilities: %s", err)
+            except NotFoundError:
+                log.info("the hub does not take capability reports (an older hub): it keeps what "
+                         "registration sent; re-register to change it")
+            except Exception as err:  # noqa: BLE001 - the hub is away: try again shortly
+                log.warning("reporting capabilities failed (retrying in %.0f s): %s", CAPS_RETRY_S, err)
+                self.spawn(self._caps_later(), name="caps-retry")
+
+    async def _caps_later(self) -> None:
+        if not await wait_set(self.stop, CAPS_RETRY_S):
+            self.caps_due.set()
+
+    async def reload_loop(self, reload: asyncio.Event) -> None:
+        while not self.stop.is_set():
+            await wait_set(reload, 3600)
+            if reload.is_set():
+                reload.clear()
+                await self.reload_config()
+
+    async def reload_config(self) -> bool:
+        """Re-read config.yaml (repos, runners, labels); a bad one keeps the running config."""
+        try:
+            fresh = await asyncio.to_thread(read_again, self.cfg)
+            restart = reload_into(self.cfg, self.runners, fresh)  # here: the loops read cfg and runners
+        except (ConfigError, OSError) as err:
+            log.error("config reload failed; keeping the running config: %s", err)
+            return False
+        log.info("config reloaded from %s", self.cfg.config_path)
+        if restart:
+            log.warning("config reload: %s changed; restart the daemon to apply", ", ".join(restart))
+        self.caps_due.set()
+        return True
 
     async def poll_loop(self) -> None:
         last = 0.0
@@ -208,7 +274,8 @@ class Daemon:
         self.poll_now.set()
 
 
-async def run_daemon_async(config: str | Path | AgentConfig, stop: asyncio.Event | None = None) -> int:
+async def run_daemon_async(config: str | Path | AgentConfig, stop: asyncio.Event | None = None,
+                           reload: asyncio.Event | None = None) -> int:
     """Run the daemon in the current event loop until ``stop`` is set. Returns the exit code."""
     try:
         cfg = config if isinstance(config, AgentConfig) else load_config(config)
@@ -222,7 +289,7 @@ async def run_daemon_async(config: str | Path | AgentConfig, stop: asyncio.Event
             log.error("%s", err)
             return 2
     try:
-        return await Daemon(cfg).run(stop)
+        return await Daemon(cfg).run(stop, reload)
     except OSError as err:
         log.error("%s (check that the daemon may write session.log_dir and session.pid_dir)", err)
         return 1
@@ -236,10 +303,11 @@ def run_daemon(config_path: str | Path) -> int:
     configure_daemon_logging()  # ORCHESTRATIA_LOG_LEVEL; secrets masked at every level
 
     async def main() -> int:
-        stop = asyncio.Event()
+        stop, reload = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await run_daemon_async(config_path, stop)
+        loop.add_signal_handler(signal.SIGHUP, reload.set)
+        return await run_daemon_async(config_path, stop, reload)
 
     return asyncio.run(main())

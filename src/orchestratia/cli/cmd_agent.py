@@ -79,6 +79,25 @@ def run(
         raise typer.Exit(code)
 
 
+@app.command("reload")
+@guard
+def reload(
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help=CONFIG_HELP)] = None,
+) -> None:
+    """Make the running daemon re-read its config (repos, runners, labels) and tell the hub:
+    sends it SIGHUP (its pid file is in session.pid_dir). A bad config is refused by the daemon,
+    which keeps the old one and logs the key."""
+    from orchestratia.agent.config import load_config
+    from orchestratia.agent.reload import signal_reload
+
+    path = config_location(config)[0]
+    try:
+        pid = signal_reload(load_config(path))
+    except _agent_errors() as exc:
+        raise _config_error(exc) from exc
+    typer.echo(f"Asked the agent daemon (pid {pid}) to reload {path}; its log says what changed.")
+
+
 @app.command("register")
 @guard
 def register(

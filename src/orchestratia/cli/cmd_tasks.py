@@ -72,6 +72,8 @@ def create(
         body["approval_policy"] = approval_policy
     with client() as hub:
         task = hub.create_task(body)
+    if task.get("warning"):  # accepted, but nothing registered can run it: say so now, not never
+        render.warn(str(task["warning"]))
     if as_json:
         render.print_json(task)
         return
@@ -137,6 +139,7 @@ def show(
         ("id", task.get("id")),
         ("title", task.get("title")),
         ("status", _status_cell(task)),
+        ("waiting", render.text(task["queue_reason"], "yellow") if task.get("queue_reason") else None),
         ("agent", task.get("agent")),
         ("repo", task.get("target_repo")),
         ("runner", task.get("runner")),

@@ -40,14 +40,18 @@ def _status_line(task: dict[str, Any], quiet: bool) -> None:
 
 
 def _progress(task: dict[str, Any], seen: dict[str, Any], quiet: bool) -> None:
-    """A status change before the end (queued → assigned → running), on stderr."""
-    status = task.get("status")
-    if quiet or not status or status == seen.get("status") or status in WATCH_EXIT_CODES:
+    """A status change before the end (queued → assigned → running), or a new reason why the
+    task still waits (``queue_reason``), on stderr."""
+    status, reason = task.get("status"), task.get("queue_reason")
+    if quiet or not status or status in WATCH_EXIT_CODES:
         return
-    seen["status"] = status
+    if status == seen.get("status") and reason == seen.get("reason"):
+        return
+    seen["status"], seen["reason"] = status, reason
     where = f" on {task['agent']}" if task.get("agent") else ""
     waiting = " (waiting for a human)" if task.get("waiting_for_human") else ""
-    sys.stderr.write(visible(f"[task {status}{where}{waiting}]") + "\n")
+    why = f": {reason}" if reason else ""
+    sys.stderr.write(visible(f"[task {status}{where}{waiting}{why}]") + "\n")
     sys.stderr.flush()
 
 

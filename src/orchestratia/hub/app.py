@@ -19,6 +19,7 @@ from orchestratia.hub import api_docs, dashboard, health, metrics
 from orchestratia.hub.api import middleware
 from orchestratia.hub.api.admin import router as admin_api
 from orchestratia.hub.api.agent import http as agent_api
+from orchestratia.hub.api.agent import capabilities as agent_capabilities
 from orchestratia.hub.api.agent import ws as agent_ws
 from orchestratia.hub.events.bus import EventBus
 from orchestratia.hub.lifecycle import running
@@ -54,6 +55,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     metrics.install(app, settings)  # /metrics, and the request counter inside the body limit
     middleware.install(app, settings.max_body_bytes)
     app.include_router(agent_api.router())
+    app.include_router(agent_capabilities.router())
     app.include_router(admin_api.router())
     app.include_router(agent_ws.router())
     health.install(app)  # /health, /healthz, /readyz

@@ -177,6 +177,16 @@ class HeartbeatRequest(_Wire):
     agent_version: str | None = None
 
 
+class CapabilitiesRequest(_Wire):
+    """Extension ``POST /capabilities``: what this agent can run now, sent by our daemon on every
+    start and config reload (v1 daemons never send it; their registration stays the record)."""
+
+    runners: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=100)
+    repos: dict[str, Any] = Field(default_factory=dict, max_length=1000)  # name -> path or {"path", "branch"}
+    labels: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=200)
+    max_concurrent_tasks: int | None = Field(default=None, ge=1, le=1000)
+
+
 class TaskPayload(_Wire):
     """A task as ``GET /tasks/poll`` returns it and ``task_assigned`` carries it."""
 

@@ -10,9 +10,9 @@ The commands import what they print with from here (``from . import render``).""
 
 from .formats import ago, one_line, short_time
 from .safe import SafeStream, visible
-from .views import block, console, details, info, print_json, status_text, success, table, text
+from .views import block, console, details, info, print_json, status_text, success, table, text, warn
 
 __all__ = [
     "SafeStream", "ago", "block", "console", "details", "info", "one_line", "print_json", "short_time",
-    "status_text", "success", "table", "text", "visible",
+    "status_text", "success", "table", "text", "visible", "warn",
 ]

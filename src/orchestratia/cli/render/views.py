@@ -106,3 +106,8 @@ def success(message: str) -> None:
 def info(message: str) -> None:
     """Progress notes go to stderr, so stdout stays clean for data."""
     Console(stderr=True, highlight=False, soft_wrap=True).print(text(message, "dim"))
+
+
+def warn(message: str) -> None:
+    """A warning on stderr (the command still succeeds)."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(text(f"warning: {message}", "yellow"))

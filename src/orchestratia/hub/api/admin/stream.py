@@ -33,6 +33,9 @@ REPLAY_BATCH = 1024 * 1024
 #: the session is checked again every ``sse_keepalive_s`` (reconnecting then gets 401)
 SESSION_ENDED = sse_comment("session ended")
 KEEP_ALIVE = sse_comment("keep-alive")
+#: while a task waits, its ``queue_reason`` is read again this often (an agent going offline or
+#: freeing a slot publishes nothing on the task's channel); two small reads per watcher
+REASON_RECHECK_S = 5.0
 
 
 def add_routes(api: APIRouter) -> None:
@@ -65,7 +68,7 @@ class TaskStream:
 
     async def _refresh(self) -> dict[str, Any]:
         async with self.hub.store.read() as session:
-            self.task = await show(session, await load_task(session, self.task_id))
+            self.task = await show(session, await load_task(session, self.task_id), self.hub)
         return self.task
 
     async def _catch_up(self) -> AsyncIterator[bytes]:
@@ -102,10 +105,14 @@ class TaskStream:
                 if self.watch is not None and await self.watch.ended():
                     yield SESSION_ENDED
                     return
-                message = await next_or_stop(sub.get(timeout=keepalive), self.hub.stopping)
+                waiting = self.task.get("queue_reason") is not None
+                wait_s = min(keepalive, REASON_RECHECK_S) if waiting else keepalive
+                message = await next_or_stop(sub.get(timeout=wait_s), self.hub.stopping)
                 if message is None:
                     yield KEEP_ALIVE
-                    await self._refresh()
+                    reason = self.task.get("queue_reason")
+                    if (await self._refresh()).get("queue_reason") != reason:  # no status event says so
+                        yield sse("status", self.task, self.sent)
                     async for event in self._catch_up():
                         yield event
                     continue

@@ -17,8 +17,9 @@ from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.api.responses import OctetStreamResponse
 from orchestratia.hub.auth import current_admin
 from orchestratia.hub.runtime import Runtime
+from orchestratia.hub.scheduler.reasons import impossible, reasons_for
 from orchestratia.hub.states import TransitionConflict, emit, kick, push, status_event, transition
-from orchestratia.hub.store.models import Admin, Task, utcnow
+from orchestratia.hub.store.models import Admin, Agent, Task, utcnow
 from orchestratia.hub.store.queries import agent_names, find_agent, read_output, slice_from
 from orchestratia.hub.views import task_view
 
@@ -43,9 +44,21 @@ async def load_task(session: Any, task_id: str, *, lock: bool = False) -> Task:
     return task
 
 
-async def show(session: Any, task: Task) -> dict[str, Any]:
+async def show(session: Any, task: Task, hub: Runtime) -> dict[str, Any]:
     names = await agent_names(session, [task.agent_id])
-    return task_view(task, names.get(task.agent_id or ""))
+    return with_reasons([task_view(task, names.get(task.agent_id or ""))],
+                        await waiting_reasons(session, hub, [task]))[0]
+
+
+async def waiting_reasons(session: Any, hub: Runtime, tasks: list[Task]) -> dict[str, str]:
+    """``queue_reason`` per waiting task (scheduler/reasons.py): two reads for the whole list."""
+    return await reasons_for(session, tasks, hub.settings.offline_after_s, hub.liveness.has_unwritten_contact)
+
+
+def with_reasons(views: list[dict[str, Any]], reasons: dict[str, str]) -> list[dict[str, Any]]:
+    for view in views:
+        view["queue_reason"] = reasons.get(view["id"])
+    return views
 
 
 async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
@@ -77,7 +90,11 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
         await session.flush()
         emit(session, status_event(task))
         kick(session, agent_id)
-        return await show(session, task)
+        view = await show(session, task, hub)
+        agents = (await session.execute(select(Agent))).scalars().all()
+        if (never := impossible(task, agents)) is not None:
+            view["warning"] = f"no registered agent can take this task yet: {never}"
+        return view
 
 
 async def list_tasks(
@@ -101,12 +118,13 @@ async def list_tasks(
             query = query.where(Task.agent_id == found.id)
         tasks = (await session.execute(query)).scalars().all()
         names = await agent_names(session, [t.agent_id for t in tasks])
-    return [task_view(t, names.get(t.agent_id or "")) for t in tasks]
+        reasons = await waiting_reasons(session, hub, list(tasks))
+    return with_reasons([task_view(t, names.get(t.agent_id or "")) for t in tasks], reasons)
 
 
 async def get_task(task_id: str, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
     async with hub.store.read() as session:
-        return await show(session, await load_task(session, task_id))
+        return await show(session, await load_task(session, task_id), hub)
 
 
 async def get_output(
@@ -173,4 +191,4 @@ async def cancel_task(
             raise HTTPException(409, detail="task is cancelled: it has already ended")
         if task.agent_id and previous in (TaskStatus.RUNNING.value, TaskStatus.ASSIGNED.value):
             push(session, task.agent_id, WsTaskCancel(task_id=task.id, reason=reason))
-        return await show(session, task)
+        return await show(session, task, hub)

@@ -43,6 +43,16 @@
           return el("li", { class: "chip chip-static", text: r, title: path || "" });
         }))
       : el("span", { class: "muted", text: "—" });
+    // runners: what the daemon last reported (null: an old daemon, which runs Claude Code only)
+    var runners = Array.isArray(a.runners) ? a.runners : ["claude"];
+    var labels = Array.isArray(a.labels) ? a.labels : [];
+    var runnerList = runners.length || labels.length
+      ? el("ul", { class: "chips" }, runners.map(function (r) {
+          return el("li", { class: "chip chip-static", text: r });
+        }).concat(labels.map(function (l) {
+          return el("li", { class: "chip chip-static chip-label", text: l, title: "label" });
+        })))
+      : el("span", { class: "muted", text: "none" });
     var runList = running.length
       ? el("ul", { class: "links" }, running.map(function (id) {
           var title = titles[id];
@@ -65,6 +75,7 @@
       cell("Memory", [meter("Memory", si.memory_percent, memDetail)]),
       cell("Disk", [meter("Disk", si.disk_percent, diskDetail)]),
       cell("Repos", [repoList]),
+      cell("Runners", [runnerList]),
       cell("Running", [runList]),
       cell("", [actions], "cell-actions"),
     ]);

@@ -167,6 +167,10 @@
     pill.className = Orc.pillClass(t.status);
     pill.textContent = Orc.statusLabel(t.status);
     document.getElementById("task-waiting").hidden = !t.waiting_for_human;
+    if (!ended) { // why it has not started (queue_reason, set by the hub while it waits)
+      document.getElementById("output-waiting").textContent =
+        t.queue_reason ? "Not started: " + t.queue_reason : "Waiting for output…";
+    }
     setTime("t-assigned", t.assigned_at);
     setTime("t-started", t.started_at);
     setTime("t-finished", t.finished_at);
