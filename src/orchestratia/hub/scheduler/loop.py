@@ -127,7 +127,7 @@ class Scheduler:
             await self.liveness.check_liveness(now)
             await self._purge_sessions(now)
         touched = await assign_queued(self.store, self.settings, now)
-        wanted = [a for a in (set(agents or ()) | touched) if a is not None and self.assigned.may_have(a)]
+        wanted = [a for a in (set(agents or ()) | touched) if a is not None and self.assigned.may_have(a, fresh=True)]
         for agent_id in await self.with_assigned_tasks(wanted):
             await self.dispatch(agent_id)
 
