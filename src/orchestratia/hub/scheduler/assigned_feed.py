@@ -95,6 +95,9 @@ class AssignedFeed:
                 log.warning("assigned index off (every poll reads the store) until Redis answers: %s", exc)
             finally:
                 self.index.disable()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # a cancel the store's driver swallowed
+                raise asyncio.CancelledError
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 

@@ -36,6 +36,15 @@ log = logging.getLogger(__name__)
 SESSION_PURGE_S = 600.0
 
 
+def _raise_if_cancelled() -> None:
+    """Re-raise a cancel that a store driver swallowed during a pass (seen on PostgreSQL at
+    shutdown: the pass ended with an error instead, the loop went round and waited
+    ``check_interval_s`` while the hub's stop waited for it)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Kicks:
     """Agents (or None: queued tasks) the scheduler should look at soon. Its own object, so the
     parts that kick (write transactions, liveness) need not know the scheduler."""
@@ -105,6 +114,7 @@ class Scheduler:
                 raise
             except Exception:
                 log.exception("scheduler tick failed; retrying at the next one")
+            _raise_if_cancelled()
 
     async def tick(
         self, agents: set[str | None] | None = None, *, periodic: bool = True, now: datetime | None = None
