@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-from . import bench_dispatch, bench_fleet, bench_footprint, bench_output, bench_replicas
+from . import bench_dispatch, bench_fleet, bench_footprint, bench_many, bench_output, bench_replicas
 from .common import write_result
 
 BENCHMARKS = {
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "fleet": bench_fleet.run,
     "footprint": bench_footprint.run,
     "replicas": bench_replicas.run,
+    "many": bench_many.run,
 }
 
 
@@ -40,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
                              "10 = the deployed v1 daemons")
     parser.add_argument("--replica-configs", help="replicas benchmark: configurations, comma-separated "
                         f"(default sqlite,pg1,pg2; choices {','.join(bench_replicas.CONFIGS)})")
+    parser.add_argument("--many-configs", help="many benchmark: configurations, comma-separated (default sqlite,pg2)")
     args = parser.parse_args(argv)
-    names = args.only or [n for n in BENCHMARKS if n != "replicas"]  # replicas needs PostgreSQL + Redis
+    names = args.only or [n for n in BENCHMARKS if n not in ("replicas", "many")]  # PostgreSQL + Redis
     summary, failed = {}, []
     t0 = time.monotonic()
     for name in names:
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                 kwargs["poll_s"] = args.fleet_poll
                 if args.fleet_steps:
                     kwargs["steps"] = [int(s) for s in args.fleet_steps.split(",")]
+            if name == "many" and args.many_configs:
+                kwargs["configs"] = args.many_configs.split(",")
             if name == "replicas" and args.replica_configs:
                 kwargs["configs"] = args.replica_configs.split(",")
             result = BENCHMARKS[name](**kwargs)
