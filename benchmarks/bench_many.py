@@ -45,7 +45,8 @@ async def agent_loop(hub: str, key: str, tasks: list[str], rate: int, interval: 
     ws_url = hub.replace("http://", "ws://") + "/ws/agent"
     async with websockets.connect(ws_url, additional_headers={"X-API-Key": key}, max_size=2**22) as ws:
         await ws.recv()
-        await ws.send(json.dumps({"type": "hello", "features": ["offsets", "push"], "tasks": tasks}))
+        await ws.send(json.dumps({"type": "hello", "features": ["offsets", "push"],
+                                  "tasks": [{"task_id": t, "log_size": 0} for t in tasks]}))
         offsets = dict.fromkeys(tasks, 0)
 
         async def acks() -> None:
@@ -135,15 +136,21 @@ def run_config(name: str, work: Path, agents: int, per_agent: int, viewers: int,
             proc = await asyncio.create_subprocess_exec(
                 PYTHON, "-m", "benchmarks.bench_many", "agents", str(work / f"{name}-spec.json"), cwd=ROOT,
                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+            samplers.append(CpuSampler([psutil.Process(proc.pid)]).start())
             await proc.wait()
+            samplers[-1].stop()
             stop.set()
             for v in views:
                 v.cancel()
             await asyncio.gather(*views, return_exceptions=True)
             return proc.returncode
 
+        samplers: list[CpuSampler] = []
+        me = psutil.Process()
+        me_cpu0 = me.cpu_times()
         t0 = time.time()
         rc = asyncio.run(watch_and_stream())
+        me_cpu1 = me.cpu_times()
         cpu.stop()
         if rc:
             raise RuntimeError(f"the agents' process exited with {rc}")
@@ -155,7 +162,10 @@ def run_config(name: str, work: Path, agents: int, per_agent: int, viewers: int,
         return {"config": name, "replicas": len(hubs), "tasks": len(all_tasks), "viewers": viewers,
                 "offered_mb_s": len(all_tasks) * rate / 1e6, "sent_bytes": out["sent"], "acked_bytes": acked,
                 "stored_mb_s": acked / span / 1e6 if span else float("nan"), "lost_bytes": out["sent"] - acked,
-                "latency_ms": summary(lat), "hub_cpu_percent": cpu.percent(t0, time.time())}
+                "latency_ms": summary(lat), "hub_cpu_percent": cpu.percent(t0, time.time()),
+                "agents_cpu_percent": samplers[0].percent(t0, time.time()) if samplers else float("nan"),
+                "viewers_cpu_percent": 100 * (me_cpu1.user + me_cpu1.system - me_cpu0.user - me_cpu0.system)
+                / (time.time() - t0)}
     finally:
         for h in hubs:
             h.stop()
@@ -176,10 +186,12 @@ def run(quick: bool = False, profile: bool = False, configs: list[str] | None = 
     load_after = os.getloadavg()
     rows = [[r["config"], r["tasks"], r["viewers"], r["offered_mb_s"], r["stored_mb_s"], r["lost_bytes"],
              r["latency_ms"]["n"], r["latency_ms"]["p50"], r["latency_ms"]["p99"], r["latency_ms"]["max"],
-             f"{r['hub_cpu_percent']:.0f}"] for r in results]
+             f"{r['hub_cpu_percent']:.0f}", f"{r['agents_cpu_percent']:.0f}", f"{r['viewers_cpu_percent']:.0f}"]
+            for r in results]
     text = table(f"many tasks at once ({seconds} s, 20 KB/s each, chunk every 200 ms; load {load_before[0]:.1f} -> "
                  f"{load_after[0]:.1f})", ["config", "tasks", "viewers", "offered MB/s", "stored MB/s", "unacked B",
-                                           "lines seen", "p50 ms", "p99 ms", "max ms", "hub cpu% (sum)"], rows)
+                                           "lines seen", "p50 ms", "p99 ms", "max ms", "hub cpu% (sum)",
+                                           "agents cpu%", "viewers cpu%"], rows)
     targets = {f"{r['config']}_ge_10MBps_p99_le_100ms": r["stored_mb_s"] >= 10 and r["latency_ms"]["p99"] <= 100
                for r in results}
     text += "\ntargets: " + ", ".join(f"{k}={'MET' if v else 'NOT MET'}" for k, v in targets.items())
