@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-from . import bench_dispatch, bench_fleet, bench_footprint, bench_output
+from . import bench_dispatch, bench_fleet, bench_footprint, bench_many, bench_output, bench_replicas
 from .common import write_result
 
 BENCHMARKS = {
@@ -20,6 +20,8 @@ BENCHMARKS = {
     "output": bench_output.run,
     "fleet": bench_fleet.run,
     "footprint": bench_footprint.run,
+    "replicas": bench_replicas.run,
+    "many": bench_many.run,
 }
 
 
@@ -37,8 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleet-poll", type=float, default=60.0,
                         help="simulated agents' poll interval: 60 = our daemon with its WebSocket up (default), "
                              "10 = the deployed v1 daemons")
+    parser.add_argument("--replica-configs", help="replicas benchmark: configurations, comma-separated "
+                        f"(default sqlite,pg1,pg2; choices {','.join(bench_replicas.CONFIGS)})")
+    parser.add_argument("--many-configs", help="many benchmark: configurations, comma-separated (default sqlite,pg2)")
     args = parser.parse_args(argv)
-    names = args.only or list(BENCHMARKS)
+    names = args.only or [n for n in BENCHMARKS if n not in ("replicas", "many")]  # PostgreSQL + Redis
     summary, failed = {}, []
     t0 = time.monotonic()
     for name in names:
@@ -46,10 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         try:
             kwargs = {"quick": args.quick, "profile": args.profile}
-            if name == "fleet":
+            if name in ("fleet", "replicas"):
                 kwargs["poll_s"] = args.fleet_poll
                 if args.fleet_steps:
                     kwargs["steps"] = [int(s) for s in args.fleet_steps.split(",")]
+            if name == "many" and args.many_configs:
+                kwargs["configs"] = args.many_configs.split(",")
+            if name == "replicas" and args.replica_configs:
+                kwargs["configs"] = args.replica_configs.split(",")
             result = BENCHMARKS[name](**kwargs)
             summary[name] = {"targets": result.get("targets"), "ratios": result.get("ratios"),
                              "seconds": round(time.monotonic() - started, 1), "file": result.get("file")}

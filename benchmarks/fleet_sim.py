@@ -11,6 +11,9 @@ Agents are added in steps (``--steps 1000,2000,5000``): a step connects its new 
 for the phases to settle, measures for ``--step-seconds``, then prints one JSON line with the
 latencies seen in that window. Earlier agents keep running, so step N measures N live agents.
 
+Several replicas: ``--hub URL1,URL2``; agent i talks to replica i mod N (HTTP and WebSocket), as
+a load balancer with source affinity would spread them.
+
 Usage: python -m benchmarks.fleet_sim --hub http://127.0.0.1:PORT --keys keys.txt --steps ...
 """
 
@@ -116,8 +119,9 @@ class Stats:
         self.errors[what] = self.errors.get(what, 0) + 1
 
 
-async def agent(idx: int, key: str, args, pool: HttpPool, stats: Stats, stop: asyncio.Event) -> None:
-    tasks = [asyncio.create_task(ws_loop(key, args, stats, stop))]
+async def agent(idx: int, key: str, args, pools: list[HttpPool], stats: Stats, stop: asyncio.Event) -> None:
+    pool, ws_url = pools[idx % len(pools)], args.ws[idx % len(pools)]
+    tasks = [asyncio.create_task(ws_loop(key, ws_url, args, stats, stop))]
     tasks.append(asyncio.create_task(periodic(
         args.heartbeat, lambda: pool.request("POST", "/api/v1/agents/heartbeat", key, HEARTBEAT_BODY),
         stats.heartbeat, "heartbeat", stats, stop)))
@@ -147,13 +151,13 @@ async def periodic(interval: float, call, sink: list, what: str, stats: Stats, s
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
-async def ws_loop(key: str, args, stats: Stats, stop: asyncio.Event) -> None:
+async def ws_loop(key: str, ws_url: str, args, stats: Stats, stop: asyncio.Event) -> None:
     backoff = 1.0
     while not stop.is_set():
         t0 = time.monotonic()
         try:
             async with websockets.connect(
-                args.ws, additional_headers={"X-API-Key": key}, open_timeout=30, ping_interval=20,
+                ws_url, additional_headers={"X-API-Key": key}, open_timeout=30, ping_interval=20,
                 ping_timeout=60, max_size=2**20,
             ) as ws:
                 first = json.loads(await asyncio.wait_for(ws.recv(), 30))
@@ -226,11 +230,11 @@ async def main() -> None:
                         help="longest wait, after connecting, for the connect storm's backlog to clear")
     parser.add_argument("--connect-rate", type=float, default=500, help="new WebSockets per second")
     args = parser.parse_args()
-    host, port = args.hub.split("//", 1)[1].split(":")
-    args.ws = f"ws://{host}:{port}/ws/agent"
+    hubs = [h.split("//", 1)[1].split(":") for h in args.hub.split(",")]
+    args.ws = [f"ws://{host}:{port}/ws/agent" for host, port in hubs]
     keys = [k.strip() for k in open(args.keys) if k.strip()]
     steps = [int(s) for s in args.steps.split(",")]
-    pool = HttpPool(host, int(port), args.pool)
+    pools = [HttpPool(host, int(port), args.pool) for host, port in hubs]
     stats = Stats()
     stop = asyncio.Event()
     gc.disable()  # collected between windows only (below); minutes of garbage fit in memory
@@ -240,7 +244,7 @@ async def main() -> None:
         t_connect = time.monotonic()
         while len(running) < n:
             i = len(running)
-            running.append(asyncio.create_task(agent(i, keys[i], args, pool, stats, stop)))
+            running.append(asyncio.create_task(agent(i, keys[i], args, pools, stats, stop)))
             if i % 50 == 49:
                 await asyncio.sleep(50 / args.connect_rate)
         # wait until every WebSocket of this step is up (or 120 s)

@@ -18,6 +18,7 @@ from orchestratia.hub.integrations import start_webhooks
 from orchestratia.hub.liveness import Liveness
 from orchestratia.hub.metrics import HubMetrics
 from orchestratia.hub.runtime import Runtime
+from orchestratia.hub.scheduler.assigned_feed import AssignedFeed
 from orchestratia.hub.scheduler.assigned_index import AssignedIndex
 from orchestratia.hub.scheduler.loop import Kicks, Scheduler
 from orchestratia.hub.settings import HubSettings
@@ -58,10 +59,17 @@ def build(settings: HubSettings, bus: EventBus | None = None) -> Runtime:
 
 
 async def start_assigned_index(hub: Runtime) -> None:
-    """Trust the assigned-task index only where this process sees every assignment."""
+    """Trust the assigned-task index where this process sees every assignment (SQLite), or
+    hears of the other replicas' through Redis (``assigned_feed.py``); else every poll reads."""
     if hub.db.is_sqlite:
         async with hub.store.read() as session:
             await hub.assigned.load(session)
+    elif isinstance(hub.bus, RedisBus) and hub.settings.redis_url:
+        feed = AssignedFeed(
+            hub.assigned, hub.store, hub.settings.redis_url, hub.bus.prefix, reconcile_s=hub.settings.check_interval_s
+        )
+        hub.assigned.feed = feed
+        feed.start()
 
 
 @contextlib.asynccontextmanager
@@ -102,5 +110,6 @@ async def stop(hub: Runtime) -> None:
     hub.stopping.set()
     await hub.liveness.stop()
     await hub.scheduler.stop()
+    await hub.assigned.close()
     await hub.bus.close()
     await hub.db.dispose()

@@ -38,6 +38,15 @@ log = logging.getLogger(__name__)
 SESSION_PURGE_S = 600.0
 
 
+def _raise_if_cancelled() -> None:
+    """Re-raise a cancel that a store driver swallowed during a pass (seen on PostgreSQL at
+    shutdown: the pass ended with an error instead, the loop went round and waited
+    ``check_interval_s`` while the hub's stop waited for it)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Kicks:
     """Agents (or None: queued tasks) the scheduler should look at soon. Its own object, so the
     parts that kick (write transactions, liveness) need not know the scheduler."""
@@ -107,6 +116,7 @@ class Scheduler:
                 raise
             except Exception:
                 log.exception("scheduler tick failed; retrying at the next one")
+            _raise_if_cancelled()
 
     async def tick(
         self, agents: set[str | None] | None = None, *, periodic: bool = True, now: datetime | None = None
@@ -129,7 +139,7 @@ class Scheduler:
             await self.liveness.check_liveness(now)
             await self._purge_sessions(now)
         touched = await assign_queued(self.store, self.settings, now)
-        wanted = [a for a in (set(agents or ()) | touched) if a is not None and self.assigned.may_have(a)]
+        wanted = [a for a in (set(agents or ()) | touched) if a is not None and self.assigned.may_have(a, fresh=True)]
         for agent_id in await self.with_assigned_tasks(wanted):
             await self.dispatch(agent_id)
 
