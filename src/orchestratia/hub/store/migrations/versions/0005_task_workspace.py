@@ -1,0 +1,38 @@
+"""tasks: workspace_request and workspace (JSON); task_diffs (a task's files and diff)
+
+Revision ID: 0005
+Revises: 0004
+
+Both new task columns are nullable (old tasks have neither); the diff lives in its own table so
+that listing tasks never reads it.
+"""
+from __future__ import annotations
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0005'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('tasks', sa.Column('workspace_request', sa.JSON(), nullable=True))
+    op.add_column('tasks', sa.Column('workspace', sa.JSON(), nullable=True))
+    op.create_table(
+        'task_diffs',
+        sa.Column('task_id', sa.String(length=36), sa.ForeignKey('tasks.id', ondelete='CASCADE'), primary_key=True),
+        sa.Column('files', sa.JSON(), nullable=False),
+        sa.Column('diff', sa.Text(), nullable=False),
+        sa.Column('diff_truncated', sa.Boolean(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('task_diffs')
+    with op.batch_alter_table('tasks') as batch:
+        batch.drop_column('workspace')
+        batch.drop_column('workspace_request')
