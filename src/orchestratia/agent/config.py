@@ -224,8 +224,22 @@ class AgentConfig(_Section):
         """v1 ``repos`` for register: name -> path."""
         return {name: repo.path for name, repo in self.repos.items()}
 
+    def register_repos(self) -> dict[str, Any]:
+        """``repos`` for register: name -> path, or (extension) ``{"path", "workspace":
+        "worktree"}`` for a git checkout whose tasks get their own worktrees, so that the hub
+        lets several of them run at once (it keeps one at a time in a checkout otherwise)."""
+        return {name: {"path": repo.path, "workspace": "worktree"} if repo.workspace == "worktree" and in_git(repo.path)
+                else repo.path for name, repo in self.repos.items()}
+
     def runner_section(self, name: str) -> Any:
         return getattr(self, name)
+
+
+def in_git(path: str) -> bool:
+    """Whether ``path`` is inside a git checkout (a ``.git`` in it or above it): cheap, no git
+    run; the workspace engine decides for real when a task starts (it runs in place otherwise)."""
+    p = Path(path).expanduser().resolve()
+    return any((d / ".git").exists() for d in (p, *p.parents))
 
 
 def _writable_or_root(path: str) -> bool:
