@@ -17,7 +17,7 @@ from typing import Any
 from orchestratia.protocol import TaskPayload
 from orchestratia.protocol.workspace import WORKSPACE_BODY_MAX, WORKSPACE_FILES_MAX, WorkspaceReport
 
-from .client import HubClient, NotFoundError
+from .client import AuthError, HubClient, HubError, NotFoundError
 from .workspaces import Prepared, WorkspaceError, WorkspaceResult, WorkspaceSpec, commit_message, finish, prepare
 
 log = logging.getLogger("orchestratia.agent")
@@ -85,8 +85,9 @@ def to_report(result: WorkspaceResult) -> WorkspaceReport:
 
 
 async def finish_and_send(client: HubClient, prepared: Prepared, title: str, author: str) -> None:
-    """Commit and measure the task's change, then send it. A hub without the route (404) is
-    let be; other hub errors raise (the caller retries the whole report). A workspace the
+    """Commit and measure the task's change, then send it. A hub without the route (404), or
+    one that refuses the report (4xx), is let be; outages and 401 raise (the caller retries
+    the whole report). A workspace the
     engine cannot finish (removed meanwhile) is logged: the task's own report still goes."""
     try:
         result = await asyncio.to_thread(finish, prepared, commit_message(title, prepared.task_id), author)
@@ -98,6 +99,13 @@ async def finish_and_send(client: HubClient, prepared: Prepared, title: str, aut
         await client.workspace(prepared.task_id, report.model_dump(mode="json"))
     except NotFoundError as err:
         log.info("task %s: the hub took no workspace report (%s); an older hub?", prepared.task_id, err)
+        return
+    except HubError as err:
+        # a refusal (413, 422, ...) would refuse every retry too: the task's own report must
+        # still go, so the change is given up (it stays on the branch); 401 and outages raise
+        if isinstance(err, AuthError) or err.status is None or err.status >= 500:
+            raise
+        log.warning("task %s: the hub refused the workspace report: %s", prepared.task_id, err)
         return
     s = report
     log.info("task %s: workspace %s%s: %d files, +%d -%d", prepared.task_id, s.kind,

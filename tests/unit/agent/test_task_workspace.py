@@ -106,3 +106,30 @@ def test_records_with_and_without_a_workspace_load(tmp_path: Path) -> None:
     record.workspace = prepared
     record.save(path)
     assert TaskRecord.load(path).workspace == prepared
+
+
+def test_a_refused_report_does_not_hold_up_the_task(tmp_path: Path) -> None:
+    """A hub that refuses the report (422) or lacks the route (404): the daemon goes on to its
+    complete/fail; an outage (503) raises, so the whole report is retried."""
+    import httpx
+    import pytest
+
+    from orchestratia.agent.client import HubClient, TransientError
+    from orchestratia.agent.task_workspace import finish_and_send
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    prepared = asyncio.run(prepare_for(payload(), config(tmp_path, plain)))
+    seen: list[int] = []
+
+    def answer(status: int) -> HubClient:
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(status)
+            return httpx.Response(status, json={"detail": "no"})
+        return HubClient("http://hub", "k", attempts=1, transport=httpx.MockTransport(handler))
+
+    for status in (404, 422, 413):
+        asyncio.run(finish_and_send(answer(status), prepared, "t", "A <a@b>"))
+    with pytest.raises(TransientError):
+        asyncio.run(finish_and_send(answer(503), prepared, "t", "A <a@b>"))
+    assert seen == [404, 422, 413, 503]
