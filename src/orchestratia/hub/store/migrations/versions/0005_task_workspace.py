@@ -4,9 +4,14 @@ Revision ID: 0005
 Revises: 0004
 
 Both new task columns are nullable (old tasks have neither); the diff lives in its own table so
-that listing tasks never reads it.
+that listing tasks never reads it. The downgrade drops the columns with ALTER TABLE ... DROP
+COLUMN (SQLite >= 3.35), not Alembic's batch mode: copying and dropping the tasks table would
+fire the ON DELETE CASCADE of output_chunks and interventions while foreign keys are on. On an
+older SQLite the two columns stay (nullable, unused by 0004's code).
 """
 from __future__ import annotations
+
+import sqlite3
 
 from alembic import op
 import sqlalchemy as sa
@@ -33,6 +38,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('task_diffs')
-    with op.batch_alter_table('tasks') as batch:
-        batch.drop_column('workspace')
-        batch.drop_column('workspace_request')
+    if op.get_bind().dialect.name == 'sqlite' and sqlite3.sqlite_version_info < (3, 35, 0):
+        return
+    op.execute('ALTER TABLE tasks DROP COLUMN workspace')
+    op.execute('ALTER TABLE tasks DROP COLUMN workspace_request')
