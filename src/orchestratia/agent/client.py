@@ -193,6 +193,10 @@ class HubClient:
             body["reason"] = reason
         await self._call("POST", f"/tasks/{task_id}/fail", "fail", json=body)
 
+    async def workspace(self, task_id: str, report: dict[str, Any]) -> None:
+        """Extension: the task's workspace result (summary, files, diff); older hubs answer 404."""
+        await self._call("POST", f"/tasks/{task_id}/workspace", "workspace", json=report)
+
     async def help(self, task_id: str, question: str, context: str | None = None) -> dict[str, Any]:
         body = {"question": question}
         if context is not None:

@@ -23,6 +23,7 @@ from orchestratia.protocol.policy import POLICY_VALUES, policy_choices
 DEFAULT_CONFIG_PATH = "/etc/orchestratia/config.yaml"
 SYSTEM_LOG_DIR = "/var/log/orchestratia"
 SYSTEM_PID_DIR = "/var/run/orchestratia"
+SYSTEM_STATE_DIR = "/var/lib/orchestratia"
 RUNNER_NAMES = ("claude", "codex", "gemini", "aider", "shell")
 
 
@@ -38,6 +39,8 @@ class _Section(BaseModel):
 class RepoConfig(_Section):
     path: str
     branch: str | None = None
+    #: where its tasks run: their own worktree and branch (default), or the checkout itself
+    workspace: Literal["worktree", "in-place", "in_place"] = "worktree"
 
     @field_validator("path")
     @classmethod
@@ -116,6 +119,13 @@ class SessionConfig(_Section):
     tail_poll_ms: int = Field(default=20, ge=1, le=5000)
 
 
+class WorkspaceConfig(_Section):
+    """Where task worktrees go and who commits an agent's work (docs/workspaces.md)."""
+
+    root: str = ""  # default: default_workspace_root()
+    author: str = ""  # "Name <email>"; default: Orchestratia <orchestratia@HOSTNAME>
+
+
 class AgentConfig(_Section):
     hub_url: str
     registration_token: str = ""
@@ -139,6 +149,7 @@ class AgentConfig(_Section):
     shell: ShellConfig = Field(default_factory=ShellConfig)
     session: SessionConfig = Field(default_factory=SessionConfig)
     human: HumanConfig = Field(default_factory=HumanConfig)
+    workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
     #: the file this config was read from (not a YAML key)
     config_path: str = ""
 
@@ -194,6 +205,10 @@ class AgentConfig(_Section):
             self.session.log_dir = default_log_dir()
         if not self.session.pid_dir:
             self.session.pid_dir = default_pid_dir()
+        if not self.workspace.root:
+            self.workspace.root = default_workspace_root()
+        if not self.workspace.author:
+            self.workspace.author = f"Orchestratia <orchestratia@{socket.gethostname() or 'localhost'}>"
         return self
 
     # ------------------------------------------------------------------ helpers
@@ -209,8 +224,22 @@ class AgentConfig(_Section):
         """v1 ``repos`` for register: name -> path."""
         return {name: repo.path for name, repo in self.repos.items()}
 
+    def register_repos(self) -> dict[str, Any]:
+        """``repos`` for register: name -> path, or (extension) ``{"path", "workspace":
+        "worktree"}`` for a git checkout whose tasks get their own worktrees, so that the hub
+        lets several of them run at once (it keeps one at a time in a checkout otherwise)."""
+        return {name: {"path": repo.path, "workspace": "worktree"} if repo.workspace == "worktree" and in_git(repo.path)
+                else repo.path for name, repo in self.repos.items()}
+
     def runner_section(self, name: str) -> Any:
         return getattr(self, name)
+
+
+def in_git(path: str) -> bool:
+    """Whether ``path`` is inside a git checkout (a ``.git`` in it or above it): cheap, no git
+    run; the workspace engine decides for real when a task starts (it runs in place otherwise)."""
+    p = Path(path).expanduser().resolve()
+    return any((d / ".git").exists() for d in (p, *p.parents))
 
 
 def _writable_or_root(path: str) -> bool:
@@ -273,6 +302,15 @@ def check_ca_bundle(path: str) -> None:
                           "daemon's user") from None
 
 
+def default_workspace_root() -> str:
+    """/var/lib/orchestratia/workspaces for root or when writable, else
+    ~/.local/state/orchestratia/workspaces: on disk (not the pid dir, often a tmpfs), since a
+    worktree is a whole checkout and outlives the daemon."""
+    if _writable_or_root(SYSTEM_STATE_DIR):
+        return str(Path(SYSTEM_STATE_DIR) / "workspaces")
+    return str(_state_home() / "workspaces")
+
+
 def _resolve_paths(cfg: AgentConfig, base: Path) -> None:
     def fix(p: str) -> str:
         q = Path(os.path.expanduser(p))
@@ -282,6 +320,7 @@ def _resolve_paths(cfg: AgentConfig, base: Path) -> None:
         repo.path = fix(repo.path)
     cfg.session.log_dir = fix(cfg.session.log_dir)
     cfg.session.pid_dir = fix(cfg.session.pid_dir)
+    cfg.workspace.root = fix(cfg.workspace.root)
     if cfg.ca_bundle:
         cfg.ca_bundle = fix(cfg.ca_bundle)
         check_ca_bundle(cfg.ca_bundle)

@@ -26,7 +26,9 @@ from .human_link import HumanLink
 from .runners import SCRIPT_PLACEHOLDER, LaunchPlan
 from .sessions import SessionBackend, SessionError
 from .streaming import OutputStream
+from .task_workspace import prepare_for
 from .tasks import TaskRun
+from .workspaces import Prepared
 
 LAUNCHER_PATH = str(Path(launcher.__file__).resolve())
 log = logging.getLogger("orchestratia.agent")
@@ -148,12 +150,20 @@ class TaskStarter:
         if (reason := self.admission.cancel_reason(task.id)) is not None:
             await self.report_failure(task.id, f"cancelled before start: {reason}")
             return None
+        prepared = None
+        if cwd:  # a repo: its own worktree and branch, or the checkout itself
+            prepared = await prepare_for(task, self.cfg)
+            if isinstance(prepared, str):
+                log.error("task %s: %s", task.id, prepared)
+                await self.report_failure(task.id, prepared)
+                return None
+            cwd = str(prepared.path)
         try:
             temp_dir = None if cwd else workdir.make_temp_dir(task.id)  # no repo: removed once reported
         except OSError as err:
             await self.report_failure(task.id, f"the agent could not make a working directory for the task: {err}")
             return None
-        return await self._launch(task, runner, cwd or temp_dir, temp_dir)
+        return await self._launch(task, runner, cwd or temp_dir, temp_dir, prepared)
 
     async def _claim(self, task_id: str) -> bool:
         """``start`` on the hub: True when the task is ours to run now."""
@@ -168,9 +178,11 @@ class TaskStarter:
             log.warning("task %s: start failed (%s); will retry on the next poll", task_id, err)
         return False
 
-    async def _launch(self, task: TaskPayload, runner: Any, cwd: str, temp_dir: str | None) -> TaskRun | None:
+    async def _launch(self, task: TaskPayload, runner: Any, cwd: str, temp_dir: str | None,
+                      prepared: Prepared | None = None) -> TaskRun | None:
         timeout = task.timeout_minutes or runner.timeout_minutes
-        run = T.new_run(task, runner.name, self.backend.name, self.cfg.log_dir, self.cfg.pid_dir, timeout, temp_dir)
+        run = T.new_run(task, runner.name, self.backend.name, self.cfg.log_dir, self.cfg.pid_dir, timeout, temp_dir,
+                        prepared)
         run.track.acks = self.stream.acks_expected()
         try:
             plan = runner.build(task.spec)

@@ -20,6 +20,7 @@ from .human_link import HumanLink
 from .report import send_report
 from .sessions import SessionBackend
 from .streaming import OutputStream, file_size
+from .task_workspace import finish_and_send
 from .tasks import TaskRun
 from .watcher import LogWatcher
 
@@ -136,6 +137,10 @@ class Supervisor:
     # ------------------------------------------------------------------ the end
     async def report(self, run: TaskRun) -> None:
         try:
+            prepared = run.record.workspace
+            if prepared is not None and not run.times.workspace_sent:  # before complete/fail: the hub has it then
+                await finish_and_send(self.client, prepared, run.record.task.title, self.cfg.workspace.author)
+                run.times.workspace_sent = True
             await send_report(self.client, run, self.runners.get(run.runner))
             self.finish(run)
         except (ConflictError, NotFoundError) as err:

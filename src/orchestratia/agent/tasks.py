@@ -31,6 +31,7 @@ from orchestratia.protocol import TaskPayload
 from orchestratia.protocol.shared import write_atomic
 
 from .log_track import OutputTrack
+from .workspaces.model import Prepared
 from .sessions import session_name
 
 log = logging.getLogger("orchestratia.agent")
@@ -81,6 +82,8 @@ class TaskRecord(BaseModel):
     stop_kind: str | None = None  # "cancel" | "timeout": a stop under way, finished after a restart
     stop_reason: str = ""
     temp_dir: str | None = None  # the working dir made for a task with no repo; removed by workdir.retire
+    #: the task's workspace in its repo (None: no repo, or a record of an older daemon)
+    workspace: Prepared | None = None
 
     @field_validator("stop_reason", mode="before")
     @classmethod
@@ -93,7 +96,9 @@ class TaskRecord(BaseModel):
         return value or None
 
     def save(self, path: Path) -> None:
-        write_atomic(path, json.dumps(self.model_dump(mode="json")).encode(), 0o600)
+        # no "workspace" key when there is none: the file stays what earlier daemons wrote
+        data = self.model_dump(mode="json", exclude={"workspace"} if self.workspace is None else None)
+        write_atomic(path, json.dumps(data).encode(), 0o600)
 
     @classmethod
     def load(cls, path: Path) -> TaskRecord:
@@ -113,6 +118,7 @@ class RunTimes:
     report_after: float = 0.0  # a failed report is not retried before this
     reporting: bool = False
     stopping: asyncio.Task[None] | None = None  # the stop escalation under way
+    workspace_sent: bool = False  # the hub has the workspace report (a retried report skips it)
 
 
 @dataclass
@@ -209,10 +215,11 @@ class TaskRun:
 
 
 def new_run(task: TaskPayload, runner: str, backend: str, log_dir: Path, pid_dir: Path,
-            timeout_minutes: float | None, temp_dir: str | None = None) -> TaskRun:
+            timeout_minutes: float | None, temp_dir: str | None = None,
+            workspace: Prepared | None = None) -> TaskRun:
     record = TaskRecord(task=task, runner=runner, backend=backend, session=session_name(task.id),
                         started_at=time.time(), timeout_s=timeout_minutes * 60 if timeout_minutes else None,
-                        temp_dir=temp_dir)
+                        temp_dir=temp_dir, workspace=workspace)
     return TaskRun(record=record, files=TaskFiles.for_task(task.id, log_dir, pid_dir), track=OutputTrack(task.id))
 
 

@@ -200,6 +200,13 @@ class HubClient:
         out.flush()
         return written, int(header) if header and header.isdigit() else None
 
+    def task_diff(self, task_id: str) -> bytes:
+        """The task's unified diff as the hub stored it (bytes: agent-controlled text)."""
+        return self.request("GET", f"{ADMIN}/tasks/{task_id}/diff").content
+
+    def task_diff_stat(self, task_id: str) -> dict[str, Any]:
+        return self.json("GET", f"{ADMIN}/tasks/{task_id}/diff", params={"stat": 1})
+
     def cancel_task(self, task_id: str, reason: str | None = None) -> dict[str, Any]:
         body = {"reason": reason} if reason else {}
         return self.json("POST", f"{ADMIN}/tasks/{task_id}/cancel", json=body)

@@ -1,4 +1,4 @@
-"""``orchestratia tasks``: create, list, show, output, watch, cancel."""
+"""``orchestratia tasks``: create, list, show, output, watch, diff, cancel."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .errors import CliError, guard
 from .render.stream import for_task
 from .watch import WATCH_EXIT_ERROR, watch_task
 
-app = typer.Typer(help="Tasks: create, list, show, output, watch, cancel.", no_args_is_help=True)
+app = typer.Typer(help="Tasks: create, list, show, output, watch, diff, cancel.", no_args_is_help=True)
 
 
 def read_spec(spec: str | None, spec_file: Path | None) -> str:
@@ -54,6 +54,9 @@ def create(
     runner: Annotated[Optional[str], typer.Option("--runner", help="claude, shell, ...; default: the agent's default runner")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Minutes before the task is stopped and ends timed_out")] = None,
     approval_policy: Annotated[Optional[str], typer.Option("--approval-policy", help=f"{policy_choices()}: which tool calls a human approves (claude); default: the agent's")] = None,
+    workspace: Annotated[Optional[str], typer.Option("--workspace", help="worktree (its own branch and worktree) or in-place (the repo's checkout); default: the repo's config")] = None,
+    base: Annotated[Optional[str], typer.Option("--base", help="Branch from this commit, branch or tag (default: the repo's configured branch)")] = None,
+    branch: Annotated[Optional[str], typer.Option("--branch", help="Continue this existing branch (local, or fetched from origin)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (has `id`, `status`)")] = False,
 ) -> None:
     """Create a task; it runs as soon as a matching agent has room."""
@@ -70,6 +73,7 @@ def create(
         if approval_policy not in POLICY_VALUES:
             raise CliError(f"--approval-policy must be {policy_choices()}, not {approval_policy!r}")
         body["approval_policy"] = approval_policy
+    body.update(workspace_options(workspace, base, branch))
     with client() as hub:
         task = hub.create_task(body)
     if task.get("warning"):  # accepted, but nothing registered can run it: say so now, not never
@@ -80,6 +84,24 @@ def create(
     where = f" on {task.get('agent')}" if task.get("agent") else ""
     render.console().print(render.text("Task ") + render.text(task.get("id"), "bold") + render.text(f" {task.get('status')}{where}."))
     render.info(f"Follow it with: orchestratia tasks watch {task.get('id')}")
+
+
+def workspace_options(workspace: str | None, base: str | None, branch: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if workspace is not None:
+        kind = {"worktree": "worktree", "in-place": "in_place", "in_place": "in_place"}.get(workspace)
+        if kind is None:
+            raise CliError(f"--workspace must be worktree or in-place, not {workspace!r}")
+        body["workspace"] = kind
+    if base is not None and branch is not None:
+        raise CliError("give --base (a new branch from that commit) or --branch (continue an existing branch), not both")
+    if body.get("workspace") == "in_place" and (base or branch):
+        raise CliError("--base and --branch need a worktree: drop --workspace in-place")
+    if base is not None:
+        body["base_ref"] = base
+    if branch is not None:
+        body["branch"] = branch
+    return body
 
 
 @app.command("list")
@@ -150,11 +172,25 @@ def show(
         ("output", f"{task.get('output_size', 0)} bytes (orchestratia tasks output {short_id(task.get('id'))})"),
     ]
     pairs += _result_pairs(task.get("result"))
+    pairs += _workspace_pairs(task)
     if task.get("error"):
         pairs.append(("error", render.text(task["error"], "red", multiline=True)))
     render.details(pairs)
     render.console().print("\n[bold]spec[/bold]")
     render.block(task.get("spec") or "")
+
+
+def _workspace_pairs(task: dict[str, Any]) -> list[tuple[str, Any]]:
+    ws = task.get("workspace")
+    if not isinstance(ws, dict):
+        return []
+    where = f"{ws.get('kind')}" + (f" on {ws['branch']}" if ws.get("branch") else "")
+    change = (f"{ws.get('files_changed', 0)} files, +{ws.get('insertions', 0)} -{ws.get('deletions', 0)} "
+              f"(orchestratia tasks diff {short_id(task.get('id'))})")
+    pairs: list[tuple[str, Any]] = [("workspace", where), ("change", change)]
+    if ws.get("note"):
+        pairs.append(("note", ws["note"]))
+    return pairs
 
 
 @app.command("output")
@@ -192,6 +228,47 @@ def watch(
             raise CliError(exc.message, WATCH_EXIT_ERROR, exc.status) from exc
         code = watch_task(hub, str(task["id"]), offset=offset, quiet=quiet, renderer=for_task(task, raw=raw))
     raise typer.Exit(code)
+
+
+@app.command("diff")
+@guard
+def diff(
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="Task id (or a unique prefix)")],
+    stat: Annotated[bool, typer.Option("--stat", help="The changed files with their +/- counts instead")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="The diff's bytes exactly as stored (for git apply, files, pipes)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --stat: print JSON")] = False,
+) -> None:
+    """Print the change the task made (its branch against the commit it started from), as its
+    agent reported it when the run ended; empty when nothing changed. Control characters are
+    made visible unless --raw."""
+    with client(timeout=120.0) as hub:
+        full_id = resolve_task_id(hub, task_id)
+        if stat or as_json:
+            _print_stat(hub.task_diff_stat(full_id), as_json)
+            return
+        data = hub.task_diff(full_id)
+    if raw:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    sys.stdout.write(render.visible(data.decode("utf-8", "replace"), multiline=True))
+    sys.stdout.flush()
+
+
+def _print_stat(info: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        render.print_json(info)
+        return
+    for f in info.get("files") or []:
+        counts = "binary" if f.get("binary") else f"+{f.get('insertions', 0)} -{f.get('deletions', 0)}"
+        name = f"{f['old_path']} => {f['path']}" if f.get("old_path") else f.get("path")
+        sys.stdout.write(f"{f.get('status', 'modified'):<9} {counts:<14} {render.visible(name)}\n")
+    ws = info.get("workspace") or {}
+    sys.stdout.write(f"{ws.get('files_changed', 0)} files changed, {ws.get('insertions', 0)} insertions(+), "
+                     f"{ws.get('deletions', 0)} deletions(-)\n" if ws.get("files_changed") else "")
+    if info.get("diff_truncated"):
+        sys.stdout.write("(the diff was larger than the size cap: only the stat was kept)\n")
 
 
 @app.command("cancel")

@@ -20,6 +20,7 @@ from orchestratia.hub.api import middleware
 from orchestratia.hub.api.admin import router as admin_api
 from orchestratia.hub.api.agent import http as agent_api
 from orchestratia.hub.api.agent import capabilities as agent_capabilities
+from orchestratia.hub.api.agent import workspace as workspace_route
 from orchestratia.hub.api.agent import ws as agent_ws
 from orchestratia.hub.events.bus import EventBus
 from orchestratia.hub.lifecycle import running
@@ -27,6 +28,7 @@ from orchestratia.hub.settings import HubSettings, load_settings
 from orchestratia.hub.store.guard import open_sqlite_store
 from orchestratia.protocol.json_logs import use_json_logs
 from orchestratia.protocol.redact import install_redaction
+from orchestratia.protocol.workspace import WORKSPACE_BODY_MAX
 
 log = logging.getLogger(__name__)
 GUIDE_PLACEHOLDER = "{{HUB_URL}}"
@@ -53,7 +55,9 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     )
     app.state.settings = settings
     metrics.install(app, settings)  # /metrics, and the request counter inside the body limit
-    middleware.install(app, settings.max_body_bytes)
+    # a task's workspace report carries its diff (up to 5 MB, more once escaped as JSON)
+    larger = ((workspace_route.PATH, max(settings.max_body_bytes, WORKSPACE_BODY_MAX)),)
+    middleware.install(app, settings.max_body_bytes, larger)
     app.include_router(agent_api.router())
     app.include_router(agent_capabilities.router())
     app.include_router(admin_api.router())

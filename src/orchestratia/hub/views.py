@@ -66,6 +66,8 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
         "assigned_at": iso(task.assigned_at),
         "started_at": iso(task.started_at),
         "finished_at": iso(task.finished_at),
+        "workspace_request": task.workspace_request,
+        "workspace": task.workspace,
     }
 
 
@@ -81,6 +83,9 @@ def task_payload(task: Task) -> TaskPayload:
         timeout_minutes=task.timeout_minutes,
         created_at=task.created_at,
         approval_policy=task.approval_policy,
+        workspace=(task.workspace_request or {}).get("kind"),
+        base_ref=(task.workspace_request or {}).get("base_ref"),
+        branch=(task.workspace_request or {}).get("branch"),
     )
 
 

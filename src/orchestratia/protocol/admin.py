@@ -70,6 +70,12 @@ class TaskCreate(_Body):
     runner: str | None = Field(default=None, max_length=50)
     timeout_minutes: float | None = Field(default=None, gt=0, le=TASK_TIMEOUT_MAX_MINUTES, allow_inf_nan=False)
     approval_policy: ApprovalPolicy | None = None
+    #: where the task runs in a git repo: its own worktree and branch (the default), or the
+    #: repo's checkout (``in_place``); ``base_ref``: the commit to branch from; ``branch``: an
+    #: existing branch to continue. None: the agent's repo config decides.
+    workspace: Literal["worktree", "in_place"] | None = None
+    base_ref: str | None = Field(default=None, min_length=1, max_length=250)
+    branch: str | None = Field(default=None, min_length=1, max_length=250)
 
 
 class TaskCancel(_Body):
@@ -116,6 +122,10 @@ class TaskView(_Read):
     assigned_at: IsoTime | None
     started_at: IsoTime | None
     finished_at: IsoTime | None
+    #: what the task asked for (``{"kind", "base_ref", "branch"}``, None when nothing) and, once
+    #: the agent reported it, the result (``WorkspaceSummary``'s fields)
+    workspace_request: dict[str, Any] | None = None
+    workspace: dict[str, Any] | None = None
 
 
 class AgentView(_Read):

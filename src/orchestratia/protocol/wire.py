@@ -202,6 +202,14 @@ class TaskPayload(_Wire):
     #: a policy it does not know as ``all`` (fails closed), whereas an enum here would make it
     #: refuse the whole task from a hub that has a newer policy
     approval_policy: str | None = None
+    #: extensions (v1 daemons ignore them): where the task runs in its repo. ``workspace``:
+    #: ``"worktree"`` (its own branch and worktree) or ``"in_place"`` (the repo's checkout);
+    #: None: the agent's config decides. ``base_ref``: the commit to branch from (``--base``);
+    #: ``branch``: an existing branch to continue (``--branch``). Plain strings, checked by the
+    #: daemon, for the reason given for ``approval_policy``.
+    workspace: str | None = None
+    base_ref: str | None = None
+    branch: str | None = None
 
 
 class CompleteRequest(_Wire):

@@ -41,7 +41,8 @@ def test_approval_policy_values_and_text() -> None:
 def test_task_create_minimal_and_defaults() -> None:
     body = TaskCreate.model_validate_json('{"title": "t", "spec": "s", "unknown": 1}')
     assert body.model_dump() == {"title": "t", "spec": "s", "target_repo": "", "agent": None, "runner": None,
-                                 "timeout_minutes": None, "approval_policy": None}
+                                 "timeout_minutes": None, "approval_policy": None, "workspace": None,
+                                 "base_ref": None, "branch": None}
 
 
 def test_task_create_keeps_the_policy_as_its_plain_value() -> None:
@@ -110,8 +111,12 @@ TASK = {
     "result": {"summary": "ok"}, "error": None, "exit_code": 0, "waiting_for_human": False,
     "output_size": 14, "cancel_reason": None, "created_at": iso(WHOLE), "assigned_at": iso(WHEN),
     "started_at": iso(WHEN), "finished_at": iso(WHEN),
+    "workspace_request": {"kind": "worktree", "base_ref": "main"},
+    "workspace": {"kind": "worktree", "branch": "orchestratia/0f6c1aaa-fix", "base_ref": "main",
+                  "base_commit": "a" * 40, "head_commit": "b" * 40, "files_changed": 1, "insertions": 2,
+                  "deletions": 0, "committed": True, "note": ""},
 }
-QUEUED = {**TASK, "status": "queued", "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
+QUEUED = {**TASK, "status": "queued", "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,
           "assigned_at": None, "started_at": None, "finished_at": None}
 AGENT = {

@@ -63,9 +63,10 @@ class BodyLimitMiddleware:
     → 413; a JSON body that is not UTF-8 → 400, else cleaned (:func:`clean_body`). A URL with
     a NUL → 400 (PostgreSQL cannot compare text with one). The body is replayed to the app."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: tuple[tuple[re.Pattern[str], int], ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger  # (path pattern, limit): routes that take more (a task's diff)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,14 +79,15 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        limit = next((n for pattern, n in self.larger if pattern.match(scope.get("path", ""))), self.max_bytes)
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reply(send, 413, self._too_large())
+        if declared.isdigit() and int(declared) > limit:
+            await self._reply(send, 413, self._too_large(limit))
             return
         try:
-            read = await self._read(receive)
+            read = await self._read(receive, limit)
         except _TooLarge:
-            await self._reply(send, 413, self._too_large())
+            await self._reply(send, 413, self._too_large(limit))
             return
         try:
             body = clean_body(headers.get("content-type", "json"), read)
@@ -96,10 +98,10 @@ class BodyLimitMiddleware:
             scope = {**scope, "headers": _with_length(scope.get("headers", []), len(body))}
         await self.app(scope, _replay(body, receive), send)
 
-    def _too_large(self) -> str:
-        return f"request body too large: the limit is {self.max_bytes} bytes"
+    def _too_large(self, limit: int) -> str:
+        return f"request body too large: the limit is {limit} bytes"
 
-    async def _read(self, receive: Receive) -> bytes:
+    async def _read(self, receive: Receive, limit: int) -> bytes:
         parts: list[bytes] = []
         size = 0
         while True:
@@ -108,7 +110,7 @@ class BodyLimitMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 raise _TooLarge
             parts.append(chunk)
             if not message.get("more_body", False):
@@ -221,8 +223,9 @@ def _publish_error_shape(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def install(app: FastAPI, max_body_bytes: int) -> None:
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+def install(app: FastAPI, max_body_bytes: int,
+            larger: tuple[tuple[re.Pattern[str], int], ...] = ()) -> None:
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, larger=larger)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StatementError, _unstorable)
     # a store that refuses connections (PostgreSQL restarting) raises the driver's bare

@@ -2,7 +2,7 @@
 
 A task created with no agent is ``queued``; it is assigned to an online agent that has its
 repo (and runner, when named) and room: ``max_concurrent_tasks`` and one running task per repo
-directory. Replicas never assign one task twice (``SKIP LOCKED``).
+directory among those that run in the repo's checkout (``queries.in_place_dir``). Replicas never assign one task twice (``SKIP LOCKED``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from orchestratia.protocol import TaskStatus
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
 from orchestratia.hub.store.models import Agent, Task
-from orchestratia.hub.store.queries import repo_dir
+from orchestratia.hub.store.queries import in_place_dir
 from orchestratia.hub.store.transactions import Store
 
 ACTIVE = (TaskStatus.ASSIGNED.value, TaskStatus.RUNNING.value)
@@ -56,7 +56,7 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
                 continue
             await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=agent.id)
             load[agent.id] += 1
-            if (directory := repo_dir(agent.repos, task.target_repo)) is not None:
+            if (directory := in_place_dir(agent.repos, task.target_repo, task.workspace_request)) is not None:
                 busy[agent.id].add(directory)
             touched.add(agent.id)
     return touched
@@ -79,11 +79,12 @@ async def _capacity(
     by_id = {a.id: a for a in agents}
     if agents:
         rows = await session.execute(
-            select(Task.agent_id, Task.target_repo).where(Task.agent_id.in_(list(by_id)), Task.status.in_(ACTIVE))
+            select(Task.agent_id, Task.target_repo, Task.workspace_request)
+            .where(Task.agent_id.in_(list(by_id)), Task.status.in_(ACTIVE))
         )
-        for agent_id, target in rows:
+        for agent_id, target, request in rows:
             load[agent_id] += 1
-            if (directory := repo_dir(by_id[agent_id].repos, target)) is not None:
+            if (directory := in_place_dir(by_id[agent_id].repos, target, request)) is not None:
                 busy[agent_id].add(directory)
     return agents, load, busy
 
@@ -94,7 +95,7 @@ def _choose(task: Task, agents: list[Agent], load: dict[str, int], busy: dict[st
             continue
         if not runner_ok(agent, task.runner) or load[agent.id] >= (agent.max_concurrent_tasks or 1):
             continue
-        directory = repo_dir(agent.repos, task.target_repo)
+        directory = in_place_dir(agent.repos, task.target_repo, task.workspace_request)
         if directory is not None and directory in busy[agent.id]:
             continue
         if best is None or load[agent.id] < load[best.id]:

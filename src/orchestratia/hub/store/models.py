@@ -149,6 +149,23 @@ class Task(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # migration 0005: what the task asked for ({"kind", "base_ref", "branch"}) and the agent's
+    # workspace summary once reported (its files and diff are in task_diffs)
+    workspace_request: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    workspace: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class TaskDiff(Base):
+    """A task's changed files and unified diff (migration 0005), apart from the task row so
+    listing tasks never reads megabytes of diff."""
+
+    __tablename__ = "task_diffs"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    files: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    diff: Mapped[str] = mapped_column(Text, default="")
+    diff_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class OutputChunk(Base):

@@ -24,6 +24,22 @@ def repo_dir(repos: dict[str, Any] | None, name: str | None) -> str | None:
     return str(entry).rstrip("/") or "/" if entry else None
 
 
+def in_place_dir(repos: dict[str, Any] | None, name: str | None, request: dict[str, Any] | None) -> str | None:
+    """The repo directory a task runs in when it runs in the repo's own checkout (then one task
+    at a time there), or None: no repo, or its own worktree. A task runs in a worktree when the
+    agent registered the repo with ``"workspace": "worktree"`` (daemons that make worktrees
+    say so; v1 daemons, which run every task in the checkout, never do) and the task did not
+    ask for ``in_place``."""
+    directory = repo_dir(repos, name)
+    if directory is None:
+        return None
+    entry = (repos or {}).get(name or "")
+    worktree = isinstance(entry, dict) and entry.get("workspace") == "worktree"
+    if worktree and (request or {}).get("kind") != "in_place":
+        return None
+    return directory
+
+
 async def agent_by_key_hash(session: AsyncSession, key_hash: str) -> Agent | None:
     return (await session.execute(select(Agent).where(Agent.api_key_hash == key_hash))).scalar_one_or_none()
 
@@ -92,7 +108,8 @@ async def offerable_tasks(session: AsyncSession, agent: Agent, *, with_flag: boo
     """Assigned tasks the agent has room to start now, oldest first (``with_flag``: and whether
     it has any assigned task at all, room or not).
 
-    Room: ``max_concurrent_tasks`` minus running tasks, and one running task per repo directory.
+    Room: ``max_concurrent_tasks`` minus running tasks, and one running task per repo directory
+    among tasks that run in the repo's checkout (:func:`in_place_dir`).
     """
     tasks = (await session.execute(_active_tasks_of_agent(), {"agent_id": agent.id})).scalars().all()
     offer = _offer(agent, tasks)
@@ -104,14 +121,14 @@ async def offerable_tasks(session: AsyncSession, agent: Agent, *, with_flag: boo
 def _offer(agent: Agent, tasks: Any) -> list[Task]:
     running = [t for t in tasks if t.status == TaskStatus.RUNNING.value]
     room = max(0, (agent.max_concurrent_tasks or 1) - len(running))
-    busy = {d for t in running if (d := repo_dir(agent.repos, t.target_repo))}
+    busy = {d for t in running if (d := in_place_dir(agent.repos, t.target_repo, t.workspace_request))}
     offer: list[Task] = []
     for task in tasks:
         if len(offer) >= room:
             break
         if task.status != TaskStatus.ASSIGNED.value:
             continue
-        directory = repo_dir(agent.repos, task.target_repo)
+        directory = in_place_dir(agent.repos, task.target_repo, task.workspace_request)
         if directory is not None and directory in busy:
             continue
         if directory is not None:

@@ -13,6 +13,7 @@ from orchestratia.protocol import TaskStatus, WsTaskCancel
 from orchestratia.protocol.admin import TaskCancel, TaskCreate
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub import output_window
+from orchestratia.hub.api.admin import task_diff
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.api.responses import OctetStreamResponse
 from orchestratia.hub.auth import current_admin
@@ -35,6 +36,7 @@ def add_routes(api: APIRouter) -> None:
     api.add_api_route("/tasks/{task_id}", get_task, methods=["GET"])
     api.add_api_route("/tasks/{task_id}/output", get_output, methods=["GET"], response_class=OctetStreamResponse)
     api.add_api_route("/tasks/{task_id}/cancel", cancel_task, methods=["POST"])
+    task_diff.add_routes(api)
 
 
 async def load_task(session: Any, task_id: str, *, lock: bool = False) -> Task:
@@ -79,6 +81,7 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
             runner=body.runner or None,
             timeout_minutes=body.timeout_minutes,
             approval_policy=body.approval_policy,
+            workspace_request=workspace_request(body),
             agent_id=agent_id,
             status=(TaskStatus.ASSIGNED if agent_id else TaskStatus.QUEUED).value,
             assigned_at=now if agent_id else None,
@@ -95,6 +98,18 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
         if (never := impossible(task, agents)) is not None:
             view["warning"] = f"no registered agent can take this task yet: {never}"
         return view
+
+
+def workspace_request(body: TaskCreate) -> dict[str, Any] | None:
+    """What the task asks of its workspace (None: the agent's config decides everything)."""
+    wanted = {"kind": body.workspace, "base_ref": body.base_ref, "branch": body.branch}
+    if body.base_ref and body.branch:
+        raise HTTPException(422, detail="give either base_ref (a new branch from that commit) or branch "
+                                        "(continue an existing branch), not both")
+    if body.workspace == "in_place" and (body.base_ref or body.branch):
+        raise HTTPException(422, detail="base_ref and branch need a worktree: drop workspace in_place, "
+                                        "or drop base_ref/branch to run in the repo's checkout as it is")
+    return {k: v for k, v in wanted.items() if v} or None
 
 
 async def list_tasks(

@@ -26,6 +26,7 @@ from orchestratia.protocol.events import AgentEvent, InterventionEvent, TaskEven
 from orchestratia.protocol.pushes import message_dict
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub.agent_names import live_holder, retire_key
+from orchestratia.hub.api.agent import workspace
 from orchestratia.hub.api.deps import current_agent, get_hub
 from orchestratia.hub.api.responses import OrjsonResponse
 from orchestratia.hub.auth import hash_secret
@@ -54,6 +55,7 @@ def router() -> APIRouter:
                       responses={200: {"description": "a repeated request_id: the intervention it already made"}})
     api.add_api_route("/interventions/{intervention_id}", get_intervention, methods=["GET"])
     api.add_api_route("/interventions/{intervention_id}/withdraw", withdraw_intervention, methods=["POST"])
+    api.add_api_route("/tasks/{task_id}/workspace", workspace.report_workspace, methods=["POST"])
     return api
 
 
