@@ -38,6 +38,10 @@ CONFIRM_TIMEOUT_S = 5.0
 #: messages (and gets None: re-check the store) rather than stalling every other subscriber or
 #: growing without bound (an output event is up to 64 KiB)
 QUEUE_SIZE = 1000
+#: a partition that drops packets closes nothing: after IDLE_PING_S without a word the reader
+#: PINGs, and without an answer within PONG_TIMEOUT_S it reconnects (and its subscribers get None)
+IDLE_PING_S = 10.0
+PONG_TIMEOUT_S = 5.0
 #: what a lost or refused connection raises (redis-py wraps most in RedisError)
 LINK_ERRORS = (RedisError, OSError, TimeoutError)
 
@@ -124,15 +128,17 @@ class SharedSubscriber:
             if self.pubsub is not None and sub.name in self.confirmed:
                 sub.live = True
                 return
+            future = None
+            if not self.down:  # connected, or the reader is connecting: wait for the reply
+                future = self.waiting.get(sub.name)
+                if future is None:  # before sending: the reply may be read before we return
+                    future = self.waiting[sub.name] = asyncio.get_running_loop().create_future()
             if self.pubsub is not None and sub.name not in self.sent:
                 self.sent.add(sub.name)
                 try:
                     await self.pubsub.subscribe(sub.name)
                 except LINK_ERRORS as exc:  # the reader notices too, and reconnects
                     self.link.failed(exc)
-            future = self.waiting.get(sub.name)
-            if future is None and not self.down:  # connected, or the reader is connecting
-                future = self.waiting[sub.name] = asyncio.get_running_loop().create_future()
         if future is not None:
             await asyncio.wait({future}, timeout=CONFIRM_TIMEOUT_S)
         if not sub.live:
@@ -179,7 +185,9 @@ class SharedSubscriber:
         async with self._commands:
             names = list(self.subs)
             if not names:
+                # idle: the next subscriber waits for the reader's next connection attempt
                 self._wake.clear()
+                self.down = False
                 return False
             pubsub = self.client.pubsub()
             try:
@@ -194,10 +202,19 @@ class SharedSubscriber:
             return True
 
     async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        heard, pinged = loop.time(), None
         while True:
             raw = await self.pubsub.get_message(timeout=1.0)
             if raw is None:
+                if pinged is not None and loop.time() - pinged > PONG_TIMEOUT_S:
+                    raise TimeoutError(f"no PONG on the subscriber connection within {PONG_TIMEOUT_S:g} s")
+                if pinged is None and loop.time() - heard > IDLE_PING_S:
+                    async with self._commands:
+                        await self.pubsub.ping()
+                    pinged = loop.time()
                 continue
+            heard, pinged = loop.time(), None
             name = raw.get("channel")
             name = name.decode() if isinstance(name, bytes) else name
             if raw.get("type") == "subscribe":
