@@ -1,11 +1,14 @@
 """The bus of several hub replicas: Redis pub/sub (``redis.asyncio``).
 
-Redis may go away (restarted, a network partition) and come back while the hub runs. The bus
-rides that out instead of failing its users: a subscription keeps retrying (redis-py reconnects
-and re-subscribes the channels it knows), and once it is subscribed again ``get`` returns None,
-which tells its reader that messages may have been lost meanwhile (``bus.Subscription``). A
-publish that fails is dropped (the store is the truth). One warning per outage is logged, not
-one per subscription or message: with Redis down every publish of every output chunk fails.
+All of a process's subscriptions share one pub/sub connection (``redis_shared``: a reader task
+fans messages out to each subscription's bounded queue); publishes go through a small blocking
+pool. Redis may go away (restarted, a network partition) and come back while the hub runs. The
+bus rides that out instead of failing its users: the shared connection reconnects with backoff
+and re-subscribes, and each subscription's ``get`` then returns None once, which tells its reader
+that messages may have been lost meanwhile (``bus.Subscription``). Subscribing while Redis is away
+does not raise. A publish that fails is dropped (the store is the truth). One warning per outage
+is logged, not one per subscription or message: with Redis down every publish of every output
+chunk fails.
 """
 
 from __future__ import annotations
@@ -13,15 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
-from pydantic import ValidationError
-from redis.exceptions import RedisError
 
-from orchestratia.hub.events.bus import EventBus, Message, Subscription, decode
+from orchestratia.hub.events.bus import EventBus, Message, Subscription
+from orchestratia.hub.events.redis_shared import LINK_ERRORS, Link, SharedSubscriber, SharedSubscription
 
 log = logging.getLogger(__name__)
 
@@ -32,73 +33,9 @@ SOCKET_TIMEOUT_S = 5.0
 #: /readyz must answer within a probe's timeout even when Redis stops answering (without this
 #: bound a PING waits SOCKET_TIMEOUT_S per attempt, with redis-py's retries)
 PING_TIMEOUT_S = 1.5
-#: a lost subscription retries after RETRY_MIN_S, doubling up to RETRY_MAX_S: a restarted Redis
-#: is back within a second or two, and a long outage costs one connect attempt per subscriber
-#: every 2 s
-RETRY_MIN_S = 0.1
-RETRY_MAX_S = 2.0
-#: what a lost or refused connection raises (redis-py wraps most in RedisError)
-LINK_ERRORS = (RedisError, OSError, TimeoutError)
-
-
-class _Link:
-    """Whether Redis answered the last time anything asked: one warning when it goes away and
-    one when it is back, however many subscriptions and publishes notice."""
-
-    def __init__(self) -> None:
-        self.down_since: float | None = None
-
-    def failed(self, exc: BaseException) -> None:
-        if self.down_since is None:
-            self.down_since = time.monotonic()
-            log.warning("Redis is unreachable (%s): pushes and live events wait; daemons' polls and "
-                        "store re-reads cover them; retrying", " ".join(str(exc).split())[:200] or type(exc).__name__)
-
-    def ok(self) -> None:
-        if self.down_since is not None:
-            log.warning("Redis is reachable again after %.1f s", time.monotonic() - self.down_since)
-            self.down_since = None
-
-
-class _RedisSubscription(Subscription):
-    def __init__(self, pubsub: Any, channel: str, name: str, link: _Link, confirmed: bool) -> None:
-        self.pubsub = pubsub
-        self.channel = channel  # ours (decode reads it), ``name`` is Redis' (with the prefix)
-        self.name = name
-        self.link = link
-        self.lost = not confirmed  # not (or no longer) subscribed: retrying
-        self._delay = RETRY_MIN_S
-
-    async def get(self, timeout: float | None = None) -> Message | None:
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            wait = 1.0 if deadline is None else max(0.0, deadline - loop.time())
-            try:
-                if not self.pubsub.subscribed:  # the first SUBSCRIBE never reached Redis
-                    await self.pubsub.subscribe(self.name)
-                raw = await self.pubsub.get_message(timeout=wait)
-            except LINK_ERRORS as exc:
-                raw = None
-                self.lost = True
-                self.link.failed(exc)
-                pause = self._delay if deadline is None else min(self._delay, max(0.0, deadline - loop.time()))
-                await asyncio.sleep(pause)  # a refused connect fails at once: do not spin
-                self._delay = min(self._delay * 2, RETRY_MAX_S)
-            if raw is not None and raw.get("type") == "subscribe" and self.lost:
-                # subscribed again (redis-py re-subscribes on reconnect): whatever was published
-                # meanwhile is gone, so say so (None) and let the reader re-check the store
-                self.lost, self._delay = False, RETRY_MIN_S
-                self.link.ok()
-                return None
-            if raw is not None and raw.get("type") == "message":
-                try:
-                    return decode(self.channel, raw["data"])
-                except ValidationError as exc:  # another version's or a stranger's message
-                    log.warning("dropping a message on %s that is not one of ours (%s)", self.channel, exc.errors()[0]["msg"])
-                    continue
-            if deadline is not None and loop.time() >= deadline:
-                return None
+#: publishes share at most this many connections; a burst waits (up to SOCKET_TIMEOUT_S) for one
+#: instead of failing: redis-py's default pool of 100 failed with "Too many connections"
+PUBLISH_CONNECTIONS = 32
 
 
 class RedisBus(EventBus):
@@ -106,11 +43,22 @@ class RedisBus(EventBus):
 
     def __init__(self, url: str, prefix: str = "orchestratia:") -> None:
         from redis import asyncio as aioredis
+        from redis.backoff import NoBackoff
+        from redis.asyncio.retry import Retry
 
         self.prefix = prefix
+        #: this bus's connections in CLIENT LIST: ``{client_name}`` publishes, ``{client_name}:sub``
+        #: is the shared subscriber
+        self.client_name = f"orchestratia-{uuid.uuid4().hex[:8]}"
+        timeouts = {"socket_timeout": SOCKET_TIMEOUT_S, "socket_connect_timeout": SOCKET_TIMEOUT_S}
         # options in the URL's query string win over these
-        self.client = aioredis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S)
-        self.link = _Link()
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=PUBLISH_CONNECTIONS, timeout=SOCKET_TIMEOUT_S, client_name=self.client_name, **timeouts)
+        self.client = aioredis.Redis(connection_pool=pool)
+        # no redis-py retries on the subscriber: a silent reconnect would hide lost messages
+        sub_client = aioredis.from_url(url, client_name=self.client_name + ":sub", retry=Retry(NoBackoff(), 0), **timeouts)
+        self.link = Link()
+        self.shared = SharedSubscriber(sub_client, prefix, self.link)
 
     async def publish(self, channel: str, message: Message) -> None:
         # orjson of the dict, not model_dump_json(): for a 64 KiB output event 16 us against 150 us
@@ -132,36 +80,14 @@ class RedisBus(EventBus):
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        pubsub = self.client.pubsub()
-        name = self.prefix + channel
+        # Redis away: the caller goes on (a daemon's WebSocket still carries its output, a viewer
+        # still reads the store); the subscription's first get() once it is live returns None
+        sub = SharedSubscription(channel, self.prefix + channel)
         try:
-            try:
-                await pubsub.subscribe(name)
-                await self._confirmed(pubsub)
-                confirmed = True
-            except LINK_ERRORS as exc:
-                # Redis is away: the caller goes on (a daemon's WebSocket still carries its
-                # output, a viewer still reads the store); the subscription keeps retrying and
-                # its first get() after it succeeds returns None
-                self.link.failed(exc)
-                confirmed = False
-            yield _RedisSubscription(pubsub, channel, name, self.link, confirmed)
+            await self.shared.add(sub)
+            yield sub
         finally:
-            with contextlib.suppress(Exception):
-                await pubsub.unsubscribe()
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
-
-    @staticmethod
-    async def _confirmed(pubsub: Any, timeout: float = 5.0) -> None:
-        """Wait for the server's ``subscribe`` reply: from here on nothing is missed."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            raw = await pubsub.get_message(timeout=max(0.0, deadline - loop.time()))
-            if raw is not None and raw.get("type") == "subscribe":
-                return
-        raise TimeoutError("Redis did not confirm the subscription")
+            await self.shared.remove(sub)
 
     async def ping(self) -> bool:
         try:
@@ -176,4 +102,5 @@ class RedisBus(EventBus):
         return answered
 
     async def close(self) -> None:
+        await self.shared.close()
         await self.client.aclose()
