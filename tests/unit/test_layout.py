@@ -142,3 +142,21 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+def test_a_hub_without_redis_never_loads_it() -> None:
+    """redis (and what it needs on older Pythons: async_timeout before 3.11.3) is loaded only
+    when a Redis URL is configured; a hub on SQLite runs without it."""
+    code = """
+import sys
+from orchestratia.hub.app import create_app
+from orchestratia.hub.lifecycle import build
+from orchestratia.hub.settings import load_settings
+import tempfile
+settings = load_settings(data_dir=tempfile.mkdtemp())
+create_app(settings); build(settings)
+print("redis" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("False"), "a hub without a Redis URL imported redis"

@@ -12,7 +12,6 @@ from orchestratia.hub.auth import LoginLimiter
 from orchestratia.hub.bootstrap import bootstrap_admin
 from orchestratia.hub.events.bus import EventBus
 from orchestratia.hub.events.in_process import InProcessBus
-from orchestratia.hub.events.redis_bus import RedisBus
 from orchestratia.hub.gc_pacer import GcPacer, tune_gc
 from orchestratia.hub.integrations import start_webhooks
 from orchestratia.hub.liveness import Liveness
@@ -33,7 +32,19 @@ from orchestratia.protocol.redact import install_redaction
 
 
 def make_bus(redis_url: str | None) -> EventBus:
-    return RedisBus(redis_url) if redis_url else InProcessBus()
+    if not redis_url:
+        return InProcessBus()
+    # imported only when configured: a hub on SQLite never loads redis (nor needs its
+    # dependencies: on a Python before 3.11.3 redis.asyncio wants async_timeout)
+    from orchestratia.hub.events.redis_bus import RedisBus
+
+    return RedisBus(redis_url)
+
+
+def _is_redis_bus(bus: EventBus) -> bool:
+    from orchestratia.hub.events.redis_bus import RedisBus
+
+    return isinstance(bus, RedisBus)
 
 
 def build(settings: HubSettings, bus: EventBus | None = None) -> Runtime:
@@ -64,7 +75,7 @@ async def start_assigned_index(hub: Runtime) -> None:
     if hub.db.is_sqlite:
         async with hub.store.read() as session:
             await hub.assigned.load(session)
-    elif isinstance(hub.bus, RedisBus) and hub.settings.redis_url:
+    elif hub.settings.redis_url and _is_redis_bus(hub.bus):
         feed = AssignedFeed(
             hub.assigned, hub.store, hub.settings.redis_url, hub.bus.prefix, reconcile_s=hub.settings.check_interval_s
         )
