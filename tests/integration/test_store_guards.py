@@ -132,23 +132,45 @@ def shared_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _nobody_can_run_the_cli() -> bool:
+    """Whether user ``nobody`` can read this checkout's CLI (not when it lives under a
+    root-only directory, such as /tmp or /root here)."""
+    nobody = pwd.getpwnam("nobody")
+    probe = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
+             "test", "-r", ORCHESTRATIA]
+    return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+
+
 def test_a_read_only_store_stops_the_hub_at_start_naming_the_cause(shared_dir: Path) -> None:
-    assert os.geteuid() == 0, "the test makes a store another user can read but not write"
+    """As user ``nobody`` on root's 0644 database (readable, not writable) when ``nobody`` can
+    run this checkout's CLI; otherwise as root on a database made immutable (``chattr +i``:
+    not even root may write it). Either way the store cannot be written, and the hub says so."""
+    assert os.geteuid() == 0, "the test makes a store the hub can read but not write"
     hub = Hub(shared_dir / "made-by-root").start()
     hub.stop()
     data = hub.workdir / "data"
-    nobody = pwd.getpwnam("nobody")
-    # the data dir and the side files are nobody's, the database stays root's 0644: readable, not writable
-    for path in [shared_dir, hub.workdir, data, *(data / n for n in STORE_FILES[1:])]:
-        if path.exists():
-            os.chown(path, nobody.pw_uid, nobody.pw_gid)
-    os.chmod(data / "orchestratia.db", 0o644)
+    db = data / "orchestratia.db"
     port = free_port()
-    result = serve(data, hub.workdir, port, user="nobody")
+    if _nobody_can_run_the_cli():
+        nobody = pwd.getpwnam("nobody")
+        # the data dir and the side files are nobody's, the database stays root's 0644
+        for path in [shared_dir, hub.workdir, data, *(data / n for n in STORE_FILES[1:])]:
+            if path.exists():
+                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(db, 0o644)
+        result = serve(data, hub.workdir, port, user="nobody")
+        facts = [f"this process runs as uid {nobody.pw_uid}", "owner uid 0"]
+    else:
+        subprocess.run(["chattr", "+i", str(db)], check=True, timeout=30)
+        try:
+            result = serve(data, hub.workdir, port)
+        finally:
+            subprocess.run(["chattr", "-i", str(db)], check=False, timeout=30)
+        facts = ["this process runs as uid 0", "owner uid 0"]
     text = result.stdout + result.stderr
     assert result.returncode == 1, text
-    assert f"the SQLite store {data / 'orchestratia.db'} cannot be written" in result.stderr, text
+    assert f"the SQLite store {db} cannot be written" in result.stderr, text
     assert "readonly" in result.stderr and "read-only" in result.stderr, text
-    assert f"this process runs as uid {nobody.pw_uid}" in result.stderr and "owner uid 0" in result.stderr
+    assert all(fact in result.stderr for fact in facts), text
     with pytest.raises(httpx.HTTPError):  # it never served
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
