@@ -35,7 +35,9 @@ PID_FILE = "daemon.pid"
 
 
 def capabilities(cfg: AgentConfig, runners: dict[str, Runner]) -> CapabilitiesRequest:
-    return CapabilitiesRequest(runners=available_runners(runners), repos=cfg.repo_paths(), labels=cfg.labels,
+    # the same shape as registration: a git checkout is {"path", "workspace": "worktree"}, so the
+    # hub keeps letting several of its tasks run at once after a start or a reload
+    return CapabilitiesRequest(runners=available_runners(runners), repos=cfg.register_repos(), labels=cfg.labels,
                                max_concurrent_tasks=cfg.max_concurrent_tasks)
 
 

@@ -34,13 +34,16 @@ def router() -> APIRouter:
 
 def _check_repos(repos: dict[str, Any]) -> None:
     """Anything an agent sends is hostile: repos are ``name -> path`` or ``name -> {"path",
-    "branch"}`` of bounded strings, nothing else."""
+    "branch", "workspace"}`` of bounded strings, nothing else."""
     for name, value in repos.items():
         path = value.get("path") if isinstance(value, dict) else value
         fields = [name, path] + ([value.get("branch")] if isinstance(value, dict) and value.get("branch") else [])
         if not all(isinstance(f, str) and 0 < len(f) <= REPO_TEXT_MAX for f in fields):
             raise HTTPException(422, detail=f"invalid request: repos.{name[:100]}: a path (string), "
                                             "or {\"path\", \"branch\"} of strings")
+        if isinstance(value, dict) and value.get("workspace") not in (None, "worktree", "in-place"):
+            raise HTTPException(422, detail=f"invalid request: repos.{name[:100]}.workspace: 'worktree' or "
+                                            "'in-place'")
 
 
 async def capabilities(
