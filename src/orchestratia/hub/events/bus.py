@@ -18,11 +18,13 @@ Implementations: ``in_process.InProcessBus`` (one process) and ``redis_bus.Redis
 
 from __future__ import annotations
 
+import asyncio
+
 import abc
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Union
+from typing import Any, Union
 
 from orchestratia.protocol.events import AnyEvent, parse_event
 from orchestratia.protocol.pushes import AGENT_CHANNEL_PREFIX, AnyPush, parse_push
@@ -40,6 +42,17 @@ def decode(channel: str, data: bytes | str) -> Message:
     if channel.startswith(AGENT_CHANNEL_PREFIX):
         return parse_push(data)
     return parse_event(data, channel=channel)
+
+
+async def queue_get(queue: "asyncio.Queue[Any]", timeout: float | None) -> Any:
+    """The next item of a subscription's local queue, or None when ``timeout`` passed first:
+    the ``get`` of every queue-fed subscription (in process, and the shared Redis reader's)."""
+    if timeout is None:
+        return await queue.get()
+    try:
+        return await asyncio.wait_for(queue.get(), timeout)
+    except asyncio.TimeoutError:
+        return None
 
 
 class Subscription(abc.ABC):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from orchestratia.hub.events.bus import EventBus, Message, Subscription
+from orchestratia.hub.events.bus import EventBus, Message, Subscription, queue_get
 
 QUEUE_SIZE = 10_000
 
@@ -23,12 +23,7 @@ class _QueueSubscription(Subscription):
             self.overflowed = True  # a slow reader loses live messages, never the store
 
     async def get(self, timeout: float | None = None) -> Message | None:
-        if timeout is None:
-            return await self.queue.get()
-        try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
-        except asyncio.TimeoutError:
-            return None
+        return await queue_get(self.queue, timeout)
 
 
 class InProcessBus(EventBus):

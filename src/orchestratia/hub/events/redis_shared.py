@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from orchestratia.hub.events.bus import Message, Subscription, decode
+from orchestratia.hub.events.bus import Message, Subscription, decode, queue_get
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +88,7 @@ class SharedSubscription(Subscription):
             self.queue.put_nowait(None)
 
     async def get(self, timeout: float | None = None) -> Message | None:
-        if timeout is None:
-            return await self.queue.get()
-        try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
-        except asyncio.TimeoutError:
-            return None
+        return await queue_get(self.queue, timeout)
 
 
 class SharedSubscriber:
