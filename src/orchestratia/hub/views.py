@@ -68,7 +68,18 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
         "finished_at": iso(task.finished_at),
         "workspace_request": task.workspace_request,
         "workspace": task.workspace,
+        "failure_cause": task.failure_cause,
+        "labels": task.labels or [],
+        "priority": priority_name(task.priority),
+        "parent_id": task.parent_id,
     }
+
+
+PRIORITY_NAMES = {1: "high", 0: "normal", -1: "low"}
+
+
+def priority_name(value: int | None) -> str:
+    return PRIORITY_NAMES.get(value or 0, "normal")
 
 
 def task_payload(task: Task) -> TaskPayload:

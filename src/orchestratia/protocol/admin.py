@@ -126,6 +126,13 @@ class TaskView(_Read):
     #: the agent reported it, the result (``WorkspaceSummary``'s fields)
     workspace_request: dict[str, Any] | None = None
     workspace: dict[str, Any] | None = None
+    #: why the run failed or ended (docs/scheduling.md), None while it has not or when it completed
+    failure_cause: str | None = None
+    #: the labels an agent must have to take the task
+    labels: list[str] = []
+    priority: Literal["high", "normal", "low"] = "normal"
+    #: the task this one continues (a reply), None for a first task
+    parent_id: str | None = None
 
 
 class AgentView(_Read):

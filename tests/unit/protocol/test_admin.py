@@ -115,6 +115,7 @@ TASK = {
     "workspace": {"kind": "worktree", "branch": "orchestratia/0f6c1aaa-fix", "base_ref": "main",
                   "base_commit": "a" * 40, "head_commit": "b" * 40, "files_changed": 1, "insertions": 2,
                   "deletions": 0, "committed": True, "note": ""},
+    "failure_cause": None, "labels": ["gpu"], "priority": "high", "parent_id": None,
 }
 QUEUED = {**TASK, "status": "queued", "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,

@@ -153,6 +153,13 @@ class Task(Base):
     # workspace summary once reported (its files and diff are in task_diffs)
     workspace_request: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     workspace: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # migration 0006: why a run failed or ended (docs/scheduling.md), the labels an agent must
+    # have, the queue order (1 high, 0 normal, -1 low), the task a reply continues. parent_id is
+    # a plain indexed column, not a foreign key: SQLite's ALTER TABLE cannot add one.
+    failure_cause: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    labels: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    parent_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
 
 class TaskDiff(Base):
