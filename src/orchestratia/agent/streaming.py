@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestratia.protocol import WsAck, WsResend, WsResume, encode_output
+from orchestratia.protocol import WsAck, WsResend, WsResume
 
 from .tasks import TaskRun
 from .ws import HubSocket
@@ -100,7 +100,7 @@ class OutputStream:
                 return
             before = run.track.sent
             for offset, chunk in run.track.plan(data, final=final):
-                if not await self.ws.send(encode_output(run.id, chunk, offset)):
+                if not await self.ws.send_output(run.id, chunk, offset):
                     return
             # a short read, or bytes held back (the log ends inside a UTF-8 character): wait for
             # the next write (the watcher wakes us) or the task's end (final sends them as they are)

@@ -291,6 +291,9 @@ class ResumeTask(_Wire):
 class WsResume(_Wire):
     type: Literal["resume"] = "resume"
     tasks: list[ResumeTask] = Field(default_factory=list)
+    #: the daemon's ``hello`` features this hub speaks beyond the base extensions (so far only
+    #: ``output_frames``); absent from older hubs, which is how the daemon knows to send JSON
+    features: list[str] | None = None
 
 
 #: where a piece of a task's output came from
