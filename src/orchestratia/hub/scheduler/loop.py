@@ -36,6 +36,9 @@ from orchestratia.hub.views import task_payload
 
 log = logging.getLogger(__name__)
 SESSION_PURGE_S = 600.0
+#: up to this many kicked agents are dispatched to directly, without first asking the store
+#: which of them have an assigned task (see ``_tick``)
+DIRECT_DISPATCH_MAX = 4
 
 
 def _raise_if_cancelled() -> None:
@@ -140,7 +143,11 @@ class Scheduler:
             await self._purge_sessions(now)
         touched = await assign_queued(self.store, self.settings, now)
         wanted = [a for a in (set(agents or ()) | touched) if a is not None and self.assigned.may_have(a, fresh=True)]
-        for agent_id in await self.with_assigned_tasks(wanted):
+        # the pre-filter pays off for a crowd (a reconnect storm); for the usual kick (a task just
+        # created for one agent) it was one more read transaction on the push path, and dispatch
+        # finds nothing to push for an agent without an assigned task anyway
+        few = len(wanted) <= DIRECT_DISPATCH_MAX
+        for agent_id in wanted if few else await self.with_assigned_tasks(wanted):
             await self.dispatch(agent_id)
 
     # ------------------------------------------------------------------ pushes
