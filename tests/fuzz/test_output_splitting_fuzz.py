@@ -167,7 +167,7 @@ PUMP_PROBE = textwrap.dedent("""
             sent.append(data)
             return True
 
-        me = types.SimpleNamespace(ws=types.SimpleNamespace(ready=True, send_output=send_output))
+        me = types.SimpleNamespace(ws=types.SimpleNamespace(ready=True, frames=False, send_output=send_output))
         run = types.SimpleNamespace(id="t", track=OutputTrack("t"), files=types.SimpleNamespace(log=log))
         await OutputStream.pump(me, run, final=False)
         assert b"".join(sent) == b"hello ", sent

@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestratia.protocol import WsAck, WsResend, WsResume
+from orchestratia.protocol import MAX_OUTPUT_CHUNK_BYTES, WsAck, WsResend, WsResume
+from orchestratia.protocol.frames import FRAME_MAX_CHUNK_BYTES
 
 from .tasks import TaskRun
 from .ws import HubSocket
@@ -99,6 +100,7 @@ class OutputStream:
             if not data:
                 return
             before = run.track.sent
+            run.track.max_chunk = FRAME_MAX_CHUNK_BYTES if self.ws.frames else MAX_OUTPUT_CHUNK_BYTES
             for offset, chunk in run.track.plan(data, final=final):
                 if not await self.ws.send_output(run.id, chunk, offset):
                     return

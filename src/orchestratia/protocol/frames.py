@@ -30,6 +30,10 @@ STREAMS = ("stdout", "stderr", "system")
 _STREAM_CODE = {name: code for code, name in enumerate(STREAMS)}
 _HEAD = struct.Struct(">BBQH")
 TASK_ID_MAX = 200
+#: the largest chunk our daemon puts into one frame: 4x the JSON chunk (64 KiB), well under
+#: the 1 MiB message limit. The hub's cost is mostly per chunk (a row, an event, a share of an
+#: ack), so fewer, bigger chunks cost less per MB
+FRAME_MAX_CHUNK_BYTES = 256 * 1024
 
 
 class FrameError(ValueError):
