@@ -162,12 +162,17 @@ class Scheduler:
         return [a for a in agent_ids if a in found]
 
     async def dispatch(self, agent_id: str) -> None:
-        """Push ``task_assigned`` for every task the agent has room to start now."""
+        """Push ``task_assigned`` for every task the agent has room to start now. A read that
+        finds no assigned task un-notes the agent in the index, as a poll does, so that the
+        next kick (its task ending) skips it without a read."""
+        epoch = self.assigned.epoch
         async with self.store.read() as session:
             agent = await session.get(Agent, agent_id)
             if agent is None or agent.revoked_at is not None:
                 return
-            tasks = await offerable_tasks(session, agent)
+            tasks, has_assigned = await offerable_tasks(session, agent, with_flag=True)
+        if not has_assigned:
+            self.assigned.found_none(agent_id, epoch)
         for task in tasks:
             await self.store.bus.publish_safe(agent_channel(agent_id), WsTaskAssigned(task=task_payload(task)))
 
