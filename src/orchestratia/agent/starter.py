@@ -23,7 +23,7 @@ from . import workdir
 from .admission import Admission
 from .client import AuthError, ConflictError, HubClient, NotFoundError
 from .human_link import HumanLink
-from .runners import SCRIPT_PLACEHOLDER, LaunchPlan
+from .runners import SCRIPT_PLACEHOLDER, LaunchPlan, plan_run
 from .sessions import SessionBackend, SessionError
 from .streaming import OutputStream
 from .task_workspace import prepare_for
@@ -185,10 +185,13 @@ class TaskStarter:
                         prepared)
         run.track.acks = self.stream.acks_expected()
         try:
-            plan = runner.build(task.spec)
+            plan, resumed = plan_run(runner, task.spec, task.resume.session_id if task.resume else None)
+            if resumed:
+                log.info("task %s continues %s conversation %s", task.id, runner.name,
+                         task.resume.session_id if task.resume else "")
             self.human.prepare(task, runner.name, plan)
             await asyncio.to_thread(launch, run, plan, cwd, self.backend)
-        except (SessionError, OSError) as err:
+        except (SessionError, OSError, ValueError) as err:
             log.error("task %s: cannot start a %s session: %s", task.id, self.backend.name, err)
             await asyncio.to_thread(workdir.retire, run)
             await self.human.task_finished(task.id)

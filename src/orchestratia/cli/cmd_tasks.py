@@ -170,6 +170,8 @@ def show(
         ("started", render.short_time(task.get("started_at"))),
         ("finished", render.short_time(task.get("finished_at"))),
         ("output", f"{task.get('output_size', 0)} bytes (orchestratia tasks output {short_id(task.get('id'))})"),
+        ("reply to", task.get("parent_id")),
+        ("conversation", task.get("session_id")),
     ]
     pairs += _result_pairs(task.get("result"))
     pairs += _workspace_pairs(task)

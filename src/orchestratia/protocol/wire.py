@@ -187,6 +187,26 @@ class CapabilitiesRequest(_Wire):
     max_concurrent_tasks: int | None = Field(default=None, ge=1, le=1000)
 
 
+#: a CLI's conversation id (Claude Code ``session_id``, Codex ``thread_id``) that the daemon may
+#: put on a command line: it never starts with ``-`` (it cannot be taken for a flag)
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+
+
+class ResumeSpec(_Wire):
+    """Extension of :class:`TaskPayload` (v1 daemons ignore it): this task continues an earlier
+    run. ``session_id``: the CLI's conversation to resume (None: the CLI starts fresh with the
+    task's spec). ``worktree_of``: the task whose worktree (under the agent's workspace root)
+    the task runs in, recreated from ``branch`` when it was removed. ``kind``: the workspace
+    kind of that run (``worktree`` or ``in_place``)."""
+
+    session_id: str | None = Field(default=None, pattern=CONVERSATION_ID_PATTERN)
+    worktree_of: str | None = Field(default=None, max_length=36)
+    branch: str | None = Field(default=None, max_length=250)
+    kind: str | None = Field(default=None, max_length=20)
+    #: the task this one continues (a reply's parent; a parked task itself)
+    parent_id: str | None = Field(default=None, max_length=36)
+
+
 class TaskPayload(_Wire):
     """A task as ``GET /tasks/poll`` returns it and ``task_assigned`` carries it."""
 
@@ -210,6 +230,8 @@ class TaskPayload(_Wire):
     workspace: str | None = None
     base_ref: str | None = None
     branch: str | None = None
+    #: extension: a reply (or a parked task resuming) continues a conversation and a worktree
+    resume: ResumeSpec | None = None
 
 
 class CompleteRequest(_Wire):

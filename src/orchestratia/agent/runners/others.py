@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from .base import (LaunchPlan, Runner, RunReport, iter_json_lines, last_text_line, prompt_needs_stdin, safe_line,
-                   tail_text, with_line)
+from .base import (LaunchPlan, Runner, RunReport, check_conversation_id, iter_json_lines, last_text_line,
+                   prompt_needs_stdin, safe_line, tail_text, with_line)
 
 GEMINI_EXIT_CODES = {41: "authentication error", 42: "input error", 52: "configuration error",
                      53: "turn limit reached", 54: "tool error", 130: "interrupted"}
 
 
 def build_codex_argv(prompt: str, binary: str = "codex", full_auto: bool = True,
-                     extra_args: list[str] | None = None) -> tuple[list[str], bytes | None]:
+                     extra_args: list[str] | None = None, resume: str | None = None) -> tuple[list[str], bytes | None]:
     """argv and stdin for ``codex exec`` (checked against codex-cli 0.171's ``exec --help``).
     ``--full-auto`` is gone from current versions (they exit 2 on it): edits are allowed by
     ``--sandbox workspace-write``. ``--skip-git-repo-check``: a task with no repo runs in a
     temporary directory, which codex otherwise refuses. The working root is the launcher's cwd
     (the repo), so no ``-C``. The prompt comes last, after ``--`` (so a prompt such as
     ``resume`` or ``-x`` stays the prompt); one that starts with ``-`` (``-`` alone means stdin),
-    holds NUL or is over 64 KiB goes on stdin, named by ``-``."""
+    holds NUL or is over 64 KiB goes on stdin, named by ``-``. ``resume``: the conversation
+    (``thread_id``) the run continues: ``codex exec [OPTIONS] resume ID -- PROMPT`` (the exec
+    options go before the subcommand)."""
     argv = [binary, "exec", "--json", "--skip-git-repo-check"]
     if full_auto:
         argv += ["--sandbox", "workspace-write"]
     argv += list(extra_args or [])
+    if resume:
+        argv += ["resume", check_conversation_id(resume)]
     if prompt_needs_stdin(prompt):
         return [*argv, "--", "-"], prompt.encode("utf-8", errors="replace")
     return [*argv, "--", prompt], None
@@ -121,6 +125,11 @@ class CodexRunner(Runner):
     def build(self, prompt: str) -> LaunchPlan:
         argv, stdin = build_codex_argv(prompt, self.find_binary() or self.binary, self.section.full_auto,
                                        self.section.extra_args)
+        return LaunchPlan(argv=argv, stdin_data=stdin)
+
+    def build_resume(self, prompt: str, session_id: str) -> LaunchPlan | None:
+        argv, stdin = build_codex_argv(prompt, self.find_binary() or self.binary, self.section.full_auto,
+                                       self.section.extra_args, resume=session_id)
         return LaunchPlan(argv=argv, stdin_data=stdin)
 
     def report(self, exit_code: int, log: bytes) -> RunReport:
