@@ -69,6 +69,9 @@ class TaskStatus(str, Enum):
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
     LOST = "lost"
+    #: extension, hub-side only: a usage limit stopped the run; it resumes at ``parked_until``
+    #: (docs/scheduling.md). Never in a payload (poll and task_assigned carry assigned tasks).
+    PARKED = "parked"
 
 
 FINAL_STATUSES = frozenset(
@@ -82,8 +85,11 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
         {TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.QUEUED}
     ),
     TaskStatus.RUNNING: frozenset(
-        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST}
+        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST,
+         TaskStatus.PARKED}
     ),
+    # resumed on its agent at the reset (assigned), cancelled, or failed (its agent revoked)
+    TaskStatus.PARKED: frozenset({TaskStatus.ASSIGNED, TaskStatus.CANCELLED, TaskStatus.FAILED}),
     TaskStatus.LOST: frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED}),
     TaskStatus.COMPLETED: frozenset(),
     TaskStatus.FAILED: frozenset(),
@@ -205,6 +211,11 @@ class ResumeSpec(_Wire):
     kind: str | None = Field(default=None, max_length=20)
     #: the task this one continues (a reply's parent; a parked task itself)
     parent_id: str | None = Field(default=None, max_length=36)
+    #: what to tell the resumed conversation (None: the task's spec); a parked task that resumes
+    #: itself says to go on
+    message: str | None = None
+    #: how many times the task has resumed itself after a park (0 for a reply)
+    attempt: int = 0
 
 
 class TaskPayload(_Wire):
@@ -242,13 +253,20 @@ class CompleteRequest(_Wire):
 FAIL_REASON_TIMEOUT = "timeout"
 
 
+#: ``FailRequest.reason`` of our daemon when the CLI hit its usage limit (extension): a hub
+#: that knows it parks the task until ``resets_at`` and then resumes it
+FAIL_REASON_USAGE_LIMIT = "usage_limit"
+
+
 class FailRequest(_Wire):
     error: str = ""
     exit_code: int | None = None
     result: dict[str, Any] | None = None
     #: extension (old hubs ignore it): ``"timeout"`` — the daemon's own timeout stopped the
-    #: task, so a hub that knows it ends the task ``timed_out`` instead of ``failed``
+    #: task, so a hub that knows it ends the task ``timed_out`` instead of ``failed``;
+    #: ``"usage_limit"`` — the CLI's usage limit stopped it, until ``resets_at``
     reason: str | None = None
+    resets_at: datetime | None = None
 
 
 #: the longest ``HelpRequest.request_id`` a hub accepts

@@ -41,6 +41,9 @@ class RunReport:
     #: the CLI's own last word (an error line, its result text), one line, made safe: the
     #: daemon adds it to the error of a run it stopped or lost
     last_line: str = ""
+    #: the run failed on the plan's usage limit (``limits.py``): the hub parks the task
+    usage_limited: bool = False
+    resets_at: float | None = None  # epoch seconds, when known
 
     def result(self, exit_code: int, duration_s: float) -> dict[str, Any]:
         out: dict[str, Any] = {"exit_code": exit_code, "duration_s": round(duration_s, 3)}
@@ -171,14 +174,16 @@ def with_line(message: str, line: str) -> str:
     return f"{message}: {line}" if line else message
 
 
-def plan_run(runner: Runner, prompt: str, session_id: str | None = None) -> tuple[LaunchPlan, bool]:
+def plan_run(runner: Runner, prompt: str, session_id: str | None = None,
+             resume_prompt: str | None = None) -> tuple[LaunchPlan, bool]:
     """How to run ``prompt``: continuing the CLI's conversation ``session_id`` when there is one
-    and the runner can resume it (Claude Code ``--resume``, Codex ``exec resume``), else a fresh
-    run. The bool says whether it resumes. ``session_id`` comes from the hub, which only keeps
-    ids that cannot pass for a flag (``protocol.wire.CONVERSATION_ID_PATTERN``); each runner
-    puts it in its own argv element."""
+    and the runner can resume it (Claude Code ``--resume``, Codex ``exec resume``), telling it
+    ``resume_prompt`` when given (a parked task: "go on"); else a fresh run of ``prompt``. The
+    bool says whether it resumes. ``session_id`` comes from the hub, which only keeps ids that
+    cannot pass for a flag (``protocol.wire.CONVERSATION_ID_PATTERN``); each runner puts it in
+    its own argv element."""
     if session_id:
-        plan = runner.build_resume(prompt, session_id)
+        plan = runner.build_resume(resume_prompt or prompt, session_id)
         if plan is not None:
             return plan, True
     return runner.build(prompt), False

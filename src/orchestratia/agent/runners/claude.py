@@ -7,6 +7,7 @@ from typing import Any
 
 from .base import (LaunchPlan, Runner, RunReport, check_conversation_id, iter_json_lines, last_text_line,
                    prompt_needs_stdin, safe_line)
+from .limits import claude_usage_limit
 
 
 def build_claude_argv(prompt: str, binary: str = "claude", allowed_tools: str = "", max_turns: int | None = None,
@@ -105,6 +106,10 @@ def claude_report(exit_code: int, data: bytes) -> RunReport:
     said = "; ".join(errors) or (str(r["result"]) if is_error and r.get("result") else "")
     # no result event (a bad flag, a crash): its own last line on stderr, e.g. "error: unknown option"
     rep.last_line = safe_line(said) if said else last_text_line(data) or safe_line(s.last_text)
+    if not rep.ok and (limit := claude_usage_limit(data, str(r.get("result") or s.last_text or ""))) is not None:
+        rep.usage_limited, rep.resets_at = True, limit.resets_at
+        if limit.kind:
+            rep.extra["rate_limit_type"] = limit.kind
     if not rep.ok:
         if said:
             why = rep.last_line

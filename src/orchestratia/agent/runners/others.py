@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import (LaunchPlan, Runner, RunReport, check_conversation_id, iter_json_lines, last_text_line,
                    prompt_needs_stdin, safe_line, tail_text, with_line)
+from .limits import codex_usage_limit
 
 GEMINI_EXIT_CODES = {41: "authentication error", 42: "input error", 52: "configuration error",
                      53: "turn limit reached", 54: "tool error", 130: "interrupted"}
@@ -37,6 +38,7 @@ def codex_report(exit_code: int, data: bytes) -> RunReport:
     failure = ""
     last_error = ""
     usage = None
+    said: list[str] = []
     for ev in iter_json_lines(data):
         t = ev.get("type")
         if t == "thread.started":
@@ -44,10 +46,12 @@ def codex_report(exit_code: int, data: bytes) -> RunReport:
         elif t == "turn.failed":
             err = ev.get("error")
             failure = (err.get("message") if isinstance(err, dict) else str(err or "")) or "turn failed"
+            said.append(failure)
         elif t == "turn.completed":
             usage = ev.get("usage") or usage
         elif t == "error":  # may be transient ("Reconnecting..."): only turn.failed or the exit status fail a run
             last_error = str(ev.get("message") or "error")
+            said.append(last_error)
         elif t == "item.completed":
             item = ev.get("item") or {}
             if isinstance(item, dict) and item.get("type") == "agent_message":
@@ -60,6 +64,8 @@ def codex_report(exit_code: int, data: bytes) -> RunReport:
     # its own words: turn.failed, else the last error event (offline: "Reconnecting... waiting
     # for network"), else its last line on stderr (a usage error: "error: unexpected argument")
     rep.last_line = safe_line(failure or last_error) or last_text_line(data)
+    if not ok and (limit := codex_usage_limit(said)) is not None:
+        rep.usage_limited, rep.resets_at = True, limit.resets_at
     if not ok:
         rep.error = f"codex exited with status {exit_code}: {rep.last_line or 'see the output'}"
     return rep

@@ -18,6 +18,7 @@ from orchestratia.protocol import FINAL_STATUSES, TaskStatus
 from orchestratia.protocol.admin import TASK_TITLE_MAX, TaskReply
 from orchestratia.hub.api.admin.tasks import load_task, show, waiting_reasons, with_reasons
 from orchestratia.hub.api.deps import get_hub
+from orchestratia.hub.conversation import resume_of
 from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.states import emit, kick, status_event
 from orchestratia.hub.store.models import Agent, Task, utcnow
@@ -38,18 +39,6 @@ def reply_title(title: str) -> str:
     """``Re: <parent's title>`` (never ``Re: Re: ...``), cut to the column."""
     base = title if title.startswith("Re: ") else f"Re: {title}"
     return base[:TASK_TITLE_MAX]
-
-
-def resume_of(parent: Task) -> dict[str, Any]:
-    """What a reply to ``parent`` continues: its conversation, and the worktree and branch of its
-    thread (a reply's worktree is its parent's, so the first task's id names it)."""
-    ws = parent.workspace or {}
-    kind = ws.get("kind")
-    worktree_of = None
-    if kind == "worktree":
-        worktree_of = (parent.resume or {}).get("worktree_of") or parent.id
-    return {"parent_id": parent.id, "session_id": parent.session_id, "worktree_of": worktree_of,
-            "branch": ws.get("branch") if kind == "worktree" else None, "kind": kind}
 
 
 async def thread_of(session: Any, task: Task) -> list[Task]:

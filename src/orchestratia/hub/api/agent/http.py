@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestratia.protocol import (
     API_PREFIX,
     FAIL_REASON_TIMEOUT,
+    FAIL_REASON_USAGE_LIMIT,
     CompleteRequest,
     FailRequest,
     HeartbeatRequest,
@@ -33,6 +34,7 @@ from orchestratia.hub.api.deps import current_agent, get_hub
 from orchestratia.hub.api.responses import OrjsonResponse
 from orchestratia.hub.auth import hash_secret
 from orchestratia.hub.runtime import Runtime
+from orchestratia.hub.scheduler.parking import finish_park, park_fields, park_target
 from orchestratia.hub.states import TransitionConflict, emit, transition
 from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
 from orchestratia.hub.store.queries import agent_task, offerable_tasks
@@ -239,9 +241,29 @@ async def fail(
     if body.result is not None:
         fields["result"] = body.result
         fields.update(conversation(body.result))
+    if body.reason == FAIL_REASON_USAGE_LIMIT:  # extension: parked until the limit resets
+        return await _park(hub, agent, task_id, body.resets_at, fields)
     if body.reason == FAIL_REASON_TIMEOUT:  # extension: the daemon's own timeout stopped it
         return await _move(hub, agent, task_id, _timed_out_if_running, first_account=True, **fields)
     return await _move(hub, agent, task_id, TaskStatus.FAILED, **fields)
+
+
+async def _park(hub: Runtime, agent: Agent, task_id: str, resets_at: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """A running task stopped by its CLI's usage limit becomes ``parked`` until the reset
+    (scheduler/parking.py); from any other status the report is an ordinary fail."""
+    async with hub.store.write() as session:
+        task = await agent_task(session, agent.id, task_id, lock=True)
+        if task is None:
+            raise HTTPException(404, detail=NOT_FOUND)
+        try:
+            changed = await transition(session, task, park_target(task),
+                                       **fields, **park_fields(task, resets_at, utcnow()))
+        except TransitionConflict as exc:
+            raise HTTPException(409, detail=exc.detail) from exc
+        if changed:
+            finish_park(task)
+        status = task.status
+    return {"id": task_id, "status": status, "changed": changed}
 
 
 def conversation(result: dict[str, Any] | None) -> dict[str, Any]:
