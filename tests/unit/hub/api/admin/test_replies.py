@@ -36,7 +36,8 @@ async def test_a_reply_continues_the_parents_conversation_and_worktree(api: Api)
     polled = await api.agent(agent, "GET", "/tasks/poll")
     assert [t["id"] for t in polled] == [reply["id"]]
     assert polled[0]["resume"] == {"parent_id": parent["id"], "session_id": SESSION, "worktree_of": parent["id"],
-                                   "branch": "orchestratia/abc-fix", "kind": "worktree"}
+                                   "branch": "orchestratia/abc-fix", "kind": "worktree", "message": None,
+                                   "attempt": 0}
     assert polled[0]["workspace"] == "worktree" and polled[0]["branch"] is None  # not "--branch": a v1 run starts fresh
 
     # a reply to the reply: the same worktree (named after the thread's first task) and the
