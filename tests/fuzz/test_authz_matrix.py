@@ -144,6 +144,8 @@ def _admin_endpoints(world: World) -> list[tuple[str, str, dict | None]]:
         ("GET", f"/tasks/{task}/output", None),
         ("GET", f"/tasks/{done}/stream", None),
         ("POST", f"/tasks/{done}/cancel", {"reason": "r"}),
+        ("POST", f"/tasks/{done}/replies", {"message": "m"}),
+        ("GET", f"/tasks/{task}/thread", None),
         ("GET", "/interventions", None),
         ("POST", f"/interventions/{world.intervention_id}/answer", {"response": "main"}),
         ("GET", "/events", None),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -183,7 +184,8 @@ class HubClient:
         await self._call("POST", f"/tasks/{task_id}/complete", "complete", json={"result": result})
 
     async def fail(self, task_id: str, error: str, exit_code: int | None = None,
-                   result: dict[str, Any] | None = None, reason: str | None = None) -> None:
+                   result: dict[str, Any] | None = None, reason: str | None = None,
+                   resets_at: float | None = None) -> None:
         body: dict[str, Any] = {"error": error}
         if exit_code is not None:
             body["exit_code"] = exit_code
@@ -191,6 +193,8 @@ class HubClient:
             body["result"] = result
         if reason is not None:  # extension (e.g. "timeout"); old hubs ignore it
             body["reason"] = reason
+        if resets_at is not None:  # extension, with reason "usage_limit": when it resets
+            body["resets_at"] = datetime.fromtimestamp(resets_at, timezone.utc).isoformat()
         await self._call("POST", f"/tasks/{task_id}/fail", "fail", json=body)
 
     async def workspace(self, task_id: str, report: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestratia.protocol import FAIL_REASON_TIMEOUT
+from orchestratia.protocol import FAIL_REASON_TIMEOUT, FAIL_REASON_USAGE_LIMIT
 
 from .client import HubClient
 from .runners import Runner
@@ -75,6 +75,7 @@ class Outcome:
     error: str = ""
     exit_code: int | None = None
     reason: str | None = None  # FAIL_REASON_TIMEOUT: the hub ends the task timed_out
+    resets_at: float | None = None  # with FAIL_REASON_USAGE_LIMIT: when the limit resets (epoch)
 
 
 def outcome(run: TaskRun, runner: Runner | None) -> Outcome:
@@ -96,6 +97,8 @@ def outcome(run: TaskRun, runner: Runner | None) -> Outcome:
         return Outcome(False, result, (exit_info.get("error") or "no exit status") + said, None)
     if rep is not None and rep.ok:
         return Outcome(True, result, exit_code=code)
+    if rep is not None and rep.usage_limited:  # the hub parks the task until the reset
+        return Outcome(False, result, rep.error, code, FAIL_REASON_USAGE_LIMIT, rep.resets_at)
     return Outcome(False, result, rep.error if rep else f"exit status {code}", code)
 
 
@@ -121,5 +124,6 @@ async def send_report(client: HubClient, run: TaskRun, runner: Runner | None) ->
     if out.ok:
         await client.complete(run.id, out.result)
     else:
-        await client.fail(run.id, out.error, exit_code=out.exit_code, result=out.result, reason=out.reason)
+        await client.fail(run.id, out.error, exit_code=out.exit_code, result=out.result, reason=out.reason,
+                          resets_at=out.resets_at)
     log.info("task %s reported: exit %s%s", run.id, out.exit_code, f" ({run.stop_kind})" if run.stop_kind else "")

@@ -23,7 +23,7 @@ from . import workdir
 from .admission import Admission
 from .client import AuthError, ConflictError, HubClient, NotFoundError
 from .human_link import HumanLink
-from .runners import SCRIPT_PLACEHOLDER, LaunchPlan
+from .runners import SCRIPT_PLACEHOLDER, LaunchPlan, plan_run
 from .sessions import SessionBackend, SessionError
 from .streaming import OutputStream
 from .task_workspace import prepare_for
@@ -86,8 +86,9 @@ def launch(run: TaskRun, plan: LaunchPlan, cwd: str, backend: SessionBackend) ->
     spec = {"task_id": run.id, "argv": argv, "cwd": cwd, "log_path": str(files.log), "pid_path": str(files.pid),
             "exit_path": str(files.exit), "stdin_path": stdin_path, "env": env}
     write_private(files.spec, json.dumps(spec).encode())
-    # a fresh, empty log: offsets of this run start at 0 (the hub's next_offset for a new task)
-    fd = os.open(files.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    # a fresh, empty log: offsets of this run start at 0 (the hub's next_offset for a new task);
+    # a parked task resuming itself appends to its log, whose offsets the hub holds already
+    fd = os.open(files.log, os.O_WRONLY | os.O_CREAT | (0 if run.track.sent else os.O_TRUNC), 0o640)
     os.close(fd)
     run.save()
     backend.start(run.session, [sys.executable, LAUNCHER_PATH, str(files.spec)], env=env, cwd=cwd)
@@ -185,10 +186,14 @@ class TaskStarter:
                         prepared)
         run.track.acks = self.stream.acks_expected()
         try:
-            plan = runner.build(task.spec)
+            resume = task.resume
+            plan, resumed = plan_run(runner, task.spec, resume.session_id if resume else None,
+                                     resume.message if resume else None)
+            if resumed and resume is not None:
+                log.info("task %s continues %s conversation %s", task.id, runner.name, resume.session_id)
             self.human.prepare(task, runner.name, plan)
             await asyncio.to_thread(launch, run, plan, cwd, self.backend)
-        except (SessionError, OSError) as err:
+        except (SessionError, OSError, ValueError) as err:
             log.error("task %s: cannot start a %s session: %s", task.id, self.backend.name, err)
             await asyncio.to_thread(workdir.retire, run)
             await self.human.task_finished(task.id)

@@ -207,6 +207,9 @@ class HubClient:
     def task_diff_stat(self, task_id: str) -> dict[str, Any]:
         return self.json("GET", f"{ADMIN}/tasks/{task_id}/diff", params={"stat": 1})
 
+    def reply_task(self, task_id: str, message: str) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/tasks/{task_id}/replies", json={"message": message})
+
     def cancel_task(self, task_id: str, reason: str | None = None) -> dict[str, Any]:
         body = {"reason": reason} if reason else {}
         return self.json("POST", f"{ADMIN}/tasks/{task_id}/cancel", json=body)

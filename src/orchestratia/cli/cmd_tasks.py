@@ -107,7 +107,7 @@ def workspace_options(workspace: str | None, base: str | None, branch: str | Non
 @app.command("list")
 @guard
 def list_(
-    status: Annotated[Optional[str], typer.Option("--status", help="queued, assigned, running, completed, failed, cancelled, timed_out, lost (comma-separate several)")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="queued, assigned, running, completed, failed, cancelled, timed_out, lost, parked (comma-separate several)")] = None,
     agent: Annotated[Optional[str], typer.Option("--agent", "-a", help="Only this agent's tasks")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
@@ -170,6 +170,9 @@ def show(
         ("started", render.short_time(task.get("started_at"))),
         ("finished", render.short_time(task.get("finished_at"))),
         ("output", f"{task.get('output_size', 0)} bytes (orchestratia tasks output {short_id(task.get('id'))})"),
+        ("reply to", task.get("parent_id")),
+        ("conversation", task.get("session_id")),
+        ("parked until", render.short_time(task.get("parked_until")) if task.get("parked_until") else None),
     ]
     pairs += _result_pairs(task.get("result"))
     pairs += _workspace_pairs(task)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestratia.protocol import AgentStatus, TaskPayload, whole_as_int
+from orchestratia.protocol import AgentStatus, ResumeSpec, TaskPayload, whole_as_int
 from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
 
 
@@ -72,6 +72,8 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
         "labels": task.labels or [],
         "priority": priority_name(task.priority),
         "parent_id": task.parent_id,
+        "session_id": task.session_id,
+        "parked_until": iso(task.parked_until),
     }
 
 
@@ -97,6 +99,7 @@ def task_payload(task: Task) -> TaskPayload:
         workspace=(task.workspace_request or {}).get("kind"),
         base_ref=(task.workspace_request or {}).get("base_ref"),
         branch=(task.workspace_request or {}).get("branch"),
+        resume=ResumeSpec.model_validate(task.resume) if task.resume else None,
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from .events import TokenStatus
 from .policy import ApprovalPolicy as ApprovalPolicy  # stdlib only (see .policy); an admin object
@@ -78,6 +78,19 @@ class TaskCreate(_Body):
     branch: str | None = Field(default=None, min_length=1, max_length=250)
 
 
+class TaskReply(_Body):
+    """``POST /tasks/{id}/replies``: a follow-up message continuing the task's conversation."""
+
+    message: str = Field(min_length=1, max_length=1_000_000)
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the message is empty: write what the agent should do next")
+        return value
+
+
 class TaskCancel(_Body):
     """``POST /tasks/{id}/cancel`` (the body is optional)."""
 
@@ -133,6 +146,11 @@ class TaskView(_Read):
     priority: Literal["high", "normal", "low"] = "normal"
     #: the task this one continues (a reply), None for a first task
     parent_id: str | None = None
+    #: the CLI's conversation id of the task's run (Claude Code ``session_id``, Codex
+    #: ``thread_id``), None until the agent reported one; a reply resumes it
+    session_id: str | None = None
+    #: a parked task (usage limit): when it resumes
+    parked_until: IsoTime | None = None
 
 
 class AgentView(_Read):

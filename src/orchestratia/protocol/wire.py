@@ -69,6 +69,9 @@ class TaskStatus(str, Enum):
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
     LOST = "lost"
+    #: extension, hub-side only: a usage limit stopped the run; it resumes at ``parked_until``
+    #: (docs/scheduling.md). Never in a payload (poll and task_assigned carry assigned tasks).
+    PARKED = "parked"
 
 
 FINAL_STATUSES = frozenset(
@@ -82,8 +85,11 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
         {TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.QUEUED}
     ),
     TaskStatus.RUNNING: frozenset(
-        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST}
+        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST,
+         TaskStatus.PARKED}
     ),
+    # resumed on its agent at the reset (assigned), cancelled, or failed (its agent revoked)
+    TaskStatus.PARKED: frozenset({TaskStatus.ASSIGNED, TaskStatus.CANCELLED, TaskStatus.FAILED}),
     TaskStatus.LOST: frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED}),
     TaskStatus.COMPLETED: frozenset(),
     TaskStatus.FAILED: frozenset(),
@@ -187,6 +193,31 @@ class CapabilitiesRequest(_Wire):
     max_concurrent_tasks: int | None = Field(default=None, ge=1, le=1000)
 
 
+#: a CLI's conversation id (Claude Code ``session_id``, Codex ``thread_id``) that the daemon may
+#: put on a command line: it never starts with ``-`` (it cannot be taken for a flag)
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+
+
+class ResumeSpec(_Wire):
+    """Extension of :class:`TaskPayload` (v1 daemons ignore it): this task continues an earlier
+    run. ``session_id``: the CLI's conversation to resume (None: the CLI starts fresh with the
+    task's spec). ``worktree_of``: the task whose worktree (under the agent's workspace root)
+    the task runs in, recreated from ``branch`` when it was removed. ``kind``: the workspace
+    kind of that run (``worktree`` or ``in_place``)."""
+
+    session_id: str | None = Field(default=None, pattern=CONVERSATION_ID_PATTERN)
+    worktree_of: str | None = Field(default=None, max_length=36)
+    branch: str | None = Field(default=None, max_length=250)
+    kind: str | None = Field(default=None, max_length=20)
+    #: the task this one continues (a reply's parent; a parked task itself)
+    parent_id: str | None = Field(default=None, max_length=36)
+    #: what to tell the resumed conversation (None: the task's spec); a parked task that resumes
+    #: itself says to go on
+    message: str | None = None
+    #: how many times the task has resumed itself after a park (0 for a reply)
+    attempt: int = 0
+
+
 class TaskPayload(_Wire):
     """A task as ``GET /tasks/poll`` returns it and ``task_assigned`` carries it."""
 
@@ -210,6 +241,8 @@ class TaskPayload(_Wire):
     workspace: str | None = None
     base_ref: str | None = None
     branch: str | None = None
+    #: extension: a reply (or a parked task resuming) continues a conversation and a worktree
+    resume: ResumeSpec | None = None
 
 
 class CompleteRequest(_Wire):
@@ -220,13 +253,20 @@ class CompleteRequest(_Wire):
 FAIL_REASON_TIMEOUT = "timeout"
 
 
+#: ``FailRequest.reason`` of our daemon when the CLI hit its usage limit (extension): a hub
+#: that knows it parks the task until ``resets_at`` and then resumes it
+FAIL_REASON_USAGE_LIMIT = "usage_limit"
+
+
 class FailRequest(_Wire):
     error: str = ""
     exit_code: int | None = None
     result: dict[str, Any] | None = None
     #: extension (old hubs ignore it): ``"timeout"`` — the daemon's own timeout stopped the
-    #: task, so a hub that knows it ends the task ``timed_out`` instead of ``failed``
+    #: task, so a hub that knows it ends the task ``timed_out`` instead of ``failed``;
+    #: ``"usage_limit"`` — the CLI's usage limit stopped it, until ``resets_at``
     reason: str | None = None
+    resets_at: datetime | None = None
 
 
 #: the longest ``HelpRequest.request_id`` a hub accepts

@@ -116,10 +116,13 @@ TASK = {
                   "base_commit": "a" * 40, "head_commit": "b" * 40, "files_changed": 1, "insertions": 2,
                   "deletions": 0, "committed": True, "note": ""},
     "failure_cause": None, "labels": ["gpu"], "priority": "high", "parent_id": None,
+    "session_id": "4f6c1a52-8f7e-4b61-9d0a-2b6c0c1d9e11", "parked_until": None,
 }
-QUEUED = {**TASK, "status": "queued", "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
+QUEUED = {**TASK, "status": "queued", "session_id": None, "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,
           "assigned_at": None, "started_at": None, "finished_at": None}
+PARKED = {**TASK, "status": "parked", "parked_until": iso(WHOLE), "finished_at": None,
+          "failure_cause": "usage_limit"}
 AGENT = {
     "id": A, "name": "dev-1", "hostname": "box", "ip": "10.0.0.2", "os": "Linux", "status": "ONLINE",
     "last_seen_at": iso(WHEN), "created_at": iso(WHOLE), "system_info": {"cpus": 2},
@@ -141,7 +144,7 @@ CREATED = {**TOKEN, "token": "orcreg_x.y", "hub_url": "http://hub.test", "config
 
 @pytest.mark.parametrize(
     ("model", "today"),
-    [(TaskView, TASK), (TaskView, QUEUED), (AgentView, AGENT), (AgentView, NEVER_SEEN),
+    [(TaskView, TASK), (TaskView, QUEUED), (TaskView, PARKED), (AgentView, AGENT), (AgentView, NEVER_SEEN),
      (InterventionView, INTERVENTION), (TokenView, TOKEN), (TokenCreated, CREATED),
      (LoginResponse, {"token": "s", "username": "admin", "expires_at": iso(WHEN)})],
 )

@@ -16,8 +16,8 @@ from ._session import SignedOut, csrf_ok, login_redirect, page_base
 
 router = APIRouter()
 
-TASK_FILTERS = ["queued", "assigned", "running", "completed", "failed", "cancelled", "timed_out", "lost"]
-ACTIVE = "queued,assigned,running"
+TASK_FILTERS = ["queued", "assigned", "running", "completed", "failed", "cancelled", "timed_out", "lost", "parked"]
+ACTIVE = "queued,assigned,running,parked"
 TASK_PATH = re.compile(r"/tasks/[A-Za-z0-9-]{1,64}")
 RUNNERS = ["claude", "codex", "gemini", "aider", "shell"]
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png",

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
+from orchestratia.hub.scheduler.parking import allowed, parked_pairs
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
 from orchestratia.hub.store.models import Agent, Task
@@ -50,8 +51,9 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
             )
         ).scalars().all()
         agents, load, busy = await _capacity(session, settings, now)
+        parked = await parked_pairs(session, now)  # usage limits: those runners wait on those agents
         for task in queued:
-            agent = _choose(task, agents, load, busy)
+            agent = _choose(task, allowed(agents, task, parked) if parked else agents, load, busy)
             if agent is None:
                 continue
             await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=agent.id)

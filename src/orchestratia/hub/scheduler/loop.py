@@ -27,6 +27,7 @@ from orchestratia.protocol.shared import wait_set
 from orchestratia.hub.liveness import Liveness
 from orchestratia.hub.scheduler.assigned_index import AssignedIndex
 from orchestratia.hub.scheduler.assignment import assign_queued
+from orchestratia.hub.scheduler.parking import resume_due
 from orchestratia.hub.scheduler.timeouts import check_timeouts, purge_sessions
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.store.models import Agent, utcnow
@@ -138,7 +139,9 @@ class Scheduler:
             await self.liveness.check_lost(now)
             await self.liveness.check_liveness(now)
             await self._purge_sessions(now)
-        touched = await assign_queued(self.store, self.settings, now)
+        # parked tasks whose usage limit has reset go back to their agents first: ahead of the queue
+        resumed = await resume_due(self.store, now) if periodic else set()
+        touched = resumed | await assign_queued(self.store, self.settings, now)
         wanted = [a for a in (set(agents or ()) | touched) if a is not None and self.assigned.may_have(a, fresh=True)]
         for agent_id in await self.with_assigned_tasks(wanted):
             await self.dispatch(agent_id)

@@ -1,7 +1,7 @@
 """Why a task waits: ``queue_reason``, one sentence a person can act on.
 
 Computed for the task views only (``GET /tasks``, ``GET /tasks/{id}``, the task stream), from
-one read of the agents and one of their active tasks, reused for every task of the list, never
+one read of the agents, one of their active tasks and one of the parked ones, reused for every task of the list, never
 by the scheduler's pass. The rules mirror ``assignment._choose`` (queued tasks) and
 ``queries._offer`` (assigned tasks the daemon has not started):
 
@@ -9,7 +9,9 @@ by the scheduler's pass. The rules mirror ``assignment._choose`` (queued tasks) 
   could ever take: ``tasks create`` warns) / they are offline / at capacity / busy in the
   repo's directory / an agent has room (the next pass assigns it);
 * assigned, not started: its agent is offline / at capacity / busy in the repo's directory /
-  has room (its daemon starts it at its next poll or push).
+  has its runner parked by a usage limit / has room (its daemon starts it at its next poll or
+  push);
+* parked: until when (``parked until 15:00 UTC (usage limit)``, scheduler/parking.py).
 
 :func:`impossible` is the subset that no agent coming online or finishing work can change.
 """
@@ -26,11 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import AgentStatus, TaskStatus
 from orchestratia.hub.scheduler.assignment import ACTIVE, runner_ok
+from orchestratia.hub.scheduler.parking import parked_reason
 from orchestratia.hub.store.models import Agent, Task, utcnow
 from orchestratia.hub.store.queries import repo_dir
 from orchestratia.hub.views import agent_status
 
-WAITING = (TaskStatus.QUEUED.value, TaskStatus.ASSIGNED.value)
+WAITING = (TaskStatus.QUEUED.value, TaskStatus.ASSIGNED.value, TaskStatus.PARKED.value)
 
 
 @dataclass
@@ -42,6 +45,9 @@ class Fleet:
     load: dict[str, int] = field(default_factory=dict)  # assigned + running (the scheduler's count)
     running: dict[str, int] = field(default_factory=dict)  # running only (the daemon's room)
     busy: dict[str, set[str]] = field(default_factory=dict)  # repo directories with a running task
+    #: (agent id, runner) parked by a usage limit -> the task parked there (scheduler/parking.py)
+    parked: dict[tuple[str, str | None], Any] = field(default_factory=dict)
+    now: datetime = field(default_factory=utcnow)
 
     @classmethod
     def of(cls, agents: Sequence[Agent], online: set[str], active: Iterable[tuple[str, str, str | None]]) -> Fleet:
@@ -100,6 +106,8 @@ def _assigned_reason(task: Any, agent: Agent | None, fleet: Fleet) -> str:
     directory = repo_dir(agent.repos, task.target_repo)
     if directory is not None and directory in fleet.busy[agent.id]:
         return f"agent {agent.name} is running another task in repo {task.target_repo}"
+    if (parked := fleet.parked.get((agent.id, task.runner or None))) is not None:
+        return f"agent {agent.name}: runner {task.runner or 'claude'} {parked_reason(parked, fleet.now)}"
     return f"waiting for agent {agent.name} to start it"
 
 
@@ -127,11 +135,17 @@ def _queued_reason(task: Any, fleet: Fleet) -> str:
     if not free:
         names = ", ".join(a.name for a in room[:3])
         return f"agent {names} is running another task in repo {task.target_repo}"
+    unparked = [a for a in free if (a.id, task.runner or None) not in fleet.parked]
+    if not unparked:
+        parked = fleet.parked[(free[0].id, task.runner or None)]
+        return f"agent {free[0].name}: runner {task.runner or 'claude'} {parked_reason(parked, fleet.now)}"
     return "an agent has room: being assigned"
 
 
 def queue_reason(task: Any, fleet: Fleet) -> str | None:
     """Why ``task`` has not started yet (None once it has, or has ended)."""
+    if task.status == TaskStatus.PARKED.value:
+        return parked_reason(task, fleet.now)
     if task.status == TaskStatus.QUEUED.value:
         return _queued_reason(task, fleet)
     if task.status == TaskStatus.ASSIGNED.value:
@@ -153,7 +167,13 @@ async def load_fleet(session: AsyncSession, offline_after_s: float, contacted: C
         active = list(await session.execute(
             select(Task.agent_id, Task.status, Task.target_repo).where(Task.status.in_(ACTIVE))
         ))
-    return Fleet.of(sorted(agents, key=lambda a: a.name), online, active)
+    fleet = Fleet.of(sorted(agents, key=lambda a: a.name), online, active)
+    fleet.now = now
+    if agents:
+        parked = (await session.execute(select(Task).where(Task.status == TaskStatus.PARKED.value,
+                                                           Task.parked_until > now))).scalars()
+        fleet.parked = {(t.agent_id, t.runner or None): t for t in parked if t.agent_id}
+    return fleet
 
 
 async def reasons_for(session: AsyncSession, tasks: Sequence[Any], offline_after_s: float,

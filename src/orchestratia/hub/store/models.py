@@ -160,6 +160,12 @@ class Task(Base):
     labels: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     parent_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    # migration 0007: the CLI's conversation id of the task's run (from result.session_id),
+    # what the task continues ({"parent_id", "session_id", "worktree_of", "branch", "kind"}), and
+    # until when a task parked by a usage limit waits
+    session_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resume: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    parked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class TaskDiff(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestratia.protocol import (
     API_PREFIX,
     FAIL_REASON_TIMEOUT,
+    FAIL_REASON_USAGE_LIMIT,
     CompleteRequest,
     FailRequest,
     HeartbeatRequest,
@@ -24,6 +26,7 @@ from orchestratia.protocol import (
 )
 from orchestratia.protocol.events import AgentEvent, InterventionEvent, TaskEvent
 from orchestratia.protocol.pushes import message_dict
+from orchestratia.protocol.wire import CONVERSATION_ID_PATTERN
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub.agent_names import live_holder, retire_key
 from orchestratia.hub.api.agent import workspace
@@ -31,6 +34,7 @@ from orchestratia.hub.api.deps import current_agent, get_hub
 from orchestratia.hub.api.responses import OrjsonResponse
 from orchestratia.hub.auth import hash_secret
 from orchestratia.hub.runtime import Runtime
+from orchestratia.hub.scheduler.parking import finish_park, park_fields, park_target
 from orchestratia.hub.states import TransitionConflict, emit, transition
 from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
 from orchestratia.hub.store.queries import agent_task, offerable_tasks
@@ -41,6 +45,7 @@ NOT_FOUND = "task not found"
 EXIT_CODE_MIN, EXIT_CODE_MAX = -(2**31), 2**31 - 1
 #: column sizes (``store/models.py``) of what an agent sends about itself
 AGENT_TEXT_LIMITS = {"hostname": 500, "ip": 100, "os": 500, "agent_version": 100}
+CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
 
 
 def router() -> APIRouter:
@@ -215,7 +220,7 @@ async def complete(
 ) -> dict[str, Any]:
     body = body or CompleteRequest()
     exit_code = body.result.get("exit_code")
-    fields: dict[str, Any] = {"result": body.result}
+    fields: dict[str, Any] = {"result": body.result, **conversation(body.result)}
     if isinstance(exit_code, int) and not isinstance(exit_code, bool) and EXIT_CODE_MIN <= exit_code <= EXIT_CODE_MAX:
         fields["exit_code"] = exit_code  # (one that does not fit stays in result only)
     return await _move(hub, agent, task_id, TaskStatus.COMPLETED, **fields)
@@ -235,9 +240,40 @@ async def fail(
         fields["exit_code"] = body.exit_code
     if body.result is not None:
         fields["result"] = body.result
+        fields.update(conversation(body.result))
+    if body.reason == FAIL_REASON_USAGE_LIMIT:  # extension: parked until the limit resets
+        return await _park(hub, agent, task_id, body.resets_at, fields)
     if body.reason == FAIL_REASON_TIMEOUT:  # extension: the daemon's own timeout stopped it
         return await _move(hub, agent, task_id, _timed_out_if_running, first_account=True, **fields)
     return await _move(hub, agent, task_id, TaskStatus.FAILED, **fields)
+
+
+async def _park(hub: Runtime, agent: Agent, task_id: str, resets_at: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """A running task stopped by its CLI's usage limit becomes ``parked`` until the reset
+    (scheduler/parking.py); from any other status the report is an ordinary fail."""
+    async with hub.store.write() as session:
+        task = await agent_task(session, agent.id, task_id, lock=True)
+        if task is None:
+            raise HTTPException(404, detail=NOT_FOUND)
+        try:
+            changed = await transition(session, task, park_target(task),
+                                       **fields, **park_fields(task, resets_at, utcnow()))
+        except TransitionConflict as exc:
+            raise HTTPException(409, detail=exc.detail) from exc
+        if changed:
+            finish_park(task)
+        status = task.status
+    return {"id": task_id, "status": status, "changed": changed}
+
+
+def conversation(result: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"session_id": ...}`` when the run's result names its CLI conversation (our daemon
+    sends ``result.session_id``: Claude Code's ``session_id``, Codex's ``thread_id``) in a form
+    a daemon may put on a command line; else nothing (an old daemon's result has none)."""
+    value = (result or {}).get("session_id")
+    if isinstance(value, str) and CONVERSATION_ID.match(value):
+        return {"session_id": value}
+    return {}
 
 
 def _timed_out_if_running(task: Task) -> TaskStatus:

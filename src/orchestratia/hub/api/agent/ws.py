@@ -358,7 +358,9 @@ class AgentConnection:
             if self.hello is None:
                 continue  # pushes only to connections that said hello
             if isinstance(push, WsTaskAssigned):
-                if push.task.id in self.pushed:
+                # a parked task that resumes comes again, as a new attempt (scheduler/parking.py)
+                key = f"{push.task.id}:{push.task.resume.attempt if push.task.resume else 0}"
+                if key in self.pushed:
                     continue
-                self.pushed.add(push.task.id)
+                self.pushed.add(key)
             await self.send(push)
