@@ -18,7 +18,10 @@ from orchestratia.protocol import TaskPayload
 from orchestratia.protocol.workspace import WORKSPACE_BODY_MAX, WORKSPACE_FILES_MAX, WorkspaceReport
 
 from .client import AuthError, HubClient, HubError, NotFoundError
-from .workspaces import Prepared, WorkspaceError, WorkspaceResult, WorkspaceSpec, commit_message, finish, prepare
+from .workspaces import (
+    Prepared, WorkspaceError, WorkspaceResult, WorkspaceSpec, commit_message, discard, finish, prepare,
+)
+from .workspaces.naming import PREFIX, short_id
 
 log = logging.getLogger("orchestratia.agent")
 #: a task's ``workspace`` as the hub sends it -> the engine's kind
@@ -39,6 +42,15 @@ def spec_for(task: TaskPayload, cfg: Any) -> WorkspaceSpec | str:
                          base_ref=task.base_ref or None, continue_branch=task.branch or None)
 
 
+def spec_for_repo(cfg: Any, name: str) -> WorkspaceSpec | None:
+    """The spec of a task with no options in repo ``name`` (for its spare worktree), None when
+    its tasks run in place."""
+    repo = cfg.repos[name]
+    if KINDS.get(repo.workspace) != "worktree":
+        return None
+    return WorkspaceSpec(kind="worktree", repo=repo.path, root=cfg.workspace.root, branch=repo.branch)
+
+
 async def prepare_for(task: TaskPayload, cfg: Any) -> Prepared | str:
     """The task's workspace, or the error to fail the task with (what is wrong, what to do)."""
     spec = spec_for(task, cfg)
@@ -51,6 +63,22 @@ async def prepare_for(task: TaskPayload, cfg: Any) -> Prepared | str:
     if prepared.note:
         log.info("task %s: %s", task.id, prepared.note)
     return prepared
+
+
+def remove_unused(prepared: Prepared) -> None:
+    """Remove the worktree (and the branch the task's start made) of a task whose session never
+    started: nothing ran in it. A branch the task continued (``--branch``) stays. Blocking; a
+    failure is logged with where the leftovers are."""
+    if prepared.kind != "worktree":
+        return
+    own = bool(prepared.branch) and prepared.branch.startswith(f"{PREFIX}/{short_id(prepared.task_id)}")
+    try:
+        discard(prepared.path, prepared.branch if own else None, force=True, repo=prepared.repo)
+        log.info("task %s: its session did not start: removed its worktree%s", prepared.task_id,
+                 f" and branch {prepared.branch}" if own else "")
+    except (WorkspaceError, OSError) as err:
+        log.warning("task %s: its session did not start and its worktree %s (branch %s) could not be removed: %s",
+                    prepared.task_id, prepared.path, prepared.branch, err)
 
 
 def file_statuses(diff: str) -> dict[str, str]:

@@ -133,6 +133,10 @@ class TaskView(_Read):
     priority: Literal["high", "normal", "low"] = "normal"
     #: the task this one continues (a reply), None for a first task
     parent_id: str | None = None
+    #: the pull / merge request opened for the task's branch (``tasks push --pr``)
+    pr_url: str | None = None
+    #: the task's latest push / discard and its outcome (``protocol.workspace_actions.ActionView``)
+    workspace_action: dict[str, Any] | None = None
 
 
 class AgentView(_Read):
@@ -153,6 +157,10 @@ class AgentView(_Read):
     agent_version: str | None
     max_concurrent_tasks: int
     running_tasks: list[str]
+    #: what the daemon said it can do beyond v1 (capabilities report), e.g. ``workspace_actions``
+    features: list[str] = []
+    #: disk used by its task worktrees (``WorkspaceDisk``), None until its daemon reports it
+    workspace_disk: dict[str, Any] | None = None
 
 
 class InterventionView(_Read):
