@@ -132,3 +132,21 @@ def test_discard_refuses_unpushed_work_then_forced(hub: Hub, cli: Cli, make_agen
     assert not worktree.exists() and not git(repo, "branch", "--list", branch)
     again = cli.run("tasks", "push", task["id"], "--wait", "5", check=False)
     assert again.returncode == 1 and "discarded already" in again.stderr
+
+
+def test_a_task_adopted_after_a_daemon_restart_reports_its_workspace(
+        hub: Hub, cli: Cli, make_agent: Callable[..., Agent], tmp_path: Path) -> None:
+    repo, _ = repo_with_origin(tmp_path)
+    agent = start_agent(make_agent, tmp_path, repo)
+    go = tmp_path / "go"
+    spec = (f"for i in $(seq 1200); do [ -e {go} ] && break; sleep 0.1; done; "
+            "printf 'after the restart\\n' > adopted.txt")
+    task = cli.create_task(spec, agent.name, "work", "Survive a restart", "--runner", "shell")
+    hub.wait_status(task["id"], "running", timeout=60)
+    agent.kill()  # SIGKILL: the task's screen session keeps running
+    agent.start()
+    go.touch()
+    assert hub.wait_final(task["id"], timeout=90)["status"] == "completed"
+    ws = cli.json("tasks", "show", task["id"])["workspace"]
+    assert ws["kind"] == "worktree" and ws["files_changed"] == 1 and ws["committed"] is True
+    assert "adopted.txt" in cli.run("tasks", "diff", task["id"]).stdout
