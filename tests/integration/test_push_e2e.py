@@ -150,3 +150,22 @@ def test_a_task_adopted_after_a_daemon_restart_reports_its_workspace(
     ws = cli.json("tasks", "show", task["id"])["workspace"]
     assert ws["kind"] == "worktree" and ws["files_changed"] == 1 and ws["committed"] is True
     assert "adopted.txt" in cli.run("tasks", "diff", task["id"]).stdout
+
+
+def test_a_session_that_cannot_start_leaves_no_worktree_or_branch(
+        hub: Hub, cli: Cli, make_agent: Callable[..., Agent], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, _ = repo_with_origin(tmp_path)
+    bindir = tmp_path / "bin-without-screen"  # git and bash, no screen: the session cannot start
+    bindir.mkdir()
+    for tool in ("git", "bash"):
+        os.symlink(subprocess.run(["which", tool], capture_output=True, text=True, check=True).stdout.strip(),
+                   bindir / tool)
+    monkeypatch.setenv("PATH", str(bindir))
+    agent = start_agent(make_agent, tmp_path, repo)
+    task = cli.create_task("true", agent.name, "work", "Never starts", "--runner", "shell")
+    final = hub.wait_final(task["id"], timeout=60)
+    assert final["status"] == "failed" and "screen" in final["error"], final
+    root = tmp_path / "worktrees"
+    assert not (root / task["id"]).exists()
+    assert git(repo, "branch", "--list", f"orchestratia/{task['id'][:8]}*") == ""
+    assert "its session did not start: removed its worktree" in agent.daemon_log.read_text()
