@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-from . import bench_dispatch, bench_fleet, bench_footprint, bench_many, bench_output, bench_replicas
+from . import bench_dispatch, bench_fleet, bench_footprint, bench_many, bench_output, bench_replicas, bench_task_start
 from .common import write_result
 
 BENCHMARKS = {
@@ -22,6 +22,7 @@ BENCHMARKS = {
     "footprint": bench_footprint.run,
     "replicas": bench_replicas.run,
     "many": bench_many.run,
+    "taskstart": bench_task_start.run,
 }
 
 
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"(default sqlite,pg1,pg2; choices {','.join(bench_replicas.CONFIGS)})")
     parser.add_argument("--many-configs", help="many benchmark: configurations, comma-separated (default sqlite,pg2)")
     args = parser.parse_args(argv)
-    names = args.only or [n for n in BENCHMARKS if n not in ("replicas", "many")]  # PostgreSQL + Redis
+    # replicas, many: PostgreSQL + Redis; taskstart: builds a 20,000-file repository (--only taskstart)
+    names = args.only or [n for n in BENCHMARKS if n not in ("replicas", "many", "taskstart")]
     summary, failed = {}, []
     t0 = time.monotonic()
     for name in names:

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from orchestratia.protocol import TaskPayload
 from orchestratia.protocol.shared import write_atomic
@@ -26,7 +26,7 @@ from .human_link import HumanLink
 from .runners import SCRIPT_PLACEHOLDER, LaunchPlan, plan_run
 from .sessions import SessionBackend, SessionError
 from .streaming import OutputStream
-from .task_workspace import prepare_for
+from .task_workspace import prepare_for, remove_unused
 from .tasks import TaskRun
 from .workspaces import Prepared
 
@@ -130,6 +130,9 @@ class TaskStarter:
         self.admission = admission
         self.stream = stream
         self.human = human
+        #: called with the repo's name after a worktree was made for a task there (the daemon
+        #: prepares the repo's next spare worktree then)
+        self.prepared_hook: Callable[[str], None] | None = None
 
     async def start(self, task: TaskPayload) -> None:
         run = None
@@ -159,6 +162,8 @@ class TaskStarter:
                 await self.report_failure(task.id, prepared)
                 return None
             cwd = str(prepared.path)
+            if prepared.kind == "worktree" and self.prepared_hook is not None:
+                self.prepared_hook(task.target_repo)
         try:
             temp_dir = None if cwd else workdir.make_temp_dir(task.id)  # no repo: removed once reported
         except OSError as err:
@@ -196,6 +201,8 @@ class TaskStarter:
         except (SessionError, OSError, ValueError) as err:
             log.error("task %s: cannot start a %s session: %s", task.id, self.backend.name, err)
             await asyncio.to_thread(workdir.retire, run)
+            if prepared is not None:  # nothing ran in it: no worktree or branch is left behind
+                await asyncio.to_thread(remove_unused, prepared)
             await self.human.task_finished(task.id)
             await self.report_failure(task.id, f"the agent could not start the task: {err}")
             return None

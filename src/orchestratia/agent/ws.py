@@ -40,11 +40,12 @@ from orchestratia.protocol import (
     parse_hub_message,
 )
 from orchestratia.protocol.shared import wait_set
+from orchestratia.protocol.workspace_actions import FEATURE_WORKSPACE_ACTIONS
 
 from .client import ssl_context, tls_failure_message
 
 log = logging.getLogger(__name__)
-FEATURES = [FEATURE_OFFSETS, FEATURE_PUSH, FEATURE_BINARY]
+FEATURES = [FEATURE_OFFSETS, FEATURE_PUSH, FEATURE_BINARY, FEATURE_WORKSPACE_ACTIONS]
 
 
 class SocketHandler(Protocol):

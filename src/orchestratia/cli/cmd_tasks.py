@@ -11,11 +11,13 @@ from . import render
 from .common import client, resolve_task_id, short_id
 from orchestratia.protocol.policy import POLICY_VALUES, policy_choices
 
+from . import cmd_task_workspace
 from .errors import CliError, guard
 from .render.stream import for_task
 from .watch import WATCH_EXIT_ERROR, watch_task
 
-app = typer.Typer(help="Tasks: create, list, show, output, watch, diff, cancel.", no_args_is_help=True)
+app = typer.Typer(help="Tasks: create, list, show, output, watch, diff, push, discard, cancel.", no_args_is_help=True)
+cmd_task_workspace.register(app)  # push, discard
 
 
 def read_spec(spec: str | None, spec_file: Path | None) -> str:
@@ -193,6 +195,13 @@ def _workspace_pairs(task: dict[str, Any]) -> list[tuple[str, Any]]:
     pairs: list[tuple[str, Any]] = [("workspace", where), ("change", change)]
     if ws.get("note"):
         pairs.append(("note", ws["note"]))
+    if task.get("pr_url"):
+        pairs.append(("pull request", task["pr_url"]))
+    action = task.get("workspace_action")
+    if isinstance(action, dict):
+        style = {"done": "green", "failed": "red"}.get(str(action.get("status")), "yellow")
+        pairs.append((f"last {action.get('kind')}", render.text(f"{action.get('status')}: {action.get('message') or ''}",
+                                                                 style, multiline=True)))
     return pairs
 
 

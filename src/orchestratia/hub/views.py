@@ -41,6 +41,8 @@ def agent_view(agent: Agent, offline_after_s: float, running_tasks: list[str]) -
         "agent_version": agent.agent_version,
         "max_concurrent_tasks": agent.max_concurrent_tasks,
         "running_tasks": running_tasks,
+        "features": agent.features or [],
+        "workspace_disk": agent.workspace_disk,
     }
 
 
@@ -74,6 +76,8 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
         "parent_id": task.parent_id,
         "session_id": task.session_id,
         "parked_until": iso(task.parked_until),
+        "pr_url": task.pr_url,
+        "workspace_action": task.workspace_action,
     }
 
 

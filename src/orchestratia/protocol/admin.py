@@ -151,6 +151,10 @@ class TaskView(_Read):
     session_id: str | None = None
     #: a parked task (usage limit): when it resumes
     parked_until: IsoTime | None = None
+    #: the pull / merge request opened for the task's branch (``tasks push --pr``)
+    pr_url: str | None = None
+    #: the task's latest push / discard and its outcome (``protocol.workspace_actions.ActionView``)
+    workspace_action: dict[str, Any] | None = None
 
 
 class AgentView(_Read):
@@ -171,6 +175,10 @@ class AgentView(_Read):
     agent_version: str | None
     max_concurrent_tasks: int
     running_tasks: list[str]
+    #: what the daemon said it can do beyond v1 (capabilities report), e.g. ``workspace_actions``
+    features: list[str] = []
+    #: disk used by its task worktrees (``WorkspaceDisk``), None until its daemon reports it
+    workspace_disk: dict[str, Any] | None = None
 
 
 class InterventionView(_Read):

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 
+from .workspace_actions import WorkspaceDisk, WsWorkspaceAction
+
 # --------------------------------------------------------------------------- constants
 
 API_PREFIX = "/api/v1/agents"
@@ -181,6 +183,8 @@ class HeartbeatRequest(_Wire):
     system_info: dict[str, Any] = Field(default_factory=dict)
     active_tasks: list[str] | None = None
     agent_version: str | None = None
+    #: extension: disk used by the agent's task worktrees (docs/protocol.md)
+    workspace_disk: WorkspaceDisk | None = None
 
 
 class CapabilitiesRequest(_Wire):
@@ -191,6 +195,8 @@ class CapabilitiesRequest(_Wire):
     repos: dict[str, Any] = Field(default_factory=dict, max_length=1000)  # name -> path or {"path", "branch"}
     labels: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=200)
     max_concurrent_tasks: int | None = Field(default=None, ge=1, le=1000)
+    #: what this daemon can do beyond v1, e.g. ``workspace_actions`` (None: an older daemon)
+    features: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=100)
 
 
 #: a CLI's conversation id (Claude Code ``session_id``, Codex ``thread_id``) that the daemon may
@@ -415,6 +421,7 @@ HubMessage = Annotated[
         WsInterventionAnswered,
         WsError,
         WsRevoked,
+        WsWorkspaceAction,
     ],
     Field(discriminator="type"),
 ]

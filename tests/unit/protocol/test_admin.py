@@ -116,7 +116,7 @@ TASK = {
                   "base_commit": "a" * 40, "head_commit": "b" * 40, "files_changed": 1, "insertions": 2,
                   "deletions": 0, "committed": True, "note": ""},
     "failure_cause": None, "labels": ["gpu"], "priority": "high", "parent_id": None,
-    "session_id": "4f6c1a52-8f7e-4b61-9d0a-2b6c0c1d9e11", "parked_until": None,
+    "session_id": "4f6c1a52-8f7e-4b61-9d0a-2b6c0c1d9e11", "parked_until": None, "pr_url": None, "workspace_action": None,
 }
 QUEUED = {**TASK, "status": "queued", "session_id": None, "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,
@@ -127,7 +127,8 @@ AGENT = {
     "id": A, "name": "dev-1", "hostname": "box", "ip": "10.0.0.2", "os": "Linux", "status": "ONLINE",
     "last_seen_at": iso(WHEN), "created_at": iso(WHOLE), "system_info": {"cpus": 2},
     "repos": {"api": {"path": "/srv/api", "branch": "main"}, "web": "/srv/web"}, "runners": ["shell", "claude"],
-    "labels": ["gpu"], "agent_version": "1.2.0", "max_concurrent_tasks": 2, "running_tasks": [T],
+    "labels": ["gpu"], "agent_version": "1.2.0", "max_concurrent_tasks": 2, "running_tasks": [T], "features": ["workspace_actions"],
+    "workspace_disk": {"total_bytes": 4096, "worktrees": 1, "measured_at": "2026-12-06T06:00:00+00:00"},
 }
 NEVER_SEEN = {**AGENT, "status": "OFFLINE", "last_seen_at": None, "runners": None, "agent_version": None,
               "running_tasks": []}

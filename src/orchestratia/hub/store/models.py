@@ -103,6 +103,10 @@ class Agent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # migration 0008: the daemon's extension features (capabilities report) and the disk its
+    # task worktrees use (heartbeat: {"total_bytes", "worktrees", "measured_at"})
+    features: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    workspace_disk: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class RegistrationToken(Base):
@@ -166,6 +170,10 @@ class Task(Base):
     session_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resume: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     parked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # migration 0008: the pull request opened for the task's branch, and its latest workspace
+    # action as shown (protocol.workspace_actions.ActionView; the queue is workspace_actions)
+    pr_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    workspace_action: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class TaskDiff(Base):
@@ -179,6 +187,26 @@ class TaskDiff(Base):
     diff: Mapped[str] = mapped_column(Text, default="")
     diff_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WorkspaceAction(Base):
+    """A push / pull request / discard an admin asked for (migration 0008): ``pending`` until
+    the task's agent reports ``done`` or ``failed`` with its message."""
+
+    __tablename__ = "workspace_actions"
+    __table_args__ = (Index("ix_workspace_actions_agent_id_status", "agent_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pr_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class OutputChunk(Base):

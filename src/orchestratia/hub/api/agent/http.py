@@ -164,6 +164,8 @@ async def heartbeat(
     values: dict[str, Any] = {"system_info": body.system_info}
     if body.agent_version:  # cut to its column: a heartbeat is contact, never refused for this
         values["agent_version"] = body.agent_version[: AGENT_TEXT_LIMITS["agent_version"]]
+    if body.workspace_disk is not None:  # extension: the disk its task worktrees use
+        values["workspace_disk"] = body.workspace_disk.model_dump(mode="json")
     # written with the next batch of contacts. No scheduler kick: pushes go out on hello, task
     # creation and task end, and a connection never gets the same task_assigned twice anyway.
     await hub.liveness.touch(agent, **values)

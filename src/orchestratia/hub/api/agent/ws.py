@@ -42,6 +42,7 @@ from orchestratia.protocol import (
     parse_agent_message,
 )
 from orchestratia.protocol.pushes import agent_channel, message_dict
+from orchestratia.protocol.workspace_actions import FEATURE_WORKSPACE_ACTIONS, WsWorkspaceAction
 from orchestratia.hub.api.deps import agent_for_key
 from orchestratia.hub.store.models import Agent, Task
 from orchestratia.hub.store.writable import store_failure
@@ -357,6 +358,8 @@ class AgentConnection:
                 return
             if self.hello is None:
                 continue  # pushes only to connections that said hello
+            if isinstance(push, WsWorkspaceAction) and FEATURE_WORKSPACE_ACTIONS not in self.hello.features:
+                continue  # an older daemon could not read it (it fetches pending actions if it can)
             if isinstance(push, WsTaskAssigned):
                 # a parked task that resumes comes again, as a new attempt (scheduler/parking.py)
                 key = f"{push.task.id}:{push.task.resume.attempt if push.task.resume else 0}"

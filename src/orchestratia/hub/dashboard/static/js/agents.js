@@ -23,6 +23,17 @@
     ]);
   }
 
+  // the disk the agent's task worktrees use, as its daemon last measured it (null: not reported)
+  function worktrees(a) {
+    var d = a.workspace_disk;
+    if (!d || typeof d !== "object") return el("span", { class: "muted", text: "—", title: "Not reported (an older daemon)" });
+    var n = num(d.total_bytes) || 0, units = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    var size = (i === 0 ? n.toFixed(0) : n.toFixed(1)) + " " + units[i];
+    return el("span", { class: "worktree-disk", title: d.measured_at ? "measured " + d.measured_at : "",
+      text: size + " · " + (num(d.worktrees) || 0) + " worktree" + (num(d.worktrees) === 1 ? "" : "s") });
+  }
+
   function cell(label, children, cls) {
     return el("td", { "data-label": label, class: cls }, children);
   }
@@ -77,6 +88,7 @@
       cell("Repos", [repoList]),
       cell("Runners", [runnerList]),
       cell("Running", [runList]),
+      cell("Worktrees", [worktrees(a)]),
       cell("", [actions], "cell-actions"),
     ]);
   }
