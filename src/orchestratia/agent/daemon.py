@@ -282,7 +282,11 @@ class Daemon:
             self.supervisor.request_stop(run, "cancel", reason)
 
     def _is_running(self, task_id: str) -> bool:
-        return task_id in self.runs or self.admission.is_starting(task_id)
+        """The task runs here, or a reply continuing it runs in its worktree (a thread shares the
+        worktree named after its first task): then prune, push and discard must leave it alone."""
+        if task_id in self.runs or self.admission.is_starting(task_id):
+            return True
+        return any((r := run.record.task.resume) is not None and r.worktree_of == task_id for run in self.runs.values())
 
     def _slot_freed(self) -> None:
         self.upkeep.changed()  # a task ended: its worktree's size is final
