@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from browser_helpers import create_task, shoot
+from browser_helpers import PHONE, SHOTS, create_task, shoot
 from orchestratia.agent.workspaces.result import parse_numstat_z
 
 HOSTILE = '<img src=x onerror="window.__xss=1">.py'
@@ -73,6 +73,14 @@ def _finished_task(hub: Any, title: str) -> dict[str, Any]:
     return done
 
 
+def _snap(target: Any, name: str, tmp: Path) -> None:
+    """A screenshot of what is on screen (a page) or of one element, in the test's tmp dir and
+    artifacts/screenshots/ (full-page shots of a long diff are too tall to look at)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for folder in (tmp, SHOTS):
+        target.screenshot(path=str(folder / f"{name}.png"))
+
+
 def _comment(page: Any, file: Any, line: Any, text: str, shift_to: Any = None) -> None:
     line.locator("td.ln").first.click()
     if shift_to is not None:
@@ -99,6 +107,7 @@ def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent:
     panel = page.get_by_role("tabpanel", name=re.compile("^Changes"))
     expect(panel).to_be_visible()
     expect(page.locator(".task-grid")).to_be_hidden()
+    _snap(page, "changes-top", tmp_path)
 
     index = panel.get_by_role("list", name="Changed files")
     expect(index.get_by_role("listitem")).to_have_count(6)
@@ -107,7 +116,7 @@ def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent:
     renamed = panel.get_by_role("article", name="new name.txt")
     expect(renamed).to_contain_text("Renamed without changes.")
     expect(panel.get_by_role("article", name="logo.png")).to_contain_text("Binary file: not shown.")
-    expect(panel.get_by_role("article", name="gone.md").locator("tr.d-del td.code")).to_have_text(["# Obsolete"])
+    expect(panel.get_by_role("article", name="gone.md").locator("tr.d-del td.dl-code")).to_have_text(["# Obsolete"])
 
     app = panel.get_by_role("article", name="src/app.py")
     expect(app.locator(".pg-k", has_text="def")).to_have_count(1)  # Python, coloured by the server
@@ -117,12 +126,14 @@ def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent:
 
     data = panel.get_by_role("article", name="data.json")  # 402 lines: collapsed, one click shows them
     expect(data.locator(".dfile-body")).to_be_hidden()
+    _snap(evil, "changes-hostile", tmp_path) if (evil := panel.get_by_role("article", name=HOSTILE)) else None
+    _snap(data, "changes-collapsed", tmp_path)
     data.get_by_role("button", name="Show 403 lines").click()
     expect(data.locator("tr[data-new='402']")).to_be_visible()
 
     evil = panel.get_by_role("article", name=HOSTILE)
-    expect(evil.locator("tr.d-add td.code").first).to_have_text("x = '<script>window.__xss=2</script>'")
-    expect(evil.locator("tr.d-add td.code").nth(1)).to_have_text("# \u241b[31mred")
+    expect(evil.locator("tr.d-add td.dl-code").first).to_have_text("x = '<script>window.__xss=2</script>'")
+    expect(evil.locator("tr.d-add td.dl-code").nth(1)).to_have_text("# \u241b[31mred")
     assert page.locator("main img, #changes-panel script").count() == 0
     assert page.evaluate("window.__xss") is None
 
@@ -134,6 +145,15 @@ def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent:
     expect(panel.locator("#review-count")).to_have_text("4 comments")
     panel.get_by_label("Overall note").fill("Nice start; a few things.")
     shoot(page, "task-changes")
+    app.scroll_into_view_if_needed()
+    _snap(app, "changes-comments", tmp_path)
+    page.emulate_media(color_scheme="dark")
+    _snap(app, "changes-comments-dark", tmp_path)
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size(PHONE)
+    app.scroll_into_view_if_needed()
+    _snap(page, "changes-phone", tmp_path)
+    page.set_viewport_size({"width": 1366, "height": 900})
 
     expected = ("Nice start; a few things.\n\n"  # the note, then the comments in page order (git's file order)
                 f"{HOSTILE}:1: drop this file\n"
@@ -152,6 +172,7 @@ def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent:
     expect(panel.get_by_role("button", name="Send as reply")).to_be_enabled()
     expect(page).to_have_url(re.compile(rf"/tasks/{task['id']}#changes$"))
     shoot(page, "task-changes-refused")
+    _snap(panel.locator("#review"), "changes-refused", tmp_path)
 
     page.reload()  # the draft survives a reload (sessionStorage) until it is sent
     expect(page.get_by_role("tabpanel", name=re.compile("^Changes"))).to_be_visible()
