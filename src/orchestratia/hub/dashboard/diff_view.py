@@ -6,17 +6,19 @@ and lines reach the page only as Jinja-escaped text or as Pygments' HTML formatt
 (which escapes ``& < > " '``); control characters (a CR, an ESC, ...) are made visible
 (U+2400 pictures) before lexing, so they cannot shift lines or hide text.
 
-Cost (measured on the dev server, 2 cores at load 7, Pygments 2.21: ``python /tmp/measure``
-highlighting 1 MB of this repository's Python / JavaScript): 3.5 s per MB of Python, 2.3 s per
-MB of JavaScript, the HTML 5-9x the text; plain text (escaped, no lexer) 0.02 s per MB. So a
-page highlights at most ``HIGHLIGHT_BUDGET`` bytes (about 0.9 s at that load) and shows the
-rest as plain text, and shows at most ``MAX_ROWS`` diff lines (a 5 MB diff is ~125,000 lines:
-tens of MB of HTML); the rest of the files are named with their counts and a pointer to the
-raw diff.
+Cost (measured on the shared dev server, 2 cores, Pygments 2.21, highlighting 1 MB of this
+repository's Python / JavaScript in one call): 3.5 / 2.3 s per MB at load 7, 11.6 / 8.8 s per
+MB at load 13; the HTML is 5-9x the text; plain text (escaped, no lexer) 0.02 s per MB. So a
+page highlights at most ``HIGHLIGHT_BUDGET`` bytes (0.9 s at load 7, 3 s at load 13; a typical
+agent change is far smaller) and shows the rest as plain text, and shows at most ``MAX_ROWS``
+diff lines (a 5 MB diff is ~125,000 lines: tens of MB of HTML); the files beyond are named with
+their counts and a pointer to the raw diff. A 5 MB diff of 1,032 files builds in 1.2 s without
+highlighting and 4.3 s with the budget at load 12 (``/tmp/measure_build.py`` in the report).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -84,6 +86,18 @@ class _Section:
     binary: bool = False
     rows: list[Row] = field(default_factory=list)
     crlf: bool = False
+    #: its diff lines, also those not kept (``partial``) past parse's ``row_limit``
+    count: int = 0
+    partial: bool = False
+    added: int = 0
+    removed: int = 0
+
+    def add(self, row: Row | None, room: bool) -> None:
+        self.count += 1
+        if room and row is not None:
+            self.rows.append(row)
+        else:
+            self.partial = True
 
 
 def visible(text: str) -> str:
@@ -153,24 +167,35 @@ def _meta(section: _Section, line: str) -> None:
             section.path = new
 
 
-def parse(diff: str) -> list[_Section]:
+def parse(diff: str, row_limit: int | None = None) -> list[_Section]:
     """The files of a unified git diff, in order, each with its rows. Lines split on LF only
-    (a CR, form feed or U+2028 inside a line stays in it)."""
+    (a CR, form feed or U+2028 inside a line stays in it). With ``row_limit``, a file whose
+    rows would pass it (with the files kept before it) keeps none and is only counted
+    (``partial``): a 5 MB diff's 125,000 Row objects took seconds to make, and later small
+    files still fit."""
     sections: list[_Section] = []
+    kept = 0
     current: _Section | None = None
-    old_left = new_left = 0
-    old_no = new_no = 0
+    old_left = new_left = old_no = new_no = 0
+
+    def room() -> bool:
+        return row_limit is None or (current is not None and not current.partial and kept + current.count < row_limit)
+
     for raw in diff.split("\n"):
         line = raw[:-1] if raw.endswith("\r") else raw
         if current is not None and (old_left > 0 or new_left > 0) and raw[:1] in (" ", "+", "-", ""):
             kind = {"+": "add", "-": "del"}.get(raw[:1], "ctx")
             current.crlf = current.crlf or raw.endswith("\r")
-            row = Row(kind, old_no if kind != "add" else None, new_no if kind != "del" else None, line[1:])
-            current.rows.append(row)
+            current.added += kind == "add"
+            current.removed += kind == "del"
+            fits = room()
+            current.add(Row(kind, old_no if kind != "add" else None, new_no if kind != "del" else None, line[1:])
+                        if fits else None, fits)
             old_no, old_left = (old_no + 1, old_left - 1) if kind != "add" else (old_no, old_left)
             new_no, new_left = (new_no + 1, new_left - 1) if kind != "del" else (new_no, new_left)
             continue
         if line.startswith("diff --git "):
+            kept += _close(current)
             current = _Section()
             old, new = _header_paths(line)
             current.path, current.old_path = new, (old if old != new else None)
@@ -182,23 +207,44 @@ def parse(diff: str) -> list[_Section]:
             old_no, new_no = int(hunk.group(1)), int(hunk.group(3))
             old_left = int(hunk.group(2)) if hunk.group(2) is not None else 1
             new_left = int(hunk.group(4)) if hunk.group(4) is not None else 1
-            current.rows.append(Row("hunk", text=line))
+            current.add(Row("hunk", text=line), room())
         elif line.startswith("\\"):
-            current.rows.append(Row("note", text=line[1:].strip()))
-        elif not current.rows:
+            current.add(Row("note", text=line[1:].strip()), room())
+        elif not current.count:
             _meta(current, line)
+    _close(current)
     return sections
 
 
-def _lexer(path: str) -> Any:
+def _close(section: _Section | None) -> int:
+    """The rows a finished section keeps (none when it did not fit)."""
+    if section is None:
+        return 0
+    if section.partial:
+        section.rows = []
+    return len(section.rows)
+
+
+_LEXER_OPTIONS = {"stripnl": False, "ensurenl": False, "tabsize": 0}
+
+
+@functools.lru_cache(maxsize=512)
+def _lexer_class(name: str) -> Any:
+    """The lexer class for a file name (Pygments tries every lexer's name patterns: ~10 ms a
+    call; 1,000 files called it 1,000 times), cached by the name's extensions."""
     from pygments.lexers import TextLexer, get_lexer_for_filename
     from pygments.util import ClassNotFound
 
-    options = {"stripnl": False, "ensurenl": False, "tabsize": 0}
     try:
-        return get_lexer_for_filename(path, **options)
+        return type(get_lexer_for_filename(name, **_LEXER_OPTIONS))
     except (ClassNotFound, ValueError):
-        return TextLexer(**options)
+        return TextLexer
+
+
+def _lexer(path: str) -> Any:
+    base = path.rsplit("/", 1)[-1]
+    key = "x" + base[base.index("."):] if "." in base[1:] else base  # "a.test.js" -> "x.test.js"
+    return _lexer_class(key)(**_LEXER_OPTIONS)
 
 
 def _highlight_side(rows: list[Row], lexer: Any) -> None:
@@ -261,9 +307,8 @@ def _file_view(item: dict[str, Any], section: _Section | None) -> FileView:
     rows = section.rows if section is not None else []
     ins = item.get("insertions")
     dels = item.get("deletions")
-    if ins is None and not binary:
-        ins = sum(1 for r in rows if r.kind == "add")
-        dels = sum(1 for r in rows if r.kind == "del")
+    if ins is None and not binary and section is not None:
+        ins, dels = section.added, section.removed
     return FileView(path=str(item.get("path") or (section.path if section else "") or "?"),
                     old_path=str(old_path) if old_path else None, status=status, insertions=ins,
                     deletions=dels, binary=binary, rows=[] if binary else rows,
@@ -291,13 +336,14 @@ def build(files: list[dict[str, Any]], diff: str, truncated: bool = False, *,
     ``truncated``: the stat only). Blocking (Pygments): call it in a worker thread."""
     view = ChangesView(files=[], truncated=truncated)
     budget, rows_left = highlight_budget, max_rows
-    for item, section in _match(files, [] if truncated else parse(diff)):
+    for item, section in _match(files, [] if truncated else parse(diff, max_rows)):
         fv = _file_view(item, section)
+        count = section.count if section is not None else 0
         fv.omitted = _omitted(fv, truncated, section is not None)
         view.insertions += fv.insertions or 0
         view.deletions += fv.deletions or 0
-        if fv.rows and len(fv.rows) > rows_left:
-            fv.omitted = (f"Too large to show here ({len(fv.rows):,} lines; the page shows {max_rows:,} in all): "
+        if section is not None and (section.partial or (fv.rows and count > rows_left)):
+            fv.omitted = (f"Too large to show here ({count:,} lines; the page shows {max_rows:,} in all): "
                           "download the diff.")
             fv.rows = []
         if fv.rows:
