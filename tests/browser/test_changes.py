@@ -142,7 +142,21 @@ def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent:
     _comment(page, app, app.locator("tr[data-new='6']"), "keep the name\nuser is vague", shift_to=app.locator("tr[data-new='7']"))
     _comment(page, app, app.locator("tr.d-del[data-old='8']"), "why not 1?")
     _comment(page, evil, evil.locator("tr[data-new='1']"), "drop this file")
-    expect(panel.locator("#review-count")).to_have_text("4 comments")
+    # by keyboard: one line number per file is in the tab order; the arrows move, Enter comments
+    start = app.locator("td.ln[tabindex='0']")
+    expect(start).to_have_count(1)
+    start.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(app.locator("tr[data-new='4'] td.ln").first).to_be_focused()
+    page.keyboard.press("Enter")
+    box = app.get_by_role("textbox", name="Comment on src/app.py:4")
+    expect(box).to_be_focused()
+    page.keyboard.type("add a docstring?")
+    expect(app.locator("tr.sel")).to_have_count(1)
+    _snap(app, "changes-comment-form", tmp_path)
+    page.keyboard.press("Control+Enter")
+    expect(panel.locator("#review-count")).to_have_text("5 comments")
     panel.get_by_label("Overall note").fill("Nice start; a few things.")
     shoot(page, "task-changes")
     app.scroll_into_view_if_needed()
@@ -157,6 +171,7 @@ def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent:
 
     expected = ("Nice start; a few things.\n\n"  # the note, then the comments in page order (git's file order)
                 f"{HOSTILE}:1: drop this file\n"
+                "src/app.py:4: add a docstring?\n"
                 "src/app.py:8 (old): why not 1?\n"
                 "src/app.py:5: say what it greets\n"
                 "src/app.py:6-7: keep the name\n  user is vague")
@@ -167,7 +182,7 @@ def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent:
     error = panel.get_by_role("alert")
     # this branch has no replies endpoint yet: the hub refuses, the page says so and keeps everything
     expect(error).to_contain_text(re.compile(r"The reply was not sent \(HTTP 40[45]\): .+ Your comments are kept"))
-    expect(panel.locator("tr.c-saved")).to_have_count(4)
+    expect(panel.locator("tr.c-saved")).to_have_count(5)
     expect(panel.get_by_label("Overall note")).to_have_value("Nice start; a few things.")
     expect(panel.get_by_role("button", name="Send as reply")).to_be_enabled()
     expect(page).to_have_url(re.compile(rf"/tasks/{task['id']}#changes$"))
@@ -176,10 +191,10 @@ def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent:
 
     page.reload()  # the draft survives a reload (sessionStorage) until it is sent
     expect(page.get_by_role("tabpanel", name=re.compile("^Changes"))).to_be_visible()
-    expect(panel.locator("tr.c-saved")).to_have_count(4)
+    expect(panel.locator("tr.c-saved")).to_have_count(5)
     expect(panel.locator("tr.c-saved", has_text="keep the name")).to_contain_text("src/app.py:6-7")
     panel.locator("tr.c-saved", has_text="drop this file").get_by_role("button", name=re.compile("^Delete")).click()
-    expect(panel.locator("#review-count")).to_have_text("3 comments")
+    expect(panel.locator("#review-count")).to_have_text("4 comments")
     assert page.evaluate("window.__xss") is None
 
 

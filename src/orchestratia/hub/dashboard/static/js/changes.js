@@ -75,6 +75,27 @@
     if (ln && ln.parentNode.dataset && (ln.parentNode.dataset.old || ln.parentNode.dataset.new)) select(ln.parentNode, ev.shiftKey);
   });
 
+  /* ---------- keyboard: one line number per file in the tab order (roving tabindex); the
+   * arrows move along the file's lines, Enter comments (Shift+Enter: the range from the last). */
+  panel.querySelectorAll(".dfile-body").forEach(function (body) {
+    var first = body.querySelector("tr[data-old] td.ln, tr[data-new] td.ln");
+    if (first) first.tabIndex = 0;
+  });
+  panel.addEventListener("keydown", function (ev) {
+    var cell = ev.target.closest && ev.target.closest("td.ln");
+    if (!cell || ev.target !== cell) return;
+    var row = cell.parentNode;
+    if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); select(row, ev.shiftKey); return; }
+    if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+    var rows = lineRows(row.parentNode), at = rows.indexOf(row) + (ev.key === "ArrowDown" ? 1 : -1);
+    if (at < 0 || at >= rows.length) return;
+    ev.preventDefault();
+    var next = rows[at].querySelector("td.ln");
+    cell.tabIndex = -1;
+    next.tabIndex = 0;
+    next.focus();
+  });
+
   /* ---------- selecting lines ---------- */
   function lineRows(tbody) { return Array.prototype.slice.call(tbody.querySelectorAll("tr[data-old], tr[data-new]")); }
   function clearSelection() {
