@@ -181,7 +181,7 @@ def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent:
     assert sent.value.headers.get("x-csrf-token")
     error = panel.get_by_role("alert")
     # this branch has no replies endpoint yet: the hub refuses, the page says so and keeps everything
-    expect(error).to_contain_text(re.compile(r"The reply was not sent \(HTTP 40[45]\): .+ Your comments are kept"))
+    expect(error).to_contain_text(re.compile(r"The reply was not sent \(HTTP 40[45]\): .+\. Your comments are kept"))
     expect(panel.locator("tr.c-saved")).to_have_count(5)
     expect(panel.get_by_label("Overall note")).to_have_value("Nice start; a few things.")
     expect(panel.get_by_role("button", name="Send as reply")).to_be_enabled()

@@ -239,10 +239,13 @@
     errorBox.hidden = true;
     Orc.api("POST", "/tasks/" + encodeURIComponent(taskId) + "/replies", { message: message }).then(function (task) {
       try { sessionStorage.removeItem(draftKey); } catch (e) { /* ignore */ }
-      if (task && task.id) location.assign("/tasks/" + encodeURIComponent(task.id));
+      if (!task || !task.id) throw new Error("The hub accepted the reply but did not say which task it made; see the task list.");
+      location.assign("/tasks/" + encodeURIComponent(task.id));
     }).catch(function (err) {
+      var why = String(err.message || "no answer from the hub");
+      if (!/[.!?]$/.test(why)) why += ".";
       errorBox.textContent = "The reply was not sent" + (err.status ? " (HTTP " + err.status + ")" : "") + ": " +
-        err.message + " Your comments are kept: try again when the hub accepts it.";
+        why + " Your comments are kept: try again when the hub accepts it.";
       errorBox.hidden = false;
       send.textContent = "Send as reply";
       send.disabled = !compose();
