@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from ._changes import changes_tab
 from ._internal import ApiError, call
 from ._render import STATIC, render
 from ._session import SignedOut, csrf_ok, login_redirect, page_base
@@ -182,7 +183,8 @@ async def task_page(request: Request, task_id: str) -> Response:
     task = await call(request, "GET", f"/tasks/{quote(task_id, safe='')}")
     interventions = await call(request, "GET", "/interventions")
     mine = [i for i in interventions if str(i.get("task_id")) == str(task.get("id"))]
-    return render(request, "task.html", {**base, "task": task, "interventions": mine})
+    changes = await changes_tab(request, task)
+    return render(request, "task.html", {**base, "task": task, "interventions": mine, "changes": changes})
 
 
 @router.post("/tasks/{task_id}/cancel", include_in_schema=False)
