@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orchestratia.protocol import AgentStatus, TaskPayload, whole_as_int
+from orchestratia.protocol.labels import auto_labels
 from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
 
 
@@ -41,6 +42,7 @@ def agent_view(agent: Agent, offline_after_s: float, running_tasks: list[str]) -
         "agent_version": agent.agent_version,
         "max_concurrent_tasks": agent.max_concurrent_tasks,
         "running_tasks": running_tasks,
+        "auto_labels": sorted(auto_labels(agent.os, agent.runners, agent.repos)),
     }
 
 
@@ -72,6 +74,7 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
         "labels": task.labels or [],
         "priority": priority_name(task.priority),
         "parent_id": task.parent_id,
+        "group": task.group_name,
     }
 
 

@@ -1,21 +1,26 @@
-"""Assignment: queued tasks to eligible online agents, least busy first.
+"""Assignment: queued tasks to eligible online agents, least busy first, in queue order.
 
 A task created with no agent is ``queued``; it is assigned to an online agent that has its
-repo (and runner, when named) and room: ``max_concurrent_tasks`` and one running task per repo
-directory among those that run in the repo's checkout (``queries.in_place_dir``). Replicas never assign one task twice (``SKIP LOCKED``).
+repo (and runner, when named), its labels and room: ``max_concurrent_tasks`` and one running
+task per repo directory among those that run in the repo's checkout
+(``queries.in_place_dir``), while its group is under its limit. The choices are
+``planner.py``'s (pure); here the store reads and the transitions. The queue is read by
+priority, then age. Replicas never assign one task twice (``SKIP LOCKED``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
-from orchestratia.hub.store.models import Agent, Task
+from orchestratia.hub.scheduler.planner import Planner, Slot
+from orchestratia.hub.store.models import Agent, Task, TaskGroup
 from orchestratia.hub.store.queries import in_place_dir
 from orchestratia.hub.store.transactions import Store
 
@@ -31,7 +36,8 @@ def runner_ok(agent: Agent, runner: str | None) -> bool:
 
 
 async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> set[str]:
-    """Assign queued tasks to eligible online agents, least busy first."""
+    """Assign queued tasks to eligible online agents (``planner.py``: labels, groups, least
+    busy first), in queue order: priority, then age."""
     async with store.read() as session:
         has_queued = (
             await session.execute(select(Task.id).where(Task.status == TaskStatus.QUEUED.value).limit(1))
@@ -40,64 +46,77 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
         return set()
     touched: set[str] = set()
     async with store.write() as session:
-        queued = (
+        planner = await _planner(session, settings, now)
+        chosen = await _plan_queue(session, planner)
+        if not chosen:
+            return touched
+        slots = {task.id: slot for task, slot in chosen}
+        rows = (
             await session.execute(
                 select(Task)
-                .where(Task.status == TaskStatus.QUEUED.value)
-                .order_by(Task.created_at)
-                .limit(500)
+                .where(Task.id.in_(list(slots)), Task.status == TaskStatus.QUEUED.value)
                 .with_for_update(skip_locked=True)  # replicas never assign one task twice
             )
         ).scalars().all()
-        agents, load, busy = await _capacity(session, settings, now)
-        for task in queued:
-            agent = _choose(task, agents, load, busy)
-            if agent is None:
-                continue
-            await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=agent.id)
-            load[agent.id] += 1
-            if (directory := in_place_dir(agent.repos, task.target_repo, task.workspace_request)) is not None:
-                busy[agent.id].add(directory)
-            touched.add(agent.id)
+        for task in rows:
+            await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=slots[task.id].id)
+            touched.add(slots[task.id].id)
     return touched
 
-async def _capacity(
-    session: AsyncSession, settings: HubSettings, now: datetime
-) -> tuple[list[Agent], dict[str, int], dict[str, set[str]]]:
-    cutoff = now - timedelta(seconds=settings.offline_after_s)
-    agents = list(
-        (
-            await session.execute(
-                select(Agent)
-                .where(Agent.revoked_at.is_(None), Agent.last_seen_at >= cutoff)
-                .order_by(Agent.name)
-            )
-        ).scalars()
-    )
-    load = {a.id: 0 for a in agents}
-    busy: dict[str, set[str]] = {a.id: set() for a in agents}
-    by_id = {a.id: a for a in agents}
-    if agents:
-        rows = await session.execute(
-            select(Task.agent_id, Task.target_repo, Task.workspace_request)
-            .where(Task.agent_id.in_(list(by_id)), Task.status.in_(ACTIVE))
-        )
-        for agent_id, target, request in rows:
-            load[agent_id] += 1
-            if (directory := in_place_dir(by_id[agent_id].repos, target, request)) is not None:
-                busy[agent_id].add(directory)
-    return agents, load, busy
 
-def _choose(task: Task, agents: list[Agent], load: dict[str, int], busy: dict[str, set[str]]) -> Agent | None:
-    best: Agent | None = None
-    for agent in agents:
-        if task.target_repo and task.target_repo not in (agent.repos or {}):
-            continue
-        if not runner_ok(agent, task.runner) or load[agent.id] >= (agent.max_concurrent_tasks or 1):
-            continue
-        directory = in_place_dir(agent.repos, task.target_repo, task.workspace_request)
-        if directory is not None and directory in busy[agent.id]:
-            continue
-        if best is None or load[agent.id] < load[best.id]:
-            best = agent
-    return best
+#: queued tasks read per query while agents have room (keyset pages in queue order)
+QUEUE_PAGE = 1000
+_QUEUE_COLUMNS = (Task.id, Task.priority, Task.created_at, Task.target_repo, Task.runner, Task.labels,
+                  Task.group_name, Task.workspace_request, Task.agent_id)
+
+
+def queue_order() -> tuple[Any, ...]:
+    """The queue: high priority first, then the oldest (the id breaks ties of one instant)."""
+    return (Task.priority.desc(), Task.created_at, Task.id)
+
+
+async def _plan_queue(session: AsyncSession, planner: Planner) -> list[tuple[Any, Slot]]:
+    """Read the queue page by page in queue order while some agent has room; plan each page."""
+    chosen: list[tuple[Any, Slot]] = []
+    last: Any = None
+    while planner.free > 0:
+        query = select(*_QUEUE_COLUMNS).where(Task.status == TaskStatus.QUEUED.value)
+        if last is not None:  # after (priority desc, created_at, id) of the page's last row
+            query = query.where(or_(
+                Task.priority < last.priority,
+                and_(Task.priority == last.priority, or_(
+                    Task.created_at > last.created_at,
+                    and_(Task.created_at == last.created_at, Task.id > last.id)))))
+        page = (await session.execute(query.order_by(*queue_order()).limit(QUEUE_PAGE))).all()
+        chosen += planner.plan(page)
+        if len(page) < QUEUE_PAGE:
+            break
+        last = page[-1]
+    return chosen
+
+
+async def _planner(session: AsyncSession, settings: HubSettings, now: datetime) -> Planner:
+    """The online agents with their load, and the groups' counts and limits: three reads."""
+    # on PostgreSQL the group rows are locked first: replicas' passes then count a group's
+    # active tasks one after another, and never both fill its last place
+    limits = {g.name: g.max_active for g in (await session.execute(
+        select(TaskGroup).order_by(TaskGroup.name).with_for_update())).scalars()}
+    cutoff = now - timedelta(seconds=settings.offline_after_s)
+    agents = (await session.execute(
+        select(Agent.id, Agent.name, Agent.os, Agent.repos, Agent.runners, Agent.labels, Agent.max_concurrent_tasks)
+        .where(Agent.revoked_at.is_(None), Agent.last_seen_at >= cutoff)
+    )).all()
+    slots = {a.id: Slot.of(a) for a in agents}
+    group_active: dict[str, int] = {}
+    rows = await session.execute(
+        select(Task.agent_id, Task.target_repo, Task.workspace_request, Task.group_name)
+        .where(Task.status.in_(ACTIVE))
+    )
+    for agent_id, target, request, group in rows:
+        if group:
+            group_active[group] = group_active.get(group, 0) + 1
+        if (slot := slots.get(agent_id)) is not None:
+            slot.load += 1
+            if (directory := in_place_dir(slot.repos, target, request)) is not None:
+                slot.busy.add(directory)
+    return Planner(list(slots.values()), group_active, limits)
