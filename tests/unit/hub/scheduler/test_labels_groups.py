@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ..helpers import Api
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 async def test_labels_route_to_the_agent_that_has_them(api: Api, hub) -> None:
