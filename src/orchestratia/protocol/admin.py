@@ -37,7 +37,7 @@ def _label(value: str) -> str:
     return value
 
 
-#: a label or a group name (protocol/labels.py: 1-100 of letters, digits and ``. _ - : / =``)
+#: a label or a group name (protocol/labels.py: 1-100 of letters, digits and ``. _ - : =``)
 Label = Annotated[str, AfterValidator(_label)]
 #: ``--priority``: the queue takes high before normal before low, then the oldest first
 Priority = Literal["high", "normal", "low"]

@@ -1,6 +1,6 @@
 """Labels: what a task asks of the agent that runs it, and what an agent offers (stdlib only).
 
-A label is 1-100 characters: letters, digits and ``. _ - : / =``, starting with a letter or a
+A label is 1-100 characters: letters, digits and ``. _ - : =``, starting with a letter or a
 digit (``gpu``, ``team:payments``, ``zone=eu-1``); matched exactly (case counts). A task with
 labels runs only on an agent that has all of them.
 
@@ -23,8 +23,8 @@ from typing import Any
 LABEL_MAX = 100
 #: at most this many labels on one task
 TASK_LABELS_MAX = 20
-LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/=-]{0,99}")
-LABEL_RULE = "1-100 characters: letters, digits and . _ - : / =, starting with a letter or digit"
+LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:=-]{0,99}")
+LABEL_RULE = "1-100 characters: letters, digits and . _ - : =, starting with a letter or digit"
 
 
 def label_problem(label: str) -> str | None:
