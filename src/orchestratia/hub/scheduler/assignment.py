@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Text, and_, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
-from orchestratia.hub.scheduler.planner import Planner, Slot
+from orchestratia.hub.scheduler.planner import JsonTexts, Planner, QueuedTask, Slot
 from orchestratia.hub.store.models import Agent, Task, TaskGroup
 from orchestratia.hub.store.queries import in_place_dir
 from orchestratia.hub.store.transactions import Store
@@ -66,8 +66,8 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
 
 #: queued tasks read per query while agents have room (keyset pages in queue order)
 QUEUE_PAGE = 1000
-_QUEUE_COLUMNS = (Task.id, Task.priority, Task.created_at, Task.target_repo, Task.runner, Task.labels,
-                  Task.group_name, Task.workspace_request, Task.agent_id)
+#: agent ids per ``IN (...)`` (SQLite before 3.32 takes at most 999 parameters)
+ID_CHUNK = 500
 
 
 def queue_order() -> tuple[Any, ...]:
@@ -75,20 +75,31 @@ def queue_order() -> tuple[Any, ...]:
     return (Task.priority.desc(), Task.created_at, Task.id)
 
 
+def _queue_query(last: Any) -> Any:
+    # the JSON columns come as their text: the planner decodes each distinct text once (decoding
+    # every row was most of a pass over 10,000 queued tasks: benchmarks/bench_sched.py)
+    query = select(Task.id, Task.priority, Task.created_at, Task.target_repo, Task.runner,
+                   type_coerce(Task.labels, Text).label("labels"), Task.group_name,
+                   type_coerce(Task.workspace_request, Text).label("workspace_request"), Task.agent_id
+                   ).where(Task.status == TaskStatus.QUEUED.value)
+    if last is not None:  # after (priority desc, created_at, id) of the previous page's last row
+        query = query.where(or_(
+            Task.priority < last.priority,
+            and_(Task.priority == last.priority, or_(
+                Task.created_at > last.created_at,
+                and_(Task.created_at == last.created_at, Task.id > last.id)))))
+    return query.order_by(*queue_order()).limit(QUEUE_PAGE)
+
+
 async def _plan_queue(session: AsyncSession, planner: Planner) -> list[tuple[Any, Slot]]:
     """Read the queue page by page in queue order while some agent has room; plan each page."""
     chosen: list[tuple[Any, Slot]] = []
     last: Any = None
+    decode = JsonTexts()
+    conn = await session.connection()  # Core rows: no ORM work per row
     while planner.free > 0:
-        query = select(*_QUEUE_COLUMNS).where(Task.status == TaskStatus.QUEUED.value)
-        if last is not None:  # after (priority desc, created_at, id) of the page's last row
-            query = query.where(or_(
-                Task.priority < last.priority,
-                and_(Task.priority == last.priority, or_(
-                    Task.created_at > last.created_at,
-                    and_(Task.created_at == last.created_at, Task.id > last.id)))))
-        page = (await session.execute(query.order_by(*queue_order()).limit(QUEUE_PAGE))).all()
-        chosen += planner.plan(page)
+        page = (await conn.execute(_queue_query(last))).all()
+        chosen += planner.plan(QueuedTask.of(row, decode) for row in page)
         if len(page) < QUEUE_PAGE:
             break
         last = page[-1]
@@ -96,27 +107,33 @@ async def _plan_queue(session: AsyncSession, planner: Planner) -> list[tuple[Any
 
 
 async def _planner(session: AsyncSession, settings: HubSettings, now: datetime) -> Planner:
-    """The online agents with their load, and the groups' counts and limits: three reads."""
+    """The online agents with room (their load and busy directories), and the groups' counts
+    and limits. A full fleet costs four small reads and no queue read at all."""
     # on PostgreSQL the group rows are locked first: replicas' passes then count a group's
     # active tasks one after another, and never both fill its last place
     limits = {g.name: g.max_active for g in (await session.execute(
         select(TaskGroup).order_by(TaskGroup.name).with_for_update())).scalars()}
+    conn = await session.connection()
     cutoff = now - timedelta(seconds=settings.offline_after_s)
-    agents = (await session.execute(
-        select(Agent.id, Agent.name, Agent.os, Agent.repos, Agent.runners, Agent.labels, Agent.max_concurrent_tasks)
-        .where(Agent.revoked_at.is_(None), Agent.last_seen_at >= cutoff)
-    )).all()
-    slots = {a.id: Slot.of(a) for a in agents}
-    group_active: dict[str, int] = {}
-    rows = await session.execute(
-        select(Task.agent_id, Task.target_repo, Task.workspace_request, Task.group_name)
-        .where(Task.status.in_(ACTIVE))
-    )
-    for agent_id, target, request, group in rows:
-        if group:
-            group_active[group] = group_active.get(group, 0) + 1
-        if (slot := slots.get(agent_id)) is not None:
-            slot.load += 1
-            if (directory := in_place_dir(slot.repos, target, request)) is not None:
-                slot.busy.add(directory)
+    caps = (await conn.execute(select(Agent.id, Agent.max_concurrent_tasks)
+                               .where(Agent.revoked_at.is_(None), Agent.last_seen_at >= cutoff))).all()
+    active = Task.status.in_(ACTIVE)
+    load = dict((await conn.execute(select(Task.agent_id, func.count()).where(active, Task.agent_id.is_not(None))
+                                    .group_by(Task.agent_id))).all())
+    group_active = dict((await conn.execute(select(Task.group_name, func.count())
+                                            .where(active, Task.group_name.is_not(None))
+                                            .group_by(Task.group_name))).all())
+    roomy = [agent_id for agent_id, cap in caps if load.get(agent_id, 0) < (cap or 1)]
+    slots: dict[str, Slot] = {}
+    for i in range(0, len(roomy), ID_CHUNK):
+        ids = roomy[i : i + ID_CHUNK]
+        for row in await conn.execute(select(Agent.id, Agent.name, Agent.os, Agent.repos, Agent.runners,
+                                             Agent.labels, Agent.max_concurrent_tasks).where(Agent.id.in_(ids))):
+            slots[row.id] = Slot.of(row)
+            slots[row.id].load = load.get(row.id, 0)
+        for agent_id, target, request in await conn.execute(
+            select(Task.agent_id, Task.target_repo, Task.workspace_request).where(active, Task.agent_id.in_(ids))
+        ):
+            if (directory := in_place_dir(slots[agent_id].repos, target, request)) is not None:
+                slots[agent_id].busy.add(directory)
     return Planner(list(slots.values()), group_active, limits)

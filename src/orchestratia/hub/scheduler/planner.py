@@ -18,12 +18,49 @@ Why it is fast (benchmarks/bench_sched.py: 10,000 queued tasks, 1,000 agents wit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestratia.protocol.labels import agent_label_set
 from orchestratia.hub.store.queries import in_place_dir
+
+
+class JsonTexts:
+    """A JSON column's text decoded once per distinct text (queued tasks repeat a few)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, Any] = {}
+
+    def __call__(self, text: Any) -> Any:
+        if not isinstance(text, str):  # None, or decoded by the driver already (asyncpg)
+            return text
+        if text not in self._seen:
+            try:
+                self._seen[text] = json.loads(text) if text else None
+            except ValueError:  # not ours to repair here: such a task matches no label
+                self._seen[text] = ["\x00unreadable"]
+        return self._seen[text]
+
+
+@dataclass(slots=True)
+class QueuedTask:
+    """What the pass needs of a queued task (a row of the queue read, JSON decoded)."""
+
+    id: str
+    target_repo: str
+    runner: str | None
+    labels: list[str] | None
+    group_name: str | None
+    workspace_request: dict[str, Any] | None
+    agent_id: str | None
+
+    @classmethod
+    def of(cls, row: Any, decode: JsonTexts) -> QueuedTask:
+        request = decode(row.workspace_request)
+        return cls(row.id, row.target_repo or "", row.runner, decode(row.labels), row.group_name,
+                   request if isinstance(request, dict) else None, row.agent_id)
 
 
 @dataclass(eq=False)
