@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, and_, func, or_, select, type_coerce
+from sqlalchemy import Text, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
-from orchestratia.hub.scheduler.planner import JsonTexts, Planner, QueuedTask, Slot
+from orchestratia.hub.scheduler.planner import JsonTexts, Planner, Slot
 from orchestratia.hub.store.models import Agent, Task, TaskGroup
 from orchestratia.hub.store.queries import in_place_dir
 from orchestratia.hub.store.transactions import Store
@@ -75,34 +75,36 @@ def queue_order() -> tuple[Any, ...]:
     return (Task.priority.desc(), Task.created_at, Task.id)
 
 
-def _queue_query(last: Any) -> Any:
-    # the JSON columns come as their text: the planner decodes each distinct text once (decoding
-    # every row was most of a pass over 10,000 queued tasks: benchmarks/bench_sched.py)
-    query = select(Task.id, Task.priority, Task.created_at, Task.target_repo, Task.runner,
-                   type_coerce(Task.labels, Text).label("labels"), Task.group_name,
-                   type_coerce(Task.workspace_request, Text).label("workspace_request"), Task.agent_id
-                   ).where(Task.status == TaskStatus.QUEUED.value)
-    if last is not None:  # after (priority desc, created_at, id) of the previous page's last row
-        query = query.where(or_(
-            Task.priority < last.priority,
-            and_(Task.priority == last.priority, or_(
-                Task.created_at > last.created_at,
-                and_(Task.created_at == last.created_at, Task.id > last.id)))))
-    return query.order_by(*queue_order()).limit(QUEUE_PAGE)
+def _queue_query(priority: int, offset: int) -> Any:
+    # One priority at a time, by age: exactly the order of ix_tasks_status_priority_created_at,
+    # so a page is an index walk (ORDER BY priority DESC, created_at sorted the whole queue
+    # for every page on SQLite: most of a 10,000-task pass). The JSON columns come as their
+    # text: the planner decodes only what it must, each distinct text once. Pages by offset:
+    # the queue does not change under the pass's own reads (a task created meanwhile on
+    # PostgreSQL may be seen twice or not at all; the task id keys the plan, the next pass
+    # sees it).
+    return (select(Task.id, Task.target_repo, Task.runner, type_coerce(Task.labels, Text).label("labels"),
+                   Task.group_name, type_coerce(Task.workspace_request, Text).label("workspace_request"),
+                   Task.agent_id)
+            .where(Task.status == TaskStatus.QUEUED.value, Task.priority == priority)
+            .order_by(Task.created_at).offset(offset).limit(QUEUE_PAGE))
 
 
 async def _plan_queue(session: AsyncSession, planner: Planner) -> list[tuple[Any, Slot]]:
     """Read the queue page by page in queue order while some agent has room; plan each page."""
     chosen: list[tuple[Any, Slot]] = []
-    last: Any = None
     decode = JsonTexts()
     conn = await session.connection()  # Core rows: no ORM work per row
-    while planner.free > 0:
-        page = (await conn.execute(_queue_query(last))).all()
-        chosen += planner.plan(QueuedTask.of(row, decode) for row in page)
-        if len(page) < QUEUE_PAGE:
-            break
-        last = page[-1]
+    priorities = (await conn.execute(
+        select(Task.priority).where(Task.status == TaskStatus.QUEUED.value).distinct())).scalars().all()
+    for priority in sorted(priorities, reverse=True):
+        offset = 0
+        while planner.free > 0:
+            page = (await conn.execute(_queue_query(priority, offset))).all()
+            chosen += planner.plan_rows(page, decode)
+            if len(page) < QUEUE_PAGE:
+                break
+            offset += len(page)
     return chosen
 
 

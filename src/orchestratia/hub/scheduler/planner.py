@@ -160,6 +160,30 @@ class Planner:
         if task.group_name:
             self.group_active[task.group_name] = self.group_active.get(task.group_name, 0) + 1
 
+    def plan_rows(self, rows: Iterable[Any], decode: JsonTexts) -> list[tuple[Any, Slot]]:
+        """:meth:`plan` for rows of the queue read (``id, target_repo, runner, labels,
+        group_name, workspace_request, agent_id``; JSON as text). Slots only fill during a pass,
+        so once no agent takes a task, none takes a later one asking the same: those rows are
+        skipped before any decoding (a pass over 10,000 tasks that fit nowhere: one set lookup
+        each)."""
+        chosen: list[tuple[Any, Slot]] = []
+        dead: set[tuple[Any, ...]] = set()
+        for row in rows:
+            if self.free <= 0:
+                break
+            if row[4] is not None and self.group_full(row[4]):  # group_name (plain indexes: Row's fast path)
+                continue
+            key = (row[1], row[2], row[3], row[5], row[6])
+            if key in dead:
+                continue
+            task = QueuedTask.of(row, decode)
+            if (slot := self.choose(task)) is None:
+                dead.add(key)
+                continue
+            self.take(slot, task)
+            chosen.append((task, slot))
+        return chosen
+
     def plan(self, tasks: Iterable[Any]) -> list[tuple[Any, Slot]]:
         """``(task, slot)`` for each of ``tasks`` (in queue order) that an agent takes now."""
         chosen: list[tuple[Any, Slot]] = []
