@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, func, select, type_coerce
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
-from orchestratia.hub.scheduler.planner import JsonTexts, Planner, Slot
+from orchestratia.hub.scheduler.planner import JsonTexts, Planner, QueuedTask, Slot
 from orchestratia.hub.store.models import Agent, Task, TaskGroup
 from orchestratia.hub.store.queries import in_place_dir
 from orchestratia.hub.store.transactions import Store
@@ -83,8 +83,8 @@ def _queue_query(priority: int, offset: int) -> Any:
     # the queue does not change under the pass's own reads (a task created meanwhile on
     # PostgreSQL may be seen twice or not at all; the task id keys the plan, the next pass
     # sees it).
-    return (select(Task.id, Task.target_repo, Task.runner, type_coerce(Task.labels, Text).label("labels"),
-                   Task.group_name, type_coerce(Task.workspace_request, Text).label("workspace_request"),
+    return (select(Task.id, Task.target_repo, Task.runner, cast(Task.labels, Text).label("labels"),
+                   Task.group_name, cast(Task.workspace_request, Text).label("workspace_request"),
                    Task.agent_id)
             .where(Task.status == TaskStatus.QUEUED.value, Task.priority == priority)
             .order_by(Task.created_at).offset(offset).limit(QUEUE_PAGE))
@@ -95,6 +95,8 @@ async def _plan_queue(session: AsyncSession, planner: Planner) -> list[tuple[Any
     chosen: list[tuple[Any, Slot]] = []
     decode = JsonTexts()
     conn = await session.connection()  # Core rows: no ORM work per row
+    if not await _servable(conn, planner, decode):
+        return chosen
     priorities = (await conn.execute(
         select(Task.priority).where(Task.status == TaskStatus.QUEUED.value).distinct())).scalars().all()
     for priority in sorted(priorities, reverse=True):
@@ -106,6 +108,26 @@ async def _plan_queue(session: AsyncSession, planner: Planner) -> list[tuple[Any
                 break
             offset += len(page)
     return chosen
+
+
+async def _servable(conn: Any, planner: Planner, decode: JsonTexts) -> bool:
+    """Whether some queued task asks what an agent with room offers now: one aggregate read of
+    the queue's distinct requirements (SQLite and PostgreSQL compute it without sending the
+    rows), so a queue that fits none of the agents with room is never read row by row."""
+    wants = await conn.execute(
+        select(Task.target_repo, Task.runner, cast(Task.labels, Text), Task.group_name,
+               cast(Task.workspace_request, Text), Task.agent_id)
+        .where(Task.status == TaskStatus.QUEUED.value).distinct()
+    )
+    for repo, runner, labels, group, request, agent_id in wants:
+        if group is not None and planner.group_full(group):
+            continue
+        request = decode(request)
+        want = QueuedTask("", repo or "", runner, decode(labels), group,
+                          request if isinstance(request, dict) else None, agent_id)
+        if planner.choose(want) is not None:
+            return True
+    return False
 
 
 async def _planner(session: AsyncSession, settings: HubSettings, now: datetime) -> Planner:

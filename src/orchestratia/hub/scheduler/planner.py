@@ -34,7 +34,7 @@ class JsonTexts:
         self._seen: dict[str, Any] = {}
 
     def __call__(self, text: Any) -> Any:
-        if not isinstance(text, str):  # None, or decoded by the driver already (asyncpg)
+        if not isinstance(text, str):  # None (the queries cast the JSON columns to text)
             return text
         if text not in self._seen:
             try:
