@@ -22,6 +22,8 @@ async def test_new_task_form_labels_priority_group(api: Api) -> None:
         assert made.status_code == 303, made.text
         bad = await api.client.post("/tasks/new", data={**form, "labels": "gpu <b>x</b>"})
         assert bad.status_code == 422 and "is not a label" in bad.text and "<b>x</b>" not in bad.text
+        shown = await api.client.get(made.headers["location"])
+        assert "high priority" in shown.text and "gpu, zone=eu" in shown.text and "claude-team" in shown.text
         again = await api.client.get(f"{made.headers['location'].replace('/tasks/', '/tasks/new?from=')}")
         assert re.search(r'name="labels"[^>]*value="gpu, zone=eu"', again.text)
         agents = await api.client.get("/agents")

@@ -51,28 +51,25 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
         if not chosen:
             return touched
         slots = {task.id: slot for task, slot in chosen}
-        rows = (
-            await session.execute(
-                select(Task)
-                .where(Task.id.in_(list(slots)), Task.status == TaskStatus.QUEUED.value)
-                .with_for_update(skip_locked=True)  # replicas never assign one task twice
-            )
-        ).scalars().all()
-        for task in rows:
-            await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=slots[task.id].id)
-            touched.add(slots[task.id].id)
+        ids = list(slots)
+        for i in range(0, len(ids), ID_CHUNK):
+            rows = (
+                await session.execute(
+                    select(Task)
+                    .where(Task.id.in_(ids[i : i + ID_CHUNK]), Task.status == TaskStatus.QUEUED.value)
+                    .with_for_update(skip_locked=True)  # replicas never assign one task twice
+                )
+            ).scalars().all()
+            for task in rows:
+                await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=slots[task.id].id)
+                touched.add(slots[task.id].id)
     return touched
 
 
-#: queued tasks read per query while agents have room (keyset pages in queue order)
+#: queued tasks read per query while agents have room (pages in queue order)
 QUEUE_PAGE = 1000
-#: agent ids per ``IN (...)`` (SQLite before 3.32 takes at most 999 parameters)
+#: ids per ``IN (...)`` (SQLite before 3.32 takes at most 999 parameters)
 ID_CHUNK = 500
-
-
-def queue_order() -> tuple[Any, ...]:
-    """The queue: high priority first, then the oldest (the id breaks ties of one instant)."""
-    return (Task.priority.desc(), Task.created_at, Task.id)
 
 
 def _queue_query(priority: int, offset: int) -> Any:
