@@ -42,7 +42,7 @@ def test_task_create_minimal_and_defaults() -> None:
     body = TaskCreate.model_validate_json('{"title": "t", "spec": "s", "unknown": 1}')
     assert body.model_dump() == {"title": "t", "spec": "s", "target_repo": "", "agent": None, "runner": None,
                                  "timeout_minutes": None, "approval_policy": None, "workspace": None,
-                                 "base_ref": None, "branch": None}
+                                 "base_ref": None, "branch": None, "labels": [], "priority": "normal", "group": None}
 
 
 def test_task_create_keeps_the_policy_as_its_plain_value() -> None:
@@ -115,7 +115,7 @@ TASK = {
     "workspace": {"kind": "worktree", "branch": "orchestratia/0f6c1aaa-fix", "base_ref": "main",
                   "base_commit": "a" * 40, "head_commit": "b" * 40, "files_changed": 1, "insertions": 2,
                   "deletions": 0, "committed": True, "note": ""},
-    "failure_cause": None, "labels": ["gpu"], "priority": "high", "parent_id": None,
+    "failure_cause": None, "labels": ["gpu"], "priority": "high", "parent_id": None, "group": "claude-team",
 }
 QUEUED = {**TASK, "status": "queued", "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,
@@ -125,6 +125,7 @@ AGENT = {
     "last_seen_at": iso(WHEN), "created_at": iso(WHOLE), "system_info": {"cpus": 2},
     "repos": {"api": {"path": "/srv/api", "branch": "main"}, "web": "/srv/web"}, "runners": ["shell", "claude"],
     "labels": ["gpu"], "agent_version": "1.2.0", "max_concurrent_tasks": 2, "running_tasks": [T],
+    "auto_labels": ["os:linux", "repo:api", "runner:claude"],
 }
 NEVER_SEEN = {**AGENT, "status": "OFFLINE", "last_seen_at": None, "runners": None, "agent_version": None,
               "running_tasks": []}
