@@ -179,7 +179,7 @@ async def _run(data_dir: Path, passes: int, profile: bool, database_url: str | N
     top = ""
     if prof is not None:
         out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(14)
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(30)
         top = out.getvalue()
     return {"rows": rows, "profile": top}
 

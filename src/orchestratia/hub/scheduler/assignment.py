@@ -88,18 +88,23 @@ def _queue_query(priority: int, offset: int) -> Any:
 
 
 async def _plan_queue(session: AsyncSession, planner: Planner) -> list[tuple[Any, Slot]]:
-    """Read the queue page by page in queue order while some agent has room; plan each page."""
+    """Read the queue page by page in queue order while some agent has room; plan each page.
+    Before reading past the first page, one aggregate read says whether anything further
+    could fit (the usual pass fills its few places from the first page and never pays it)."""
     chosen: list[tuple[Any, Slot]] = []
-    decode = JsonTexts()
-    conn = await session.connection()  # Core rows: no ORM work per row
-    if not await _servable(conn, planner, decode):
+    decode, pages = JsonTexts(), 0
+    if planner.free <= 0:
         return chosen
+    conn = await session.connection()  # Core rows: no ORM work per row
     priorities = (await conn.execute(
         select(Task.priority).where(Task.status == TaskStatus.QUEUED.value).distinct())).scalars().all()
     for priority in sorted(priorities, reverse=True):
         offset = 0
         while planner.free > 0:
+            if pages == 1 and not await _servable(conn, planner, decode):
+                return chosen
             page = (await conn.execute(_queue_query(priority, offset))).all()
+            pages += 1
             chosen += planner.plan_rows(page, decode)
             if len(page) < QUEUE_PAGE:
                 break

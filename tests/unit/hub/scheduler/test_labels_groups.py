@@ -137,3 +137,21 @@ async def test_a_task_for_an_agent_in_a_full_group_waits_for_the_group(api: Api,
     await api.agent(agent, "POST", f"/tasks/{first['id']}/complete", json={"result": {}})
     await hub.scheduler.tick()
     assert (await api.admin("GET", f"/tasks/{second['id']}"))["agent"] == "web-1"
+
+
+async def test_a_task_behind_a_long_queue_that_fits_nowhere_is_assigned(api: Api, hub) -> None:
+    """Past the first page of the queue (1,000 rows): 1,500 high-priority tasks no agent can take
+    never hold back a low one that fits."""
+    from sqlalchemy import insert
+
+    from orchestratia.hub.store.models import Task, new_id, utcnow
+
+    now = utcnow()
+    async with hub.store.write() as session:
+        await session.execute(insert(Task), [
+            {"id": new_id(), "title": "t", "spec": "s", "status": "queued", "target_repo": "", "labels": ["tpu"],
+             "priority": 1, "waiting_for_human": False, "output_size": 0, "created_at": now} for _ in range(1500)])
+    await api.online("cpu-1")
+    last = await api.task(priority="low")
+    await hub.scheduler.tick()
+    assert (await api.admin("GET", f"/tasks/{last['id']}"))["agent"] == "cpu-1"
