@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import ssl
 from typing import Any, BinaryIO, Iterator
+from urllib.parse import quote
 
 import httpx
 
@@ -167,6 +168,15 @@ class HubClient:
 
     def delete_agent(self, agent_id: str) -> None:
         self.request("DELETE", f"{ADMIN}/agents/{agent_id}")
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return self.json("GET", f"{ADMIN}/groups")
+
+    def set_group(self, name: str, max_active: int) -> dict[str, Any]:
+        return self.json("PUT", f"{ADMIN}/groups/{quote(name, safe='')}", json={"max_active": max_active})
+
+    def delete_group(self, name: str) -> None:
+        self.request("DELETE", f"{ADMIN}/groups/{quote(name, safe='')}")
 
     def create_task(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.json("POST", f"{ADMIN}/tasks", json=body)

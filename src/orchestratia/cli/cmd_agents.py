@@ -41,10 +41,11 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
         render.print_json(agents)
         return
     render.table(
-        ["NAME", "ID", "STATUS", "LAST SEEN", "HOST", "REPOS", "RUNNERS", "RUNNING", "WORKTREES"],
+        ["NAME", "ID", "STATUS", "LAST SEEN", "HOST", "REPOS", "RUNNERS", "LABELS", "RUNNING", "WORKTREES"],
         (
             [a.get("name"), short_id(a.get("id")), render.status_text(a.get("status")), render.ago(a.get("last_seen_at")),
              a.get("hostname") or "-", _repos(a) or "-", ", ".join(a.get("runners") or []) or "-",
+             ", ".join(a.get("labels") or []) or "-",
              f"{len(a.get('running_tasks') or [])}/{a.get('max_concurrent_tasks') or '-'}", disk_text(a)]
             for a in agents
         ),
@@ -75,6 +76,7 @@ def show(
         ("version", data.get("agent_version")),
         ("runners", ", ".join(data.get("runners") or [])),
         ("labels", ", ".join(data.get("labels") or [])),
+        ("auto labels", ", ".join(data.get("auto_labels") or [])),
         ("capacity", f"{len(data.get('running_tasks') or [])} running of {data.get('max_concurrent_tasks') or '-'}"),
         ("running tasks", ", ".join(data.get("running_tasks") or [])),
         ("worktrees", f"{disk_text(data)} in {(data.get('workspace_disk') or {}).get('worktrees', 0)} task worktree(s)"

@@ -59,6 +59,9 @@ def create(
     workspace: Annotated[Optional[str], typer.Option("--workspace", help="worktree (its own branch and worktree) or in-place (the repo's checkout); default: the repo's config")] = None,
     base: Annotated[Optional[str], typer.Option("--base", help="Branch from this commit, branch or tag (default: the repo's configured branch)")] = None,
     branch: Annotated[Optional[str], typer.Option("--branch", help="Continue this existing branch (local, or fetched from origin)")] = None,
+    label: Annotated[Optional[list[str]], typer.Option("--label", "-l", help="Only an agent with this label (repeat: all of them), e.g. gpu, runner:codex, os:linux")] = None,
+    priority: Annotated[str, typer.Option("--priority", help="high, normal or low: the queue takes high first, then the oldest")] = "normal",
+    group: Annotated[Optional[str], typer.Option("--group", help="Concurrency group (orchestratia groups set NAME --max N)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (has `id`, `status`)")] = False,
 ) -> None:
     """Create a task; it runs as soon as a matching agent has room."""
@@ -76,6 +79,7 @@ def create(
             raise CliError(f"--approval-policy must be {policy_choices()}, not {approval_policy!r}")
         body["approval_policy"] = approval_policy
     body.update(workspace_options(workspace, base, branch))
+    body.update(scheduling_options(label, priority, group))
     with client() as hub:
         task = hub.create_task(body)
     if task.get("warning"):  # accepted, but nothing registered can run it: say so now, not never
@@ -86,6 +90,17 @@ def create(
     where = f" on {task.get('agent')}" if task.get("agent") else ""
     render.console().print(render.text("Task ") + render.text(task.get("id"), "bold") + render.text(f" {task.get('status')}{where}."))
     render.info(f"Follow it with: orchestratia tasks watch {task.get('id')}")
+
+
+def scheduling_options(labels: list[str] | None, priority: str, group: str | None) -> dict[str, Any]:
+    if priority not in ("high", "normal", "low"):
+        raise CliError(f"--priority must be high, normal or low, not {priority!r}")
+    body: dict[str, Any] = {"labels": labels} if labels else {}
+    if priority != "normal":
+        body["priority"] = priority
+    if group is not None:
+        body["group"] = group
+    return body
 
 
 def workspace_options(workspace: str | None, base: str | None, branch: str | None) -> dict[str, Any]:
@@ -167,6 +182,9 @@ def show(
         ("agent", task.get("agent")),
         ("repo", task.get("target_repo")),
         ("runner", task.get("runner")),
+        ("labels", ", ".join(task.get("labels") or []) or None),
+        ("priority", task.get("priority") if task.get("priority") not in (None, "normal") else None),
+        ("group", task.get("group")),
         ("timeout", f"{task['timeout_minutes']} min" if task.get("timeout_minutes") else None),
         ("created", render.short_time(task.get("created_at"))),
         ("started", render.short_time(task.get("started_at"))),

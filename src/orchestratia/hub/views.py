@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orchestratia.protocol import AgentStatus, ResumeSpec, TaskPayload, whole_as_int
+from orchestratia.protocol.labels import auto_labels
 from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
 
 
@@ -43,6 +44,7 @@ def agent_view(agent: Agent, offline_after_s: float, running_tasks: list[str]) -
         "running_tasks": running_tasks,
         "features": agent.features or [],
         "workspace_disk": agent.workspace_disk,
+        "auto_labels": sorted(auto_labels(agent.os, agent.runners, agent.repos)),
     }
 
 
@@ -78,6 +80,7 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
         "parked_until": iso(task.parked_until),
         "pr_url": task.pr_url,
         "workspace_action": task.workspace_action,
+        "group": task.group_name,
     }
 
 

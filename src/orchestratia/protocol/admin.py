@@ -14,9 +14,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from .events import TokenStatus
+from .labels import TASK_LABELS_MAX, label_problem
 from .policy import ApprovalPolicy as ApprovalPolicy  # stdlib only (see .policy); an admin object
 from .wire import AgentStatus, InterventionStatus, Minutes, TaskStatus
 
@@ -28,6 +29,21 @@ TASK_TIMEOUT_MAX_MINUTES = 7 * 24 * 60
 #: a timestamp as the hub writes it: ``datetime.isoformat()`` (pydantic's own JSON form would
 #: turn ``+00:00`` into ``Z``)
 IsoTime = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json")]
+
+
+def _label(value: str) -> str:
+    if (problem := label_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+#: a label or a group name (protocol/labels.py: 1-100 of letters, digits and ``. _ - : =``)
+Label = Annotated[str, AfterValidator(_label)]
+#: ``--priority``: the queue takes high before normal before low, then the oldest first
+Priority = Literal["high", "normal", "low"]
+PRIORITY_VALUES: dict[str, int] = {"high": 1, "normal": 0, "low": -1}
+#: the largest ``groups set --max``
+GROUP_MAX_ACTIVE = 10_000
 
 
 class _Body(BaseModel):
@@ -76,6 +92,17 @@ class TaskCreate(_Body):
     workspace: Literal["worktree", "in_place"] | None = None
     base_ref: str | None = Field(default=None, min_length=1, max_length=250)
     branch: str | None = Field(default=None, min_length=1, max_length=250)
+    #: only an agent with all of these labels takes the task (docs/scheduling.md, "Labels")
+    labels: list[Label] = Field(default_factory=list, max_length=TASK_LABELS_MAX)
+    priority: Priority = "normal"
+    #: the concurrency group (``groups set NAME --max N``): at most N of its tasks at once
+    group: Label | None = None
+
+
+class GroupSet(_Body):
+    """``PUT /groups/{name}``: at most ``max_active`` tasks of the group assigned or running."""
+
+    max_active: int = Field(ge=1, le=GROUP_MAX_ACTIVE)
 
 
 class TaskReply(_Body):
@@ -155,6 +182,8 @@ class TaskView(_Read):
     pr_url: str | None = None
     #: the task's latest push / discard and its outcome (``protocol.workspace_actions.ActionView``)
     workspace_action: dict[str, Any] | None = None
+    #: the concurrency group, None when none
+    group: str | None = None
 
 
 class AgentView(_Read):
@@ -179,6 +208,20 @@ class AgentView(_Read):
     features: list[str] = []
     #: disk used by its task worktrees (``WorkspaceDisk``), None until its daemon reports it
     workspace_disk: dict[str, Any] | None = None
+    #: the automatic labels the hub computed (``os:``, ``runner:``, ``repo:``); the agent's
+    #: configured ones are ``labels``
+    auto_labels: list[str] = []
+
+
+class GroupView(_Read):
+    """A concurrency group as ``GET /groups`` and ``PUT /groups/{name}`` return it."""
+
+    name: str
+    max_active: int | None  # None: tasks name the group but no limit was set
+    active: int  # its tasks assigned or running now
+    queued: int  # its tasks waiting in the queue
+    created_at: IsoTime | None = None
+    updated_at: IsoTime | None = None
 
 
 class InterventionView(_Read):

@@ -42,7 +42,7 @@ def test_task_create_minimal_and_defaults() -> None:
     body = TaskCreate.model_validate_json('{"title": "t", "spec": "s", "unknown": 1}')
     assert body.model_dump() == {"title": "t", "spec": "s", "target_repo": "", "agent": None, "runner": None,
                                  "timeout_minutes": None, "approval_policy": None, "workspace": None,
-                                 "base_ref": None, "branch": None}
+                                 "base_ref": None, "branch": None, "labels": [], "priority": "normal", "group": None}
 
 
 def test_task_create_keeps_the_policy_as_its_plain_value() -> None:
@@ -117,6 +117,7 @@ TASK = {
                   "deletions": 0, "committed": True, "note": ""},
     "failure_cause": None, "labels": ["gpu"], "priority": "high", "parent_id": None,
     "session_id": "4f6c1a52-8f7e-4b61-9d0a-2b6c0c1d9e11", "parked_until": None, "pr_url": None, "workspace_action": None,
+    "group": "claude-team",
 }
 QUEUED = {**TASK, "status": "queued", "session_id": None, "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,
@@ -129,6 +130,7 @@ AGENT = {
     "repos": {"api": {"path": "/srv/api", "branch": "main"}, "web": "/srv/web"}, "runners": ["shell", "claude"],
     "labels": ["gpu"], "agent_version": "1.2.0", "max_concurrent_tasks": 2, "running_tasks": [T], "features": ["workspace_actions"],
     "workspace_disk": {"total_bytes": 4096, "worktrees": 1, "measured_at": "2026-12-06T06:00:00+00:00"},
+    "auto_labels": ["os:linux", "repo:api", "runner:claude"],
 }
 NEVER_SEEN = {**AGENT, "status": "OFFLINE", "last_seen_at": None, "runners": None, "agent_version": None,
               "running_tasks": []}

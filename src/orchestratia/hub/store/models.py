@@ -130,6 +130,8 @@ class Task(Base):
         Index("ix_tasks_agent_id_status", "agent_id", "status"),
         Index("ix_tasks_status_created_at", "status", "created_at"),
         Index("ix_tasks_created_at", "created_at"),
+        # migration 0009: the scheduler reads the queue by priority, then age
+        Index("ix_tasks_status_priority_created_at", "status", "priority", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -174,6 +176,20 @@ class Task(Base):
     # action as shown (protocol.workspace_actions.ActionView; the queue is workspace_actions)
     pr_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     workspace_action: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # migration 0009: the concurrency group (docs/scheduling.md, "Groups"); None: no group
+    group_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class TaskGroup(Base):
+    """A concurrency group's fleet-wide limit (migration 0009): at most ``max_active`` of its
+    tasks assigned or running at once. A group named by tasks but without a row has no limit."""
+
+    __tablename__ = "task_groups"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    max_active: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class TaskDiff(Base):

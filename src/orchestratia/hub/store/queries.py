@@ -101,12 +101,12 @@ def _active_tasks_of_agent() -> Select:
     return (
         select(Task)
         .where(Task.agent_id == bindparam("agent_id"), Task.status.in_(active))
-        .order_by(Task.created_at, Task.id)
+        .order_by(Task.priority.desc(), Task.created_at, Task.id)  # high priority first (--priority)
     )
 
 
 async def offerable_tasks(session: AsyncSession, agent: Agent, *, with_flag: bool = False) -> Any:
-    """Assigned tasks the agent has room to start now, oldest first (``with_flag``: and whether
+    """Assigned tasks the agent has room to start now, by priority then oldest first (``with_flag``: and whether
     it has any assigned task at all, room or not).
 
     Room: ``max_concurrent_tasks`` minus running tasks, and one running task per repo directory

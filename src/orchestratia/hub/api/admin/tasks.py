@@ -10,7 +10,8 @@ from starlette.responses import StreamingResponse
 from sqlalchemy import select
 
 from orchestratia.protocol import TaskStatus, WsTaskCancel
-from orchestratia.protocol.admin import TaskCancel, TaskCreate
+from orchestratia.protocol.admin import PRIORITY_VALUES, TaskCancel, TaskCreate
+from orchestratia.protocol.labels import agent_label_set, missing
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub import output_window
 from orchestratia.hub.api.admin import task_diff
@@ -65,7 +66,7 @@ def with_reasons(views: list[dict[str, Any]], reasons: dict[str, str]) -> list[d
 
 async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
     async with hub.store.write() as session:
-        agent_id = None
+        agent_id, agent = None, None
         if body.agent:
             agent = await find_agent(session, body.agent)
             if agent is None:
@@ -74,6 +75,7 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
                 raise HTTPException(409, detail=f"agent {agent.name!r} is revoked: choose another agent or none")
             agent_id = agent.id
         now = utcnow()
+        pinned = scheduling_checks(body, agent)
         task = Task(
             title=body.title,
             spec=body.spec,
@@ -83,8 +85,11 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
             approval_policy=body.approval_policy,
             workspace_request=workspace_request(body),
             agent_id=agent_id,
-            status=(TaskStatus.ASSIGNED if agent_id else TaskStatus.QUEUED).value,
-            assigned_at=now if agent_id else None,
+            labels=list(dict.fromkeys(body.labels)) or None,
+            priority=PRIORITY_VALUES[body.priority],
+            group_name=body.group,
+            status=(TaskStatus.ASSIGNED if agent_id and not pinned else TaskStatus.QUEUED).value,
+            assigned_at=now if agent_id and not pinned else None,
             created_at=now,
             waiting_for_human=False,
             output_size=0,
@@ -98,6 +103,19 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
         if (never := impossible(task, agents)) is not None:
             view["warning"] = f"no registered agent can take this task yet: {never}"
         return view
+
+
+def scheduling_checks(body: TaskCreate, agent: Agent | None) -> bool:
+    """Whether a task created for ``agent`` waits in the queue for its group (pinned to the
+    agent) rather than being assigned at once. Labels the named agent lacks are an error: it
+    would run the task anyway."""
+    if agent is None:
+        return False
+    lacking = missing(body.labels, agent_label_set(agent.labels, agent.os, agent.runners, agent.repos))
+    if lacking:
+        raise HTTPException(422, detail=f"agent {agent.name!r} has no label {', '.join(lacking)}: drop --agent "
+                                        "to let the hub choose an agent with the labels, or drop the label")
+    return body.group is not None
 
 
 def workspace_request(body: TaskCreate) -> dict[str, Any] | None:
