@@ -76,6 +76,8 @@ class TaskCreate(_Body):
     workspace: Literal["worktree", "in_place"] | None = None
     base_ref: str | None = Field(default=None, min_length=1, max_length=250)
     branch: str | None = Field(default=None, min_length=1, max_length=250)
+    #: ids (or unique id prefixes) of tasks that must complete first (``tasks create --after``)
+    after: list[Annotated[str, Field(min_length=1, max_length=36)]] = Field(default_factory=list, max_length=50)
 
 
 class TaskCancel(_Body):
@@ -133,6 +135,10 @@ class TaskView(_Read):
     priority: Literal["high", "normal", "low"] = "normal"
     #: the task this one continues (a reply), None for a first task
     parent_id: str | None = None
+    #: the tasks this one waits for (``--after``, a pipeline's ``needs``); its pipeline and its name there
+    depends_on: list[str] = []
+    pipeline_id: str | None = None
+    pipeline_node: str | None = None
 
 
 class AgentView(_Read):
