@@ -72,6 +72,8 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
         "labels": task.labels or [],
         "priority": priority_name(task.priority),
         "parent_id": task.parent_id,
+        "pipeline_id": task.pipeline_id,
+        "pipeline_node": task.pipeline_node,
     }
 
 

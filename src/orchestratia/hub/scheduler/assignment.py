@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
+from orchestratia.hub.scheduler.dependencies import runnable
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
 from orchestratia.hub.store.models import Agent, Task
@@ -34,7 +35,7 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
     """Assign queued tasks to eligible online agents, least busy first."""
     async with store.read() as session:
         has_queued = (
-            await session.execute(select(Task.id).where(Task.status == TaskStatus.QUEUED.value).limit(1))
+            await session.execute(select(Task.id).where(Task.status == TaskStatus.QUEUED.value, runnable()).limit(1))
         ).first()
     if has_queued is None:
         return set()
@@ -43,7 +44,7 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
         queued = (
             await session.execute(
                 select(Task)
-                .where(Task.status == TaskStatus.QUEUED.value)
+                .where(Task.status == TaskStatus.QUEUED.value, runnable())  # not waiting for a parent
                 .order_by(Task.created_at)
                 .limit(500)
                 .with_for_update(skip_locked=True)  # replicas never assign one task twice
