@@ -9,10 +9,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ._pages import router as _pages_router
+from ._pipelines import router as _pipelines_router
 from ._session import router as _session_router
 
 router = APIRouter()
 router.include_router(_session_router)
 router.include_router(_pages_router)
+router.include_router(_pipelines_router)
 
 __all__ = ["router"]
