@@ -25,7 +25,7 @@ router = APIRouter()
 
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 200, 58, 70, 22, 16
 #: a title longer than this is cut in the box (the full one is its tooltip and on the task page)
-LABEL_CHARS = 26
+LABEL_CHARS = 22
 
 
 @dataclass
