@@ -34,6 +34,7 @@ CLI_FOR_ROUTE = {
     "/tasks": "orchestratia tasks list",
     "/tokens": "orchestratia tokens list",
     "/interventions": "orchestratia interventions list",
+    "/pipelines": "orchestratia pipelines list",
 }
 _ROUTE = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE) /api/admin(/[a-z]+)\b")
 

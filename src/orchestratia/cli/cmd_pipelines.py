@@ -48,8 +48,9 @@ def run(
     with client() as hub:
         try:
             made = hub.create_pipeline({"yaml": text, "name": file.stem})
-        except CliError as exc:
-            raise CliError(f"{file}: {exc.message}", exc.exit_code, exc.status) from exc
+        except CliError as exc:  # "FILE: pipeline not created: task 'b' (line 4) needs 'c', ..."
+            message = exc.message.split(": ", 1)[1] if exc.status == 422 else exc.message
+            raise CliError(f"{file}: {message}", exc.exit_code, exc.status) from exc
     if as_json:
         render.print_json(made)
         return

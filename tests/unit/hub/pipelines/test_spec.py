@@ -112,3 +112,11 @@ def test_result_text_is_the_summary() -> None:
     assert result_text({"output_lines": 3}) == ""  # a v1 daemon's result
     assert result_text(None) == ""
     assert result_text({"summary": 42}) == ""
+
+
+def test_the_documented_example_is_a_valid_pipeline() -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[4] / "docs" / "examples" / "pipeline.yaml"
+    checked = plan(PipelineCreate(yaml=example.read_text()))
+    assert checked.depth == {"build": 0, "lint": 1, "test": 1, "package": 2, "notes": 3}
