@@ -74,6 +74,8 @@ def parse_yaml(text: str, default_name: str | None = None) -> tuple[str, list[Pi
         root = yaml.compose(text)  # nodes with their lines; nothing constructed yet
     except YAMLError as exc:
         raise _yaml_error(exc) from exc
+    except RecursionError as exc:  # [[[[... a few thousand deep
+        raise PipelineError("not valid YAML: nested too deeply") from exc
     if not isinstance(root, MappingNode):
         raise PipelineError("a pipeline file is a mapping with 'name' and 'tasks' (see docs/examples/pipeline.yaml)")
     tasks_node, lines = _task_lines(root)
@@ -88,7 +90,9 @@ def parse_yaml(text: str, default_name: str | None = None) -> tuple[str, list[Pi
         raise PipelineError("'name' must be a text of 1 to 200 characters")
     if tasks_node is None or not isinstance(data.get("tasks"), dict) or not data["tasks"]:
         raise PipelineError("'tasks' must be a mapping of task names to tasks, e.g. tasks: {build: {spec: ...}}")
-    return name.strip(), [_node(str(k), v, lines) for k, v in data["tasks"].items()], lines
+    if bad := [k for k in data["tasks"] if not isinstance(k, str)]:
+        raise PipelineError(f"task name {bad[0]!r} is not a name: use letters, digits, '-' and '_'")
+    return name.strip(), [_node(k, v, lines) for k, v in data["tasks"].items()], lines
 
 
 def _yaml_error(exc: YAMLError) -> PipelineError:

@@ -83,6 +83,9 @@ def test_parsed_json_is_checked_the_same_way() -> None:
     ("tasks: []\n", "'tasks' must be a mapping"),
     ("name: x\njobs: {a: {spec: x}}\n", "unknown key 'jobs' at the top of the file: use name, tasks"),
     ("name: [1]\ntasks: {a: {spec: x}}\n", "'name' must be a text"),
+    ("tasks: {null: {spec: x}}\n", "task name None is not a name"),
+    ("tasks: {a: {spec: x, 1: y}}\n", "task 'a' (line 1): 1: Keys should be strings"),
+    ("[" * 5000 + "]" * 5000, "not valid YAML: nested too deeply"),
 ])
 def test_bad_files_are_refused_with_what_to_fix(text: str, message: str) -> None:
     assert message in _error(text)
