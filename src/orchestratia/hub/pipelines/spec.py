@@ -27,6 +27,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
+from orchestratia.hub.json_safety import clean_text
 from orchestratia.protocol.pipelines import PIPELINE_MAX_NODES, PipelineCreate, PipelineNode
 from orchestratia.hub.pipelines.substitute import FIELDS, references
 
@@ -80,9 +81,11 @@ def parse_yaml(text: str, default_name: str | None = None) -> tuple[str, list[Pi
         raise PipelineError("a pipeline file is a mapping with 'name' and 'tasks' (see docs/examples/pipeline.yaml)")
     tasks_node, lines = _task_lines(root)
     try:
-        data = yaml.load(text)
+        data = _storable(yaml.load(text))
     except YAMLError as exc:  # e.g. a tag the safe loader refuses
         raise _yaml_error(exc) from exc
+    except RecursionError as exc:
+        raise PipelineError("not valid YAML: nested too deeply") from exc
     if unknown := [k for k in data if k not in TOP_KEYS]:
         raise PipelineError(f"unknown key {unknown[0]!r} at the top of the file: use {', '.join(TOP_KEYS)}")
     name = data.get("name", default_name) or "pipeline"
@@ -93,6 +96,18 @@ def parse_yaml(text: str, default_name: str | None = None) -> tuple[str, list[Pi
     if bad := [k for k in data["tasks"] if not isinstance(k, str)]:
         raise PipelineError(f"task name {bad[0]!r} is not a name: use letters, digits, '-' and '_'")
     return name.strip(), [_node(k, v, lines) for k, v in data["tasks"].items()], lines
+
+
+def _storable(value: Any) -> Any:
+    """Text the store can keep: a YAML escape (``"\\0"``, ``"\\ud800"``) can make NUL or a lone
+    surrogate, which the JSON body check never saw; replaced by U+FFFD as there."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 def _yaml_error(exc: YAMLError) -> PipelineError:

@@ -91,6 +91,11 @@ def test_bad_files_are_refused_with_what_to_fix(text: str, message: str) -> None
     assert message in _error(text)
 
 
+def test_text_the_store_cannot_hold_is_replaced() -> None:
+    checked = plan(PipelineCreate(yaml='tasks: {a: {spec: "nul \\0 and \\ud800 here"}}'))
+    assert checked.nodes[0].spec == "nul \ufffd and \ufffd here"
+
+
 def test_the_yaml_error_names_its_line() -> None:
     assert _error("tasks:\n  a: {spec: x}\n  b: [unclosed\n").endswith("at line 4")
 
