@@ -42,7 +42,7 @@ def test_task_create_minimal_and_defaults() -> None:
     body = TaskCreate.model_validate_json('{"title": "t", "spec": "s", "unknown": 1}')
     assert body.model_dump() == {"title": "t", "spec": "s", "target_repo": "", "agent": None, "runner": None,
                                  "timeout_minutes": None, "approval_policy": None, "workspace": None,
-                                 "base_ref": None, "branch": None}
+                                 "base_ref": None, "branch": None, "after": []}
 
 
 def test_task_create_keeps_the_policy_as_its_plain_value() -> None:
@@ -116,6 +116,7 @@ TASK = {
                   "base_commit": "a" * 40, "head_commit": "b" * 40, "files_changed": 1, "insertions": 2,
                   "deletions": 0, "committed": True, "note": ""},
     "failure_cause": None, "labels": ["gpu"], "priority": "high", "parent_id": None,
+    "depends_on": [], "pipeline_id": None, "pipeline_node": None,
 }
 QUEUED = {**TASK, "status": "queued", "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,
