@@ -10,6 +10,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from browser_helpers import shoot
+from test_a11y import UNNAMED
 
 EVIL = '<img src=x onerror="window.__xss=1">'
 
@@ -47,6 +48,7 @@ def test_pipeline_graph_is_live_and_cancels(page: Any, hub: Any, agent: Any, tmp
         expect(graph.locator("img")).to_have_count(0)
         assert page.evaluate("window.__xss") is None
         expect(page.locator("#pipeline-status")).to_have_text("running")
+        assert page.evaluate(UNNAMED) == []  # every control and link named, one h1
         shoot(page, "pipeline-graph")
 
         node["build"].click()
@@ -65,6 +67,11 @@ def test_pipeline_graph_is_live_and_cancels(page: Any, hub: Any, agent: Any, tmp
         shoot(page, "pipeline-cancelled")
         node["ship"].click()
         expect(page.locator("#t-cancel-reason")).to_contain_text("cancelled by admin")
+        page.get_by_role("link", name="Pipelines").click()
+        row = page.get_by_role("row").filter(has_text="release <b>train</b>")
+        expect(row).to_contain_text("cancelled")
+        expect(row).to_contain_text("2 completed")  # fetch and docs
+        assert page.evaluate(UNNAMED) == []
     finally:
         gate.touch()
         for n in made["nodes"]:
