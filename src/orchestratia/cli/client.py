@@ -35,6 +35,7 @@ CLI_FOR_ROUTE = {
     "/tasks": "orchestratia tasks list",
     "/tokens": "orchestratia tokens list",
     "/interventions": "orchestratia interventions list",
+    "/pipelines": "orchestratia pipelines list",
 }
 _ROUTE = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE) /api/admin(/[a-z]+)\b")
 
@@ -223,6 +224,18 @@ class HubClient:
     def cancel_task(self, task_id: str, reason: str | None = None) -> dict[str, Any]:
         body = {"reason": reason} if reason else {}
         return self.json("POST", f"{ADMIN}/tasks/{task_id}/cancel", json=body)
+
+    def create_pipeline(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/pipelines", json=body)
+
+    def list_pipelines(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.json("GET", f"{ADMIN}/pipelines", params={"limit": limit})
+
+    def get_pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        return self.json("GET", f"{ADMIN}/pipelines/{pipeline_id}")
+
+    def cancel_pipeline(self, pipeline_id: str, reason: str | None = None) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/pipelines/{pipeline_id}/cancel", json={"reason": reason} if reason else {})
 
     def stream_task(self, task_id: str, offset: int = 0) -> Iterator[SseEvent]:
         """Server-Sent Events of ``/tasks/{id}/stream`` from ``offset`` (no read timeout:

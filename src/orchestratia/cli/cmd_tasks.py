@@ -63,8 +63,9 @@ def create(
     priority: Annotated[str, typer.Option("--priority", help="high, normal or low: the queue takes high first, then the oldest")] = "normal",
     group: Annotated[Optional[str], typer.Option("--group", help="Concurrency group (orchestratia groups set NAME --max N)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (has `id`, `status`)")] = False,
+    after: Annotated[Optional[list[str]], typer.Option("--after", help="Start only after this task completed (id or unique prefix; repeatable). If it fails or is cancelled, this task is cancelled too")] = None,
 ) -> None:
-    """Create a task; it runs as soon as a matching agent has room."""
+    """Create a task; it runs as soon as a matching agent has room (and every --after task completed)."""
     body: dict[str, Any] = {"title": title, "spec": read_spec(spec, spec_file)}
     if repo:
         body["target_repo"] = repo
@@ -81,6 +82,8 @@ def create(
     body.update(workspace_options(workspace, base, branch))
     body.update(scheduling_options(label, priority, group))
     with client() as hub:
+        if after:
+            body["after"] = [resolve_task_id(hub, value) for value in after]
         task = hub.create_task(body)
     if task.get("warning"):  # accepted, but nothing registered can run it: say so now, not never
         render.warn(str(task["warning"]))
@@ -196,11 +199,26 @@ def show(
     ]
     pairs += _result_pairs(task.get("result"))
     pairs += _workspace_pairs(task)
+    pairs += _dependency_pairs(task)
     if task.get("error"):
         pairs.append(("error", render.text(task["error"], "red", multiline=True)))
     render.details(pairs)
     render.console().print("\n[bold]spec[/bold]")
     render.block(task.get("spec") or "")
+
+
+def _dependency_pairs(task: dict[str, Any]) -> list[tuple[str, Any]]:
+    pairs: list[tuple[str, Any]] = []
+    if task.get("depends_on"):
+        pairs.append(("after", ", ".join(short_id(i) for i in task["depends_on"])))
+    if task.get("pipeline_id"):
+        pairs.append(("pipeline", f"{task.get('pipeline_node')} in {short_id(task['pipeline_id'])} "
+                                  f"(orchestratia pipelines show {short_id(task['pipeline_id'])})"))
+    if task.get("failure_cause"):
+        pairs.append(("cause", task["failure_cause"]))
+    if task.get("cancel_reason") and task.get("status") == "cancelled":
+        pairs.append(("cancelled", task["cancel_reason"]))
+    return pairs
 
 
 def _workspace_pairs(task: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -81,6 +81,8 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
         "pr_url": task.pr_url,
         "workspace_action": task.workspace_action,
         "group": task.group_name,
+        "pipeline_id": task.pipeline_id,
+        "pipeline_node": task.pipeline_node,
     }
 
 

@@ -97,6 +97,8 @@ class TaskCreate(_Body):
     priority: Priority = "normal"
     #: the concurrency group (``groups set NAME --max N``): at most N of its tasks at once
     group: Label | None = None
+    #: ids (or unique id prefixes) of tasks that must complete first (``tasks create --after``)
+    after: list[Annotated[str, Field(min_length=1, max_length=36)]] = Field(default_factory=list, max_length=50)
 
 
 class GroupSet(_Body):
@@ -184,6 +186,10 @@ class TaskView(_Read):
     workspace_action: dict[str, Any] | None = None
     #: the concurrency group, None when none
     group: str | None = None
+    #: the tasks this one waits for (``--after``, a pipeline's ``needs``); its pipeline and its name there
+    depends_on: list[str] = []
+    pipeline_id: str | None = None
+    pipeline_node: str | None = None
 
 
 class AgentView(_Read):

@@ -42,7 +42,8 @@ def test_task_create_minimal_and_defaults() -> None:
     body = TaskCreate.model_validate_json('{"title": "t", "spec": "s", "unknown": 1}')
     assert body.model_dump() == {"title": "t", "spec": "s", "target_repo": "", "agent": None, "runner": None,
                                  "timeout_minutes": None, "approval_policy": None, "workspace": None,
-                                 "base_ref": None, "branch": None, "labels": [], "priority": "normal", "group": None}
+                                 "base_ref": None, "branch": None, "labels": [], "priority": "normal", "group": None,
+                                 "after": []}
 
 
 def test_task_create_keeps_the_policy_as_its_plain_value() -> None:
@@ -118,6 +119,7 @@ TASK = {
     "failure_cause": None, "labels": ["gpu"], "priority": "high", "parent_id": None,
     "session_id": "4f6c1a52-8f7e-4b61-9d0a-2b6c0c1d9e11", "parked_until": None, "pr_url": None, "workspace_action": None,
     "group": "claude-team",
+    "depends_on": [], "pipeline_id": None, "pipeline_node": None,
 }
 QUEUED = {**TASK, "status": "queued", "session_id": None, "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,

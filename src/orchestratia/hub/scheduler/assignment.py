@@ -17,6 +17,7 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
+from orchestratia.hub.scheduler.dependencies import runnable
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
 from orchestratia.hub.scheduler.parking import parked_pairs
@@ -41,7 +42,7 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
     busy first), in queue order: priority, then age."""
     async with store.read() as session:
         has_queued = (
-            await session.execute(select(Task.id).where(Task.status == TaskStatus.QUEUED.value).limit(1))
+            await session.execute(select(Task.id).where(Task.status == TaskStatus.QUEUED.value, runnable()).limit(1))
         ).first()
     if has_queued is None:
         return set()
@@ -64,6 +65,25 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
             for task in rows:
                 await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=slots[task.id].id)
                 touched.add(slots[task.id].id)
+        queued = (
+            await session.execute(
+                select(Task)
+                .where(Task.status == TaskStatus.QUEUED.value, runnable())  # not waiting for a parent
+                .order_by(Task.created_at)
+                .limit(500)
+                .with_for_update(skip_locked=True)  # replicas never assign one task twice
+            )
+        ).scalars().all()
+        agents, load, busy = await _capacity(session, settings, now)
+        for task in queued:
+            agent = _choose(task, agents, load, busy)
+            if agent is None:
+                continue
+            await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=agent.id)
+            load[agent.id] += 1
+            if (directory := in_place_dir(agent.repos, task.target_repo, task.workspace_request)) is not None:
+                busy[agent.id].add(directory)
+            touched.add(agent.id)
     return touched
 
 

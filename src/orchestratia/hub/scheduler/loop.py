@@ -5,6 +5,8 @@
   directory (``queries.offerable_tasks``).
 * A task created with no agent is ``queued``; it is assigned to an online agent that has its
   repo (and runner, when named) and room, least busy first (``assignment.py``).
+* A task waiting for others (``--after``, a pipeline's ``needs``) is released or cancelled
+  first in each pass (``dependencies.py``), never assigned while it waits.
 * Running tasks past ``timeout_minutes`` get ``task_cancel`` and end ``timed_out``
   (``timeouts.py``).
 * Running tasks of an agent with no contact for ``lost_grace_s`` end ``lost``, and ONLINE/OFFLINE
@@ -28,6 +30,7 @@ from orchestratia.hub.liveness import Liveness
 from orchestratia.hub.scheduler.assigned_index import AssignedIndex
 from orchestratia.hub.scheduler.assignment import assign_queued
 from orchestratia.hub.scheduler.parking import resume_due
+from orchestratia.hub.scheduler.dependencies import settle
 from orchestratia.hub.scheduler.timeouts import check_timeouts, purge_sessions
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.store.models import Agent, utcnow
@@ -139,6 +142,7 @@ class Scheduler:
             await self.liveness.check_lost(now)
             await self.liveness.check_liveness(now)
             await self._purge_sessions(now)
+        await settle(self.store, now)  # tasks whose parents ended: released or cancelled
         # parked tasks whose usage limit has reset go back to their agents first: ahead of the queue
         resumed = await resume_due(self.store, now) if periodic else set()
         touched = resumed | await assign_queued(self.store, self.settings, now)

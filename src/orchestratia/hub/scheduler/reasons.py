@@ -5,6 +5,8 @@ one read of the agents, one of their active tasks and one of the parked ones, re
 by the scheduler's pass. The rules mirror ``assignment._choose`` (queued tasks) and
 ``queries._offer`` (assigned tasks the daemon has not started):
 
+* queued, waiting for a parent task (``--after``, a pipeline's ``needs``): ``waiting for task
+  ab12cd34 (running)`` (``dependencies.dependency_reasons``), before any of the below;
 * queued: no agent at all / none has the repo / none has the runner / none has the labels (a
   task no registered agent could ever take: ``tasks create`` warns) / they are offline / its
   group is at its limit / at capacity / busy in the repo's directory / an agent has room (the
@@ -30,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestratia.protocol import AgentStatus, TaskStatus
 from orchestratia.protocol.labels import agent_label_set, missing
 from orchestratia.hub.scheduler.assignment import ACTIVE, runner_ok
+from orchestratia.hub.scheduler.dependencies import dependency_reasons
 from orchestratia.hub.scheduler.parking import parked_reason
 from orchestratia.hub.store.models import Agent, Task, TaskGroup, utcnow
 from orchestratia.hub.store.queries import repo_dir
@@ -226,5 +229,10 @@ async def reasons_for(session: AsyncSession, tasks: Sequence[Any], offline_after
     waiting = [t for t in tasks if t.status in WAITING]
     if not waiting:
         return {}
+    # waiting for a parent ("waiting for task ab12cd34 (running)") comes before any agent reason
+    reasons = await dependency_reasons(session, waiting)
+    waiting = [t for t in waiting if t.id not in reasons]
+    if not waiting:
+        return reasons
     fleet = await load_fleet(session, offline_after_s, contacted)
-    return {t.id: reason for t in waiting if (reason := queue_reason(t, fleet)) is not None}
+    return reasons | {t.id: reason for t in waiting if (reason := queue_reason(t, fleet)) is not None}

@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.sql.expression import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -190,6 +191,11 @@ class TaskGroup(Base):
     max_active: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # migration 0010: the pipeline the task belongs to and its name there; deps_pending: true while
+    # a task it depends on (task_dependencies) has not completed: never assigned nor handed out
+    pipeline_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    pipeline_node: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    deps_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TaskDiff(Base):
@@ -264,3 +270,26 @@ class Intervention(Base):
     request_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     #: when the agent stopped waiting (status "withdrawn")
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TaskDependency(Base):
+    """``task_id`` starts only once ``depends_on_id`` completed (migration 0010)."""
+
+    __tablename__ = "task_dependencies"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    depends_on_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True,
+                                               index=True)
+
+
+class Pipeline(Base):
+    """A named graph of tasks created from one file (migration 0010); its members carry its id."""
+
+    __tablename__ = "pipelines"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
