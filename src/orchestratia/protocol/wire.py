@@ -81,8 +81,11 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.ASSIGNED: frozenset(
         {TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.QUEUED}
     ),
+    # running -> queued: a run that failed for a cause the task reruns on (docs/scheduling.md,
+    # "Retries"); the task is never final in between, so watchers keep watching
     TaskStatus.RUNNING: frozenset(
-        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST}
+        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST,
+         TaskStatus.QUEUED}
     ),
     TaskStatus.LOST: frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED}),
     TaskStatus.COMPLETED: frozenset(),
@@ -210,6 +213,9 @@ class TaskPayload(_Wire):
     workspace: str | None = None
     base_ref: str | None = None
     branch: str | None = None
+    #: extension (v1 daemons ignore it): the task's cost limit in USD (``--max-cost``); our daemon
+    #: passes it to Claude Code as ``--max-budget-usd`` (docs/scheduling.md, "Budgets")
+    max_cost_usd: float | None = None
 
 
 class CompleteRequest(_Wire):
@@ -227,6 +233,15 @@ class FailRequest(_Wire):
     #: extension (old hubs ignore it): ``"timeout"`` — the daemon's own timeout stopped the
     #: task, so a hub that knows it ends the task ``timed_out`` instead of ``failed``
     reason: str | None = None
+    #: extension (old hubs ignore it): why the run failed as the daemon knows it, one of
+    #: ``FAILURE_CAUSES`` (a plain string: a hub that does not know a cause infers its own)
+    cause: str | None = Field(default=None, max_length=40)
+
+
+#: why a run failed or ended (``tasks.failure_cause``; docs/scheduling.md, "Retries"). The daemon
+#: sends the ones it knows in ``FailRequest.cause``; the hub decides timeouts and lost agents.
+FAILURE_CAUSES = ("agent_lost", "launch_failed", "runner_failed", "timed_out", "max_turns", "budget",
+                  "usage_limit", "cancelled", "dependency_failed")
 
 
 #: the longest ``HelpRequest.request_id`` a hub accepts

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
+from orchestratia.hub.budgets import load_holds
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
 from orchestratia.hub.store.models import Agent, Task
@@ -50,7 +51,10 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
             )
         ).scalars().all()
         agents, load, busy = await _capacity(session, settings, now)
+        holds = await load_holds(session, now)  # a rerun's backoff, a reached budget
         for task in queued:
+            if holds.reason(task) is not None:
+                continue
             agent = _choose(task, agents, load, busy)
             if agent is None:
                 continue
@@ -91,6 +95,8 @@ async def _capacity(
 def _choose(task: Task, agents: list[Agent], load: dict[str, int], busy: dict[str, set[str]]) -> Agent | None:
     best: Agent | None = None
     for agent in agents:
+        if task.requested_agent_id and agent.id != task.requested_agent_id:
+            continue  # a rerun of a task created for one agent goes back to it
         if task.target_repo and task.target_repo not in (agent.repos or {}):
             continue
         if not runner_ok(agent, task.runner) or load[agent.id] >= (agent.max_concurrent_tasks or 1):

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import AgentStatus, TaskStatus
+from orchestratia.hub.budgets import hold_reasons
 from orchestratia.hub.scheduler.assignment import ACTIVE, runner_ok
 from orchestratia.hub.store.models import Agent, Task, utcnow
 from orchestratia.hub.store.queries import repo_dir
@@ -162,5 +163,6 @@ async def reasons_for(session: AsyncSession, tasks: Sequence[Any], offline_after
     waiting = [t for t in tasks if t.status in WAITING]
     if not waiting:
         return {}
+    held = await hold_reasons(session, waiting, utcnow())  # retry backoff, budgets: checked first
     fleet = await load_fleet(session, offline_after_s, contacted)
-    return {t.id: reason for t in waiting if (reason := queue_reason(t, fleet)) is not None}
+    return {t.id: reason for t in waiting if (reason := held.get(t.id) or queue_reason(t, fleet)) is not None}

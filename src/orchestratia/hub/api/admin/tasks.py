@@ -16,13 +16,14 @@ from orchestratia.hub import output_window
 from orchestratia.hub.api.admin import task_diff
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.api.responses import OctetStreamResponse
+from orchestratia.hub.attempts import attempts_of
 from orchestratia.hub.auth import current_admin
 from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.scheduler.reasons import impossible, reasons_for
 from orchestratia.hub.states import TransitionConflict, emit, kick, push, status_event, transition
 from orchestratia.hub.store.models import Admin, Agent, Task, utcnow
 from orchestratia.hub.store.queries import agent_names, find_agent, read_output, slice_from
-from orchestratia.hub.views import task_view
+from orchestratia.hub.views import attempt_view, task_view
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,10 @@ async def load_task(session: Any, task_id: str, *, lock: bool = False) -> Task:
 
 async def show(session: Any, task: Task, hub: Runtime) -> dict[str, Any]:
     names = await agent_names(session, [task.agent_id])
-    return with_reasons([task_view(task, names.get(task.agent_id or ""))],
+    view = with_reasons([task_view(task, names.get(task.agent_id or ""))],
                         await waiting_reasons(session, hub, [task]))[0]
+    view["attempts"] = [attempt_view(a) for a in await attempts_of(session, task.id)]
+    return view
 
 
 async def waiting_reasons(session: Any, hub: Runtime, tasks: list[Task]) -> dict[str, str]:
@@ -88,6 +91,10 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
             created_at=now,
             waiting_for_human=False,
             output_size=0,
+            requested_agent_id=agent_id,
+            retry=body.retry,
+            retry_on=body.retry_on,
+            max_cost_usd=body.max_cost_usd,
         )
         session.add(task)
         await session.flush()

@@ -20,6 +20,7 @@ from orchestratia.protocol import (
     InterventionStatus,
     RegisterRequest,
     TaskStatus,
+    can_transition,
     new_api_key,
 )
 from orchestratia.protocol.events import AgentEvent, InterventionEvent, TaskEvent
@@ -27,6 +28,10 @@ from orchestratia.protocol.pushes import message_dict
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub.agent_names import live_holder, retire_key
 from orchestratia.hub.api.agent import workspace
+from orchestratia.hub.attempts import end_run
+from orchestratia.hub.budgets import note_spend
+from orchestratia.hub.costs import RunCost, run_cost
+from orchestratia.hub.retries import infer_cause
 from orchestratia.hub.api.deps import current_agent, get_hub
 from orchestratia.hub.api.responses import OrjsonResponse
 from orchestratia.hub.auth import hash_secret
@@ -182,20 +187,33 @@ async def poll(agent: Agent = Depends(current_agent), hub: Runtime = Depends(get
 
 async def _move(
     hub: Runtime, agent: Agent, task_id: str, target: TaskStatus | Callable[[Task], TaskStatus],
-    first_account: bool = False, **fields: Any
+    first_account: bool = False, failure: FailRequest | None = None, run: RunCost | None = None, **fields: Any
 ) -> dict[str, Any]:
     """``first_account``: on a repeat, the fields are kept when the task has no exit status yet
-    (the hub's timeout ended it first; the agent's report says how the runner ended)."""
+    (the hub's timeout ended it first; the agent's report says how the runner ended).
+    ``failure``: a fail report, whose run may be rerun (``attempts.end_run``)."""
     async with hub.store.write() as session:
         task = await agent_task(session, agent.id, task_id, lock=True)
         if task is None:
             raise HTTPException(404, detail=NOT_FOUND)
+        if failure is not None and failure.reason == FAIL_REASON_TIMEOUT and task.status == TaskStatus.ASSIGNED.value:
+            # the hub re-queued the timed-out run and gave the task to this agent again: the
+            # report is the old run's, not the new one's
+            raise HTTPException(409, detail="task is assigned again (a rerun): the timed-out run's report is late")
         if callable(target):
             target = target(task)
         try:
-            changed = await transition(session, task, target, **fields)
+            if failure is not None and task.status != target.value and can_transition(TaskStatus(task.status), target):
+                cause = infer_cause(task.status, sent=failure.cause, reason=failure.reason,
+                                    exit_code=failure.exit_code, result=failure.result)
+                await end_run(session, task, target, cause, settings=hub.settings, run=run, **fields)
+                changed = True
+            else:
+                changed = await transition(session, task, target, run=run, **fields)
         except TransitionConflict as exc:
             raise HTTPException(409, detail=exc.detail) from exc
+        if changed and run is not None and run.cost_usd:
+            await note_spend(session, utcnow())
         if not changed and first_account and task.exit_code is None and "exit_code" in fields:
             for name, value in fields.items():
                 setattr(task, name, value)
@@ -215,10 +233,10 @@ async def complete(
 ) -> dict[str, Any]:
     body = body or CompleteRequest()
     exit_code = body.result.get("exit_code")
-    fields: dict[str, Any] = {"result": body.result}
+    fields: dict[str, Any] = {"result": body.result, "failure_cause": None}
     if isinstance(exit_code, int) and not isinstance(exit_code, bool) and EXIT_CODE_MIN <= exit_code <= EXIT_CODE_MAX:
         fields["exit_code"] = exit_code  # (one that does not fit stays in result only)
-    return await _move(hub, agent, task_id, TaskStatus.COMPLETED, **fields)
+    return await _move(hub, agent, task_id, TaskStatus.COMPLETED, run=run_cost(body.result), **fields)
 
 
 async def fail(
@@ -235,9 +253,11 @@ async def fail(
         fields["exit_code"] = body.exit_code
     if body.result is not None:
         fields["result"] = body.result
+    run = run_cost(body.result)
     if body.reason == FAIL_REASON_TIMEOUT:  # extension: the daemon's own timeout stopped it
-        return await _move(hub, agent, task_id, _timed_out_if_running, first_account=True, **fields)
-    return await _move(hub, agent, task_id, TaskStatus.FAILED, **fields)
+        return await _move(hub, agent, task_id, _timed_out_if_running, first_account=True, failure=body, run=run,
+                           **fields)
+    return await _move(hub, agent, task_id, TaskStatus.FAILED, failure=body, run=run, **fields)
 
 
 def _timed_out_if_running(task: Task) -> TaskStatus:

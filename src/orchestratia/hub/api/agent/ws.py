@@ -267,7 +267,7 @@ class AgentConnection:
         self.hello = hello
         listed = [t.task_id for t in hello.tasks]
         async with self.hub.store.read() as session:
-            query = select(Task.id, Task.output_size).where(Task.agent_id == self.agent.id)
+            query = select(Task.id, Task.output_size - Task.output_base).where(Task.agent_id == self.agent.id)
             running = Task.status == TaskStatus.RUNNING.value
             query = query.where(running | Task.id.in_(listed)) if listed else query.where(running)
             rows = (await session.execute(query)).all()
