@@ -183,8 +183,11 @@ class HubClient:
         await self._call("POST", f"/tasks/{task_id}/complete", "complete", json={"result": result})
 
     async def fail(self, task_id: str, error: str, exit_code: int | None = None,
-                   result: dict[str, Any] | None = None, reason: str | None = None) -> None:
+                   result: dict[str, Any] | None = None, reason: str | None = None,
+                   cause: str | None = None) -> None:
         body: dict[str, Any] = {"error": error}
+        if cause is not None:  # extension (a failure cause); old hubs ignore it
+            body["cause"] = cause
         if exit_code is not None:
             body["exit_code"] = exit_code
         if result is not None:

@@ -4,7 +4,7 @@
 agent): it records the cause and the cost, asks ``retries.plan_rerun`` whether the task runs
 again, and either re-queues it (``running``/``assigned`` → ``queued``, with the backoff in
 ``retry_at``) or moves it to its final status. Both go through ``states.transition``, which
-records the attempt (:func:`record_attempt`) for every run that ends.
+records the attempt (``attempt_log.record_attempt``) for every run that ends.
 
 Output per attempt: the task keeps one byte stream. A rerun appends one line of its own
 ("── attempt 2 on the next agent: retry 1/2 after 15 s (runner_failed) ──"), then the next run's
@@ -18,71 +18,27 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
 from orchestratia.protocol.events import TaskOutputEvent
-from orchestratia.hub.costs import RunCost, add
+from orchestratia.hub.attempt_log import add_cost, attempt_count, record_attempt
+from orchestratia.hub.costs import RunCost
 from orchestratia.hub.retries import Rerun, plan_rerun
-from orchestratia.hub.store.models import Agent, OutputChunk, Task, TaskAttempt, utcnow
-
-
-async def attempt_count(session: AsyncSession, task_id: str) -> int:
-    query = select(func.count()).select_from(TaskAttempt).where(TaskAttempt.task_id == task_id)
-    return int((await session.execute(query)).scalar_one())
-
-
-async def record_attempt(session: AsyncSession, task: Task, status: str, now: datetime,
-                         run: RunCost | None = None) -> TaskAttempt | None:
-    """The row of the run that ends now (none for a task that never had an agent). A late
-    report on a ``lost`` task updates the lost run's row instead of adding one."""
-    if task.agent_id is None and task.assigned_at is None:
-        return None
-    run = run or RunCost()
-    if task.status == TaskStatus.LOST.value:
-        last = (await session.execute(
-            select(TaskAttempt).where(TaskAttempt.task_id == task.id).order_by(TaskAttempt.number.desc()).limit(1)
-        )).scalar_one_or_none()
-        if last is not None:
-            last.status, last.cause, last.error, last.exit_code = status, task.failure_cause, task.error, task.exit_code
-            last.cost_usd, last.input_tokens = add(last.cost_usd, run.cost_usd), add(last.input_tokens, run.input_tokens)
-            last.output_tokens = add(last.output_tokens, run.output_tokens)
-            last.output_end = task.output_size or 0
-            return last
-    name = None
-    if task.agent_id:
-        name = (await session.execute(select(Agent.name).where(Agent.id == task.agent_id))).scalar_one_or_none()
-    attempt = TaskAttempt(
-        task_id=task.id, number=await attempt_count(session, task.id) + 1, agent_id=task.agent_id, agent_name=name,
-        status=status, cause=task.failure_cause, error=task.error, exit_code=task.exit_code,
-        assigned_at=task.assigned_at, started_at=task.started_at, finished_at=now,
-        output_start=task.output_base or 0, output_end=task.output_size or 0,
-        cost_usd=run.cost_usd, input_tokens=run.input_tokens, output_tokens=run.output_tokens,
-    )
-    session.add(attempt)
-    return attempt
-
-
-def add_cost(task: Task, run: RunCost | None) -> None:
-    """The task's sums of what its runs reported."""
-    if run is None or not run.known:
-        return
-    task.cost_usd = add(task.cost_usd, run.cost_usd)
-    task.input_tokens = add(task.input_tokens, run.input_tokens)
-    task.output_tokens = add(task.output_tokens, run.output_tokens)
+from orchestratia.hub.states import emit, transition
+from orchestratia.hub.store.models import OutputChunk, Task, TaskAttempt, utcnow
 
 
 async def end_run(session: AsyncSession, task: Task, target: TaskStatus, cause: str, *, settings: Any,
                   now: datetime | None = None, run: RunCost | None = None, **fields: Any) -> Rerun | None:
     """End the task's failed run for ``cause``: rerun it (returns the plan) or move it to
     ``target`` (returns None). ``fields`` as for ``states.transition`` (error, exit_code, ...)."""
-    from orchestratia.hub.states import transition  # states imports this module
-
     now = now or utcnow()
     used = await attempt_count(session, task.id)
     plan = plan_rerun(cause, retry=task.retry or 0, retry_on=task.retry_on, retries_used=used - (task.requeues or 0),
-                      requeues=task.requeues or 0, base_s=settings.retry_backoff_s, cap_s=settings.retry_backoff_max_s)
+                      requeues=task.requeues or 0, base_s=settings.retry_backoff_s, cap_s=settings.retry_backoff_max_s,
+                      started=task.status != TaskStatus.ASSIGNED.value)
     if plan is None or task.status == TaskStatus.LOST.value:
         await transition(session, task, target, now=now, run=run, failure_cause=cause, **fields)
         return None
@@ -104,8 +60,6 @@ async def end_run(session: AsyncSession, task: Task, target: TaskStatus, cause: 
 def _attempt_line(session: AsyncSession, task: Task, ended: int, status: str, plan: Rerun) -> None:
     """One line of the hub's own in the task's output between two attempts; the next run's
     bytes start after it (``output_base``)."""
-    from orchestratia.hub.states import emit
-
     wait = f" after {plan.delay_s:g} s" if plan.delay_s > 0 else ""
     text = f"\n── attempt {ended} {status} ({plan.cause}); attempt {ended + 1}: {plan.label()}{wait} ──\n"
     data = text.encode()

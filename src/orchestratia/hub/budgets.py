@@ -18,8 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol.events import BudgetEvent
+from orchestratia.hub.attempts import waiting_reruns
 from orchestratia.hub.costs import CostItem, holding_budget, reached_budgets, sum_costs
 from orchestratia.hub.retries import retry_reason
+from orchestratia.hub.states import emit
 from orchestratia.hub.store.models import Budget, Task, TaskAttempt
 
 
@@ -76,8 +78,6 @@ async def load_holds(session: AsyncSession, now: datetime) -> Holds:
 async def note_spend(session: AsyncSession, now: datetime) -> None:
     """After a run's cost is recorded: tell the admin about each budget reached today that was
     not told yet (``BudgetEvent``, published after the commit)."""
-    from orchestratia.hub.states import emit  # states imports attempts, which this module mirrors
-
     rows = await budget_rows(session)
     if not rows:
         return
@@ -100,8 +100,6 @@ async def hold_reasons(session: AsyncSession, tasks: list[Any], now: datetime) -
     reasons: dict[str, str] = {}
     backoff = [t for t in queued if t.retry_at is not None and t.retry_at > now]
     if backoff:
-        from orchestratia.hub.attempts import waiting_reruns
-
         ended = await waiting_reruns(session, [t.id for t in backoff])
         for task in backoff:
             count, finished, cause = ended.get(task.id, (0, None, None))

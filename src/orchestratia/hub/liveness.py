@@ -266,7 +266,8 @@ class Liveness:
                 if await self._had_contact_since(session, agent_id, cutoff):
                     continue
                 error = f"agent had no contact with the hub for more than {grace:g} s"
-                # agent_lost is an infrastructure cause: re-queued at once, at most twice (attempts.py)
+                # agent_lost: a task it had not started is re-queued at once (at most twice); a
+                # running one ends lost, rerun only if its retry_on names agent_lost (retries.py)
                 await end_run(session, task, TaskStatus.LOST, "agent_lost", settings=self.settings, now=now,
                               error=error)
                 lost += 1

@@ -8,8 +8,11 @@ hub decides ``timed_out`` (its own timeout) and ``agent_lost`` (no contact) itse
 
 Two kinds of rerun:
 
-* an **infrastructure** cause (``agent_lost``: the agent vanished or its daemon crashed under the
-  run) re-queues the task at once, at most ``MAX_REQUEUES`` times, whatever the task asked;
+* an **infrastructure** cause before the run started (``agent_lost``: the task was assigned to
+  an agent that went silent, or whose daemon crashed, before it started the task) re-queues the
+  task at once, at most ``MAX_REQUEUES`` times, whatever the task asked. Once a run has started,
+  ``agent_lost`` is an ordinary cause (``--retry-on agent_lost``): the run may have changed
+  things, and a ``lost`` task still takes its agent's late report;
 * any other cause in the task's ``retry_on`` reruns it while ``retry`` allows, after an
   exponential backoff (``base * 2**(n-1)``, capped).
 
@@ -74,11 +77,12 @@ class Rerun:
 
 
 def plan_rerun(cause: str, *, retry: int, retry_on: list[str] | None, retries_used: int, requeues: int,
-               base_s: float, cap_s: float) -> Rerun | None:
-    """Whether a run that ended for ``cause`` runs again, and how (None: the task ends)."""
+               base_s: float, cap_s: float, started: bool = True) -> Rerun | None:
+    """Whether a run that ended for ``cause`` runs again, and how (None: the task ends).
+    ``started``: whether the run had started (the daemon claimed the task)."""
     if cause == "cancelled":
         return None
-    if cause in INFRASTRUCTURE_CAUSES and requeues < MAX_REQUEUES:
+    if cause in INFRASTRUCTURE_CAUSES and not started and requeues < MAX_REQUEUES:
         return Rerun(cause, automatic=True)
     wanted = DEFAULT_RETRY_ON if retry_on is None else retry_on
     if cause not in wanted or retries_used >= retry:

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import FINAL_STATUSES, InterventionStatus, TaskStatus, can_transition
-from orchestratia.hub.attempts import add_cost, record_attempt
+from orchestratia.hub.attempt_log import add_cost, record_attempt
 from orchestratia.hub.costs import RunCost
 from orchestratia.hub.metrics import note_transition
 from orchestratia.protocol.events import AnyEvent, InterventionEvent, TaskEvent, TaskStatusEvent
@@ -75,7 +75,7 @@ async def transition(
 
     ``fields`` (result, error, exit_code, agent_id, cancel_reason) are set only on a real change.
     A run that ends (a final status) is recorded as an attempt with ``run``'s cost
-    (``attempts.record_attempt``; ``record=False``: the caller recorded it).
+    (``attempt_log.record_attempt``; ``record=False``: the caller recorded it).
     """
     current = TaskStatus(task.status)
     if current == target:

@@ -42,7 +42,8 @@ def test_task_create_minimal_and_defaults() -> None:
     body = TaskCreate.model_validate_json('{"title": "t", "spec": "s", "unknown": 1}')
     assert body.model_dump() == {"title": "t", "spec": "s", "target_repo": "", "agent": None, "runner": None,
                                  "timeout_minutes": None, "approval_policy": None, "workspace": None,
-                                 "base_ref": None, "branch": None}
+                                 "base_ref": None, "branch": None, "retry": 0, "retry_on": None,
+                                 "max_cost_usd": None}
 
 
 def test_task_create_keeps_the_policy_as_its_plain_value() -> None:
@@ -116,6 +117,12 @@ TASK = {
                   "base_commit": "a" * 40, "head_commit": "b" * 40, "files_changed": 1, "insertions": 2,
                   "deletions": 0, "committed": True, "note": ""},
     "failure_cause": None, "labels": ["gpu"], "priority": "high", "parent_id": None,
+    "retry": 2, "retry_on": ["runner_failed", "timed_out"], "retry_at": None,
+    "attempts": [{"number": 1, "agent": "dev-1", "agent_id": A, "status": "failed", "cause": "runner_failed",
+                  "error": "exit 1", "exit_code": 1, "assigned_at": iso(WHEN), "started_at": iso(WHEN),
+                  "finished_at": iso(WHEN), "output_start": 0, "output_end": 7, "cost_usd": 0.01,
+                  "input_tokens": 100, "output_tokens": 20}],
+    "max_cost_usd": 1.5, "cost_usd": 0.02, "input_tokens": 200, "output_tokens": 40,
 }
 QUEUED = {**TASK, "status": "queued", "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,

@@ -28,23 +28,25 @@ down_revision = '0006'
 branch_labels = None
 depends_on = None
 
-TASK_COLUMNS = (
-    sa.Column('retry', sa.Integer(), nullable=False, server_default='0'),
-    sa.Column('retry_on', sa.JSON(), nullable=True),
-    sa.Column('retry_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('requeues', sa.Integer(), nullable=False, server_default='0'),
-    sa.Column('output_base', sa.BigInteger(), nullable=False, server_default='0'),
-    sa.Column('requested_agent_id', sa.String(length=36), nullable=True),
-    sa.Column('max_cost_usd', sa.Float(), nullable=True),
-    sa.Column('cost_usd', sa.Float(), nullable=True),
-    sa.Column('input_tokens', sa.BigInteger(), nullable=True),
-    sa.Column('output_tokens', sa.BigInteger(), nullable=True),
-)
+
+def task_columns() -> tuple[sa.Column, ...]:
+    return (
+        sa.Column('retry', sa.Integer(), nullable=False, server_default='0'),
+        sa.Column('retry_on', sa.JSON(), nullable=True),
+        sa.Column('retry_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('requeues', sa.Integer(), nullable=False, server_default='0'),
+        sa.Column('output_base', sa.BigInteger(), nullable=False, server_default='0'),
+        sa.Column('requested_agent_id', sa.String(length=36), nullable=True),
+        sa.Column('max_cost_usd', sa.Float(), nullable=True),
+        sa.Column('cost_usd', sa.Float(), nullable=True),
+        sa.Column('input_tokens', sa.BigInteger(), nullable=True),
+        sa.Column('output_tokens', sa.BigInteger(), nullable=True),
+    )
 
 
 def upgrade() -> None:
-    for column in TASK_COLUMNS:
-        op.add_column('tasks', column.copy())
+    for column in task_columns():
+        op.add_column('tasks', column)
     op.create_table(
         'task_attempts',
         sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), primary_key=True, autoincrement=True),
@@ -85,5 +87,5 @@ def downgrade() -> None:
     op.drop_table('task_attempts')
     if op.get_bind().dialect.name == 'sqlite' and sqlite3.sqlite_version_info < (3, 35, 0):
         return
-    for column in reversed(TASK_COLUMNS):
+    for column in reversed(task_columns()):
         op.execute(f'ALTER TABLE tasks DROP COLUMN {column.name}')
