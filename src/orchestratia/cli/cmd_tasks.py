@@ -13,6 +13,7 @@ from orchestratia.protocol.policy import POLICY_VALUES, policy_choices
 
 from .errors import CliError, guard
 from .render.stream import for_task
+from .task_retries import cost_pairs, print_attempts, retry_options
 from .watch import WATCH_EXIT_ERROR, watch_task
 
 app = typer.Typer(help="Tasks: create, list, show, output, watch, diff, cancel.", no_args_is_help=True)
@@ -57,6 +58,9 @@ def create(
     workspace: Annotated[Optional[str], typer.Option("--workspace", help="worktree (its own branch and worktree) or in-place (the repo's checkout); default: the repo's config")] = None,
     base: Annotated[Optional[str], typer.Option("--base", help="Branch from this commit, branch or tag (default: the repo's configured branch)")] = None,
     branch: Annotated[Optional[str], typer.Option("--branch", help="Continue this existing branch (local, or fetched from origin)")] = None,
+    retry: Annotated[Optional[int], typer.Option("--retry", help="Rerun it up to N times when a run fails for a cause in --retry-on (with a growing wait)")] = None,
+    retry_on: Annotated[Optional[str], typer.Option("--retry-on", help="Causes that rerun it, comma-separated (default runner_failed,timed_out)")] = None,
+    max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="Stop a run past this cost in USD (ends failed, cause budget)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (has `id`, `status`)")] = False,
 ) -> None:
     """Create a task; it runs as soon as a matching agent has room."""
@@ -74,6 +78,7 @@ def create(
             raise CliError(f"--approval-policy must be {policy_choices()}, not {approval_policy!r}")
         body["approval_policy"] = approval_policy
     body.update(workspace_options(workspace, base, branch))
+    body.update(retry_options(retry, retry_on, max_cost))
     with client() as hub:
         task = hub.create_task(body)
     if task.get("warning"):  # accepted, but nothing registered can run it: say so now, not never
@@ -173,9 +178,11 @@ def show(
     ]
     pairs += _result_pairs(task.get("result"))
     pairs += _workspace_pairs(task)
+    pairs += cost_pairs(task)
     if task.get("error"):
         pairs.append(("error", render.text(task["error"], "red", multiline=True)))
     render.details(pairs)
+    print_attempts(task)
     render.console().print("\n[bold]spec[/bold]")
     render.block(task.get("spec") or "")
 
