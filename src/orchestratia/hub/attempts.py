@@ -47,6 +47,7 @@ async def end_run(session: AsyncSession, task: Task, target: TaskStatus, cause: 
     task.failure_cause = cause
     await record_attempt(session, task, target.value, now, run)
     add_cost(task, run)
+    task.attempt = used + 2  # the next run's number (a new task_assigned push on every connection)
     if plan.automatic:
         task.requeues = (task.requeues or 0) + 1
     task.retry_at = now + timedelta(seconds=plan.delay_s) if plan.delay_s > 0 else None

@@ -125,6 +125,7 @@ def task_payload(task: Task) -> TaskPayload:
         base_ref=(task.workspace_request or {}).get("base_ref"),
         branch=(task.workspace_request or {}).get("branch"),
         max_cost_usd=task.max_cost_usd,
+        attempt=task.attempt or 1,
     )
 
 

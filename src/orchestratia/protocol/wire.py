@@ -216,6 +216,8 @@ class TaskPayload(_Wire):
     #: extension (v1 daemons ignore it): the task's cost limit in USD (``--max-cost``); our daemon
     #: passes it to Claude Code as ``--max-budget-usd`` (docs/scheduling.md, "Budgets")
     max_cost_usd: float | None = None
+    #: extension: the number of the task's current run (1 first; a rerun is 2, 3, ...)
+    attempt: int | None = None
 
 
 class CompleteRequest(_Wire):

@@ -167,6 +167,7 @@ class Task(Base):
     retry_on: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     output_base: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     requested_agent_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     max_cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)

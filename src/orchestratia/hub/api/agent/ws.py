@@ -358,7 +358,8 @@ class AgentConnection:
             if self.hello is None:
                 continue  # pushes only to connections that said hello
             if isinstance(push, WsTaskAssigned):
-                if push.task.id in self.pushed:
+                key = f"{push.task.id}:{push.task.attempt or 1}"  # a rerun is pushed again
+                if key in self.pushed:
                     continue
-                self.pushed.add(push.task.id)
+                self.pushed.add(key)
             await self.send(push)

@@ -5,7 +5,8 @@ Revises: 0006
 
 ``tasks`` gains the retry policy (``retry`` reruns allowed, ``retry_on`` the causes that rerun;
 null: ``runner_failed,timed_out``), ``retry_at`` (a rerun waits until then: the backoff),
-``requeues`` (automatic re-queues after an infrastructure cause, at most 2), ``output_base``
+``requeues`` (automatic re-queues after an infrastructure cause, at most 2), ``attempt`` (the
+number of the current run, 1 first), ``output_base``
 (where the current attempt's output starts in the task's stream: a rerun's daemon counts its
 offsets from 0 again), ``requested_agent_id`` (the agent the task was created for: its reruns
 go back to it), ``max_cost_usd`` and the run's reported ``cost_usd``, ``input_tokens``,
@@ -35,6 +36,7 @@ def task_columns() -> tuple[sa.Column, ...]:
         sa.Column('retry_on', sa.JSON(), nullable=True),
         sa.Column('retry_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('requeues', sa.Integer(), nullable=False, server_default='0'),
+        sa.Column('attempt', sa.Integer(), nullable=False, server_default='1'),
         sa.Column('output_base', sa.BigInteger(), nullable=False, server_default='0'),
         sa.Column('requested_agent_id', sa.String(length=36), nullable=True),
         sa.Column('max_cost_usd', sa.Float(), nullable=True),
