@@ -144,10 +144,22 @@ def test_agent_lost_before_the_start_is_requeued_automatically(daemons, tmp_path
         assert reg.status_code == 200, reg.text
         silent = httpx.Client(base_url=f"{hub.url}/api/v1/agents", headers={"X-API-Key": reg.json()["api_key"]},
                               timeout=10)
-        assert silent.post("/heartbeat", json={}).status_code == 200  # online, then never heard of again
+        assert silent.post("/heartbeat", json={}).status_code == 200
+        assigned = threading.Event()
+
+        def beat() -> None:  # online until it has the task, then never heard of again
+            while not assigned.wait(0.5):
+                silent.post("/heartbeat", json={})
+
+        beating = threading.Thread(target=beat, daemon=True)
+        beating.start()
         cli = Cli(hub, tmp_path / "cli")
         task = cli.json("tasks", "create", "--title", "t", "--spec", "hello", "--repo", "work")
-        hub.wait_status(task["id"], "assigned", 30)
+        try:
+            hub.wait_status(task["id"], "assigned", 30)
+        finally:
+            assigned.set()
+            beating.join()
         requeued = hub.wait_status(task["id"], "queued", 60)
         assert requeued["failure_cause"] == "agent_lost" and causes(requeued) == [("lost", "agent_lost")]
         assert requeued["attempts"][0]["agent"] == "silent" and requeued["attempts"][0]["started_at"] is None
