@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ._costs_page import router as _costs_router
 from ._pages import router as _pages_router
 from ._session import router as _session_router
 
 router = APIRouter()
 router.include_router(_session_router)
 router.include_router(_pages_router)
+router.include_router(_costs_router)
 
 __all__ = ["router"]

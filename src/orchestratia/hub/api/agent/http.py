@@ -196,7 +196,8 @@ async def _move(
         task = await agent_task(session, agent.id, task_id, lock=True)
         if task is None:
             raise HTTPException(404, detail=NOT_FOUND)
-        if failure is not None and failure.reason == FAIL_REASON_TIMEOUT and task.status == TaskStatus.ASSIGNED.value:
+        if (failure is not None and failure.reason == FAIL_REASON_TIMEOUT and task.status == TaskStatus.ASSIGNED.value
+                and (task.attempt or 1) > 1):
             # the hub re-queued the timed-out run and gave the task to this agent again: the
             # report is the old run's, not the new one's
             raise HTTPException(409, detail="task is assigned again (a rerun): the timed-out run's report is late")
