@@ -72,7 +72,7 @@ def test_runner_failed_is_rerun_after_the_backoff_then_completes(rhub: Hub, daem
     assert waiting["status"] == "queued" and waiting["failure_cause"] == "runner_failed"
     assert waiting["queue_reason"] == f"retry 1/2 after {BACKOFF_S} s (runner_failed)"
     done = rhub.wait_final(task["id"], 60)
-    assert done["status"] == "completed" and done["failure_cause"] is None, done
+    assert done["status"] == "completed" and done["failure_cause"] is None and done["error"] is None, done
     assert causes(done) == [("failed", "runner_failed"), ("completed", None)]
     first, second = done["attempts"]
     assert first["agent"] == second["agent"] == agent.name and first["exit_code"] == 1

@@ -223,7 +223,8 @@ async def _move(
 
 
 async def start(task_id: str, agent: Agent = Depends(current_agent), hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
-    return await _move(hub, agent, task_id, TaskStatus.RUNNING)
+    # a rerun starts clean: the failed run's error, result and cause stay in its attempt row
+    return await _move(hub, agent, task_id, TaskStatus.RUNNING, error=None, result=None, failure_cause=None)
 
 
 async def complete(
