@@ -18,6 +18,7 @@ from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.api.responses import OctetStreamResponse
 from orchestratia.hub.attempts import attempts_of
 from orchestratia.hub.auth import current_admin
+from orchestratia.hub.budgets import load_holds
 from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.scheduler.reasons import impossible, reasons_for
 from orchestratia.hub.states import TransitionConflict, emit, kick, push, status_event, transition
@@ -96,6 +97,8 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
             retry_on=body.retry_on,
             max_cost_usd=body.max_cost_usd,
         )
+        if agent_id and (await load_holds(session, now)).reason(task) is not None:
+            task.status, task.agent_id, task.assigned_at = TaskStatus.QUEUED.value, None, None  # budget: it waits
         session.add(task)
         await session.flush()
         emit(session, status_event(task))

@@ -57,6 +57,8 @@ async def test_budgets_and_costs(api: Api) -> None:
     assert budget == {"label": "", "daily_usd": 0.7, "spent_today_usd": 0.75, "reached": True}
     held = await api.task()
     assert (await api.admin("GET", f"/tasks/{held['id']}"))["queue_reason"] == "budget reached ($0.70 today)"
+    named = await api.task(agent=agent["name"])  # created for an agent: it waits too, then goes to it
+    assert (named["status"], named["queue_reason"]) == ("queued", "budget reached ($0.70 today)")
     costs = await api.admin("GET", "/costs", params={"days": 1})
     assert costs["total_usd"] == 0.75 and costs["by_agent"] == [
         {"key": "dev-<b>1</b>", "cost_usd": 0.75, "input_tokens": 20, "output_tokens": 8, "runs": 2}]
@@ -69,4 +71,6 @@ async def test_budgets_and_costs(api: Api) -> None:
     assert "reached: new tasks wait" in page.text
     await api.admin("DELETE", "/budgets", 204)
     await api.admin("DELETE", "/budgets", 404)
+    await api.hub.scheduler.tick()
+    assert (await api.admin("GET", f"/tasks/{named['id']}"))["agent"] == agent["name"]
     assert (await api.admin("GET", f"/tasks/{held['id']}"))["queue_reason"] != "budget reached ($0.70 today)"
