@@ -82,6 +82,9 @@ def test_runner_failed_is_rerun_after_the_backoff_then_completes(rhub: Hub, daem
     assert b"Fake failure requested" in output[: first["output_end"]]
     assert b"Fake claude done" in output[second["output_start"]:]
     assert "attempt 1 failed (runner_failed); attempt 2: retry 1/2 after 3 s" in output.decode()
+    watched = cli.run("tasks", "watch", task["id"])  # replays both attempts, the hub's line between them
+    assert "attempt 1 failed (runner_failed); attempt 2: retry 1/2" in watched.stdout
+    assert watched.stdout.index("attempt 1 failed") < watched.stdout.rindex("Fake claude done")
     shown = cli.run("tasks", "show", task["id"]).stdout
     assert "attempts" in shown and "runner_failed" in shown and f"--offset {second['output_start']}" in shown
 
