@@ -188,8 +188,10 @@ class HubClient:
 
     async def fail(self, task_id: str, error: str, exit_code: int | None = None,
                    result: dict[str, Any] | None = None, reason: str | None = None,
-                   resets_at: float | None = None) -> None:
+                   resets_at: float | None = None, cause: str | None = None) -> None:
         body: dict[str, Any] = {"error": error}
+        if cause is not None:  # extension (a failure cause); old hubs ignore it
+            body["cause"] = cause
         if exit_code is not None:
             body["exit_code"] = exit_code
         if result is not None:

@@ -147,19 +147,19 @@ class TaskStarter:
         error, cwd, runner = check_task(task, self.cfg, self.runners)
         if error:
             log.error("task %s cannot run here: %s", task.id, error)
-            await self.report_failure(task.id, error)
+            await self.report_failure(task.id, error, "launch_failed")
             return None
         if not await self._claim(task.id):
             return None
         if (reason := self.admission.cancel_reason(task.id)) is not None:
-            await self.report_failure(task.id, f"cancelled before start: {reason}")
+            await self.report_failure(task.id, f"cancelled before start: {reason}", "cancelled")
             return None
         prepared = None
         if cwd:  # a repo: its own worktree and branch, or the checkout itself
             prepared = await prepare_for(task, self.cfg)
             if isinstance(prepared, str):
                 log.error("task %s: %s", task.id, prepared)
-                await self.report_failure(task.id, prepared)
+                await self.report_failure(task.id, prepared, "launch_failed")
                 return None
             cwd = str(prepared.path)
             if prepared.kind == "worktree" and self.prepared_hook is not None:
@@ -167,7 +167,8 @@ class TaskStarter:
         try:
             temp_dir = None if cwd else workdir.make_temp_dir(task.id)  # no repo: removed once reported
         except OSError as err:
-            await self.report_failure(task.id, f"the agent could not make a working directory for the task: {err}")
+            await self.report_failure(task.id, f"the agent could not make a working directory for the task: {err}",
+                                      "launch_failed")
             return None
         return await self._launch(task, runner, cwd or temp_dir, temp_dir, prepared)
 
@@ -196,6 +197,8 @@ class TaskStarter:
                                      resume.message if resume else None)
             if resumed and resume is not None:
                 log.info("task %s continues %s conversation %s", task.id, runner.name, resume.session_id)
+            if task.max_cost_usd and (limit := runner.cost_limit_args(task.max_cost_usd)):
+                plan.argv = [*plan.argv, *limit]
             self.human.prepare(task, runner.name, plan)
             await asyncio.to_thread(launch, run, plan, cwd, self.backend)
         except (SessionError, OSError, ValueError) as err:
@@ -204,17 +207,18 @@ class TaskStarter:
             if prepared is not None:  # nothing ran in it: no worktree or branch is left behind
                 await asyncio.to_thread(remove_unused, prepared)
             await self.human.task_finished(task.id)
-            await self.report_failure(task.id, f"the agent could not start the task: {err}")
+            await self.report_failure(task.id, f"the agent could not start the task: {err}", "launch_failed")
             return None
         hint = self.backend.attach_hint(run.session)
         log.info("task %s started: runner %s in %s, session %s%s", task.id, runner.name, cwd, run.session,
                  f" (attach: {hint})" if hint else "")
         return run
 
-    async def report_failure(self, task_id: str, error: str) -> None:
-        """``fail`` on the hub; a hub that no longer takes it (409/404), or no hub, is let be."""
+    async def report_failure(self, task_id: str, error: str, cause: str | None = None) -> None:
+        """``fail`` on the hub (with the cause: docs/scheduling.md, "Retries"); a hub that no
+        longer takes it (409/404), or no hub, is let be."""
         try:
-            await self.client.fail(task_id, error)
+            await self.client.fail(task_id, error, cause=cause)
         except (ConflictError, NotFoundError):
             pass
         except Exception as err:  # noqa: BLE001

@@ -14,6 +14,7 @@ from orchestratia.protocol.policy import POLICY_VALUES, policy_choices
 from . import cmd_task_workspace
 from .errors import CliError, guard
 from .render.stream import for_task
+from .task_retries import cost_pairs, print_attempts, retry_options
 from .watch import WATCH_EXIT_ERROR, watch_task
 
 app = typer.Typer(help="Tasks: create, list, show, output, watch, diff, push, discard, cancel.", no_args_is_help=True)
@@ -62,6 +63,9 @@ def create(
     label: Annotated[Optional[list[str]], typer.Option("--label", "-l", help="Only an agent with this label (repeat: all of them), e.g. gpu, runner:codex, os:linux")] = None,
     priority: Annotated[str, typer.Option("--priority", help="high, normal or low: the queue takes high first, then the oldest")] = "normal",
     group: Annotated[Optional[str], typer.Option("--group", help="Concurrency group (orchestratia groups set NAME --max N)")] = None,
+    retry: Annotated[Optional[int], typer.Option("--retry", help="Rerun it up to N times when a run fails for a cause in --retry-on (with a growing wait)")] = None,
+    retry_on: Annotated[Optional[str], typer.Option("--retry-on", help="Causes that rerun it, comma-separated (default runner_failed,timed_out)")] = None,
+    max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="Stop a run past this cost in USD (ends failed, cause budget)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (has `id`, `status`)")] = False,
     after: Annotated[Optional[list[str]], typer.Option("--after", help="Start only after this task completed (id or unique prefix; repeatable). If it fails or is cancelled, this task is cancelled too")] = None,
 ) -> None:
@@ -81,6 +85,7 @@ def create(
         body["approval_policy"] = approval_policy
     body.update(workspace_options(workspace, base, branch))
     body.update(scheduling_options(label, priority, group))
+    body.update(retry_options(retry, retry_on, max_cost))
     with client() as hub:
         if after:
             body["after"] = [resolve_task_id(hub, value) for value in after]
@@ -200,9 +205,11 @@ def show(
     pairs += _result_pairs(task.get("result"))
     pairs += _workspace_pairs(task)
     pairs += _dependency_pairs(task)
+    pairs += cost_pairs(task)
     if task.get("error"):
         pairs.append(("error", render.text(task["error"], "red", multiline=True)))
     render.details(pairs)
+    print_attempts(task)
     render.console().print("\n[bold]spec[/bold]")
     render.block(task.get("spec") or "")
 

@@ -19,8 +19,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 from .events import TokenStatus
 from .labels import TASK_LABELS_MAX, label_problem
 from .policy import ApprovalPolicy as ApprovalPolicy  # stdlib only (see .policy); an admin object
-from .wire import AgentStatus, InterventionStatus, Minutes, TaskStatus
+from .wire import FAILURE_CAUSES, AgentStatus, InterventionStatus, Minutes, TaskStatus
 
+
+#: retries: the most reruns a task may ask for, the causes that can be retried (a cancel is the
+#: user's decision, never retried) and those retried when the task names none
+RETRY_MAX = 10
+RETRYABLE_CAUSES = tuple(c for c in FAILURE_CAUSES if c != "cancelled")
+DEFAULT_RETRY_ON = ("runner_failed", "timed_out")
 
 #: the longest task title, and the longest ``timeout_minutes`` (one week)
 TASK_TITLE_MAX = 500
@@ -99,6 +105,22 @@ class TaskCreate(_Body):
     group: Label | None = None
     #: ids (or unique id prefixes) of tasks that must complete first (``tasks create --after``)
     after: list[Annotated[str, Field(min_length=1, max_length=36)]] = Field(default_factory=list, max_length=50)
+    #: retries (docs/scheduling.md): reruns allowed after a failure whose cause is in
+    #: ``retry_on`` (None: ``DEFAULT_RETRY_ON``); ``max_cost_usd``: the run's cost limit
+    retry: int = Field(default=0, ge=0, le=RETRY_MAX)
+    retry_on: list[str] | None = Field(default=None, max_length=len(FAILURE_CAUSES))
+    max_cost_usd: float | None = Field(default=None, gt=0, le=1_000_000, allow_inf_nan=False)
+
+    @field_validator("retry_on")
+    @classmethod
+    def _causes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        bad = [c for c in value if c not in RETRYABLE_CAUSES]
+        if bad:
+            raise ValueError(f"cannot retry on {', '.join(bad)}: the causes are {', '.join(RETRYABLE_CAUSES)}"
+                             " (a cancel is never retried)")
+        return list(dict.fromkeys(value))
 
 
 class GroupSet(_Body):
@@ -120,6 +142,13 @@ class TaskReply(_Body):
         return value
 
 
+class BudgetSet(_Body):
+    """``PUT /budgets``: the daily limit in USD, hub-wide (``label`` empty) or for one label."""
+
+    daily_usd: float = Field(gt=0, le=1_000_000_000, allow_inf_nan=False)
+    label: str = Field(default="", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
+
+
 class TaskCancel(_Body):
     """``POST /tasks/{id}/cancel`` (the body is optional)."""
 
@@ -139,6 +168,56 @@ class LoginResponse(_Read):
     token: str
     username: str
     expires_at: IsoTime
+
+
+class AttemptView(_Read):
+    """One ended run of a task: its agent, timing, how and why it ended, the range of the task's
+    output it wrote (``GET /tasks/{id}/output?offset=output_start``), its reported cost."""
+
+    number: int
+    agent: str | None
+    agent_id: str | None
+    status: str
+    cause: str | None
+    error: str | None
+    exit_code: int | None
+    assigned_at: IsoTime | None
+    started_at: IsoTime | None
+    finished_at: IsoTime | None
+    output_start: int
+    output_end: int
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class BudgetView(_Read):
+    """A daily budget with today's spend (UTC day)."""
+
+    label: str  # '' for the hub-wide budget
+    daily_usd: float
+    spent_today_usd: float
+    reached: bool
+
+
+class CostRow(_Read):
+    """Cost and tokens of one agent, day or label (``GET /costs``)."""
+
+    key: str
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+    runs: int
+
+
+class CostsView(_Read):
+    """``GET /costs?days=N``: sums of the runs that ended in the last N UTC days."""
+
+    days: int
+    total_usd: float
+    by_agent: list[CostRow]
+    by_day: list[CostRow]
+    by_label: list[CostRow]
 
 
 class TaskView(_Read):
@@ -190,6 +269,17 @@ class TaskView(_Read):
     depends_on: list[str] = []
     pipeline_id: str | None = None
     pipeline_node: str | None = None
+    #: retries and cost (migration 0011; docs/scheduling.md): the policy, when a rerun may start
+    #: (its backoff), the ended runs (``GET /tasks/{id}`` only; lists leave it empty), the cost
+    #: limit and what the runs reported (sums)
+    retry: int = 0
+    retry_on: list[str] = list(DEFAULT_RETRY_ON)
+    retry_at: IsoTime | None = None
+    attempts: list[AttemptView] = []
+    max_cost_usd: float | None = None
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
 
 class AgentView(_Read):

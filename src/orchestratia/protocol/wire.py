@@ -86,9 +86,11 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.ASSIGNED: frozenset(
         {TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.QUEUED}
     ),
+    # running -> queued: a run that failed for a cause the task reruns on (docs/scheduling.md,
+    # "Retries"); the task is never final in between, so watchers keep watching
     TaskStatus.RUNNING: frozenset(
         {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST,
-         TaskStatus.PARKED}
+         TaskStatus.PARKED, TaskStatus.QUEUED}
     ),
     # resumed on its agent at the reset (assigned), cancelled, or failed (its agent revoked)
     TaskStatus.PARKED: frozenset({TaskStatus.ASSIGNED, TaskStatus.CANCELLED, TaskStatus.FAILED}),
@@ -249,6 +251,11 @@ class TaskPayload(_Wire):
     branch: str | None = None
     #: extension: a reply (or a parked task resuming) continues a conversation and a worktree
     resume: ResumeSpec | None = None
+    #: extension (v1 daemons ignore it): the task's cost limit in USD (``--max-cost``); our daemon
+    #: passes it to Claude Code as ``--max-budget-usd`` (docs/scheduling.md, "Budgets")
+    max_cost_usd: float | None = None
+    #: extension: the number of the task's current run (1 first; a rerun is 2, 3, ...)
+    attempt: int | None = None
 
 
 class CompleteRequest(_Wire):
@@ -273,6 +280,15 @@ class FailRequest(_Wire):
     #: ``"usage_limit"`` — the CLI's usage limit stopped it, until ``resets_at``
     reason: str | None = None
     resets_at: datetime | None = None
+    #: extension (old hubs ignore it): why the run failed as the daemon knows it, one of
+    #: ``FAILURE_CAUSES`` (a plain string: a hub that does not know a cause infers its own)
+    cause: str | None = Field(default=None, max_length=40)
+
+
+#: why a run failed or ended (``tasks.failure_cause``; docs/scheduling.md, "Retries"). The daemon
+#: sends the ones it knows in ``FailRequest.cause``; the hub decides timeouts and lost agents.
+FAILURE_CAUSES = ("agent_lost", "launch_failed", "runner_failed", "timed_out", "max_turns", "budget",
+                  "usage_limit", "cancelled", "dependency_failed")
 
 
 #: the longest ``HelpRequest.request_id`` a hub accepts

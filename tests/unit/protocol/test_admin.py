@@ -43,7 +43,7 @@ def test_task_create_minimal_and_defaults() -> None:
     assert body.model_dump() == {"title": "t", "spec": "s", "target_repo": "", "agent": None, "runner": None,
                                  "timeout_minutes": None, "approval_policy": None, "workspace": None,
                                  "base_ref": None, "branch": None, "labels": [], "priority": "normal", "group": None,
-                                 "after": []}
+                                 "after": [], "retry": 0, "retry_on": None, "max_cost_usd": None}
 
 
 def test_task_create_keeps_the_policy_as_its_plain_value() -> None:
@@ -120,6 +120,12 @@ TASK = {
     "session_id": "4f6c1a52-8f7e-4b61-9d0a-2b6c0c1d9e11", "parked_until": None, "pr_url": None, "workspace_action": None,
     "group": "claude-team",
     "depends_on": [], "pipeline_id": None, "pipeline_node": None,
+    "retry": 2, "retry_on": ["runner_failed", "timed_out"], "retry_at": None,
+    "attempts": [{"number": 1, "agent": "dev-1", "agent_id": A, "status": "failed", "cause": "runner_failed",
+                  "error": "exit 1", "exit_code": 1, "assigned_at": iso(WHEN), "started_at": iso(WHEN),
+                  "finished_at": iso(WHEN), "output_start": 0, "output_end": 7, "cost_usd": 0.01,
+                  "input_tokens": 100, "output_tokens": 20}],
+    "max_cost_usd": 1.5, "cost_usd": 0.02, "input_tokens": 200, "output_tokens": 40,
 }
 QUEUED = {**TASK, "status": "queued", "session_id": None, "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,

@@ -100,6 +100,10 @@ class Runner:
     def report(self, exit_code: int, log: bytes) -> RunReport:
         raise NotImplementedError
 
+    def cost_limit_args(self, max_cost_usd: float) -> list[str] | None:
+        """The CLI's own flags that stop a run at ``max_cost_usd`` (None: it has none)."""
+        return None
+
 
 def iter_json_lines(data: bytes) -> Iterator[dict[str, Any]]:
     """Every line of ``data`` that is a JSON object; anything else is skipped."""

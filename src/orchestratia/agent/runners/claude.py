@@ -102,6 +102,8 @@ def claude_report(exit_code: int, data: bytes) -> RunReport:
             rep.extra["subtype"] = r["subtype"]
         if r.get("api_error_status") is not None:
             rep.extra["api_error_status"] = r["api_error_status"]
+        if isinstance(r.get("usage"), dict):  # tokens, for the hub's cost sums
+            rep.extra["usage"] = {k: v for k, v in r["usage"].items() if isinstance(v, int) and not isinstance(v, bool)}
     errors = [str(e) for e in (r.get("errors") or []) if e]
     said = "; ".join(errors) or (str(r["result"]) if is_error and r.get("result") else "")
     # no result event (a bad flag, a crash): its own last line on stderr, e.g. "error: unknown option"
@@ -143,3 +145,7 @@ class ClaudeRunner(Runner):
 
     def report(self, exit_code: int, log: bytes) -> RunReport:
         return claude_report(exit_code, log)
+
+    def cost_limit_args(self, max_cost_usd: float) -> list[str] | None:
+        """Claude Code ends a run past it with ``error_max_budget_usd`` (AGENT_CLIS.md)."""
+        return [f"--max-budget-usd={max_cost_usd:g}"]

@@ -1,7 +1,9 @@
 """Assignment: queued tasks to eligible online agents, least busy first, in queue order.
 
 A task created with no agent is ``queued``; it is assigned to an online agent that has its
-repo (and runner, when named, not parked there by a usage limit), its labels and room: ``max_concurrent_tasks`` and one running
+repo (and runner, when named, not parked there by a usage limit), its labels and room
+(a task waiting for parent tasks, in a rerun's backoff or held by a reached budget is not
+yet in the queue): ``max_concurrent_tasks`` and one running
 task per repo directory among those that run in the repo's checkout
 (``queries.in_place_dir``), while its group is under its limit. The choices are
 ``planner.py``'s (pure); here the store reads and the transitions. The queue is read by
@@ -13,13 +15,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
-from orchestratia.hub.scheduler.dependencies import runnable
+from orchestratia.hub.budgets import Holds, load_holds
+from orchestratia.hub.costs import holding_budget
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.states import transition
+from orchestratia.hub.scheduler.dependencies import runnable
 from orchestratia.hub.scheduler.parking import parked_pairs
 from orchestratia.hub.scheduler.planner import JsonTexts, Planner, QueuedTask, Slot
 from orchestratia.hub.store.models import Agent, Task, TaskGroup
@@ -42,14 +46,15 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
     busy first), in queue order: priority, then age."""
     async with store.read() as session:
         has_queued = (
-            await session.execute(select(Task.id).where(Task.status == TaskStatus.QUEUED.value, runnable()).limit(1))
+            await session.execute(select(Task.id).where(Task.status == TaskStatus.QUEUED.value, *ready(now)).limit(1))
         ).first()
     if has_queued is None:
         return set()
     touched: set[str] = set()
     async with store.write() as session:
         planner = await _planner(session, settings, now)
-        chosen = await _plan_queue(session, planner)
+        holds = await load_holds(session, now)  # a rerun's backoff, a reached budget
+        chosen = await _plan_queue(session, planner, holds)
         if not chosen:
             return touched
         slots = {task.id: slot for task, slot in chosen}
@@ -65,25 +70,6 @@ async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> s
             for task in rows:
                 await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=slots[task.id].id)
                 touched.add(slots[task.id].id)
-        queued = (
-            await session.execute(
-                select(Task)
-                .where(Task.status == TaskStatus.QUEUED.value, runnable())  # not waiting for a parent
-                .order_by(Task.created_at)
-                .limit(500)
-                .with_for_update(skip_locked=True)  # replicas never assign one task twice
-            )
-        ).scalars().all()
-        agents, load, busy = await _capacity(session, settings, now)
-        for task in queued:
-            agent = _choose(task, agents, load, busy)
-            if agent is None:
-                continue
-            await transition(session, task, TaskStatus.ASSIGNED, now=now, agent_id=agent.id)
-            load[agent.id] += 1
-            if (directory := in_place_dir(agent.repos, task.target_repo, task.workspace_request)) is not None:
-                busy[agent.id].add(directory)
-            touched.add(agent.id)
     return touched
 
 
@@ -93,7 +79,13 @@ QUEUE_PAGE = 1000
 ID_CHUNK = 500
 
 
-def _queue_query(priority: int, offset: int) -> Any:
+def ready(now: datetime) -> tuple[Any, ...]:
+    """The filters of queued tasks the pass may assign now: none still waiting for a parent
+    (``dependencies.runnable``), none in a rerun's backoff (retries)."""
+    return runnable(), or_(Task.retry_at.is_(None), Task.retry_at <= now)
+
+
+def _queue_query(priority: int, offset: int, now: datetime) -> Any:
     # One priority at a time, by age: exactly the order of ix_tasks_status_priority_created_at,
     # so a page is an index walk (ORDER BY priority DESC, created_at sorted the whole queue
     # for every page on SQLite: most of a 10,000-task pass). The JSON columns come as their
@@ -101,14 +93,16 @@ def _queue_query(priority: int, offset: int) -> Any:
     # the queue does not change under the pass's own reads (a task created meanwhile on
     # PostgreSQL may be seen twice or not at all; the task id keys the plan, the next pass
     # sees it).
+    # agent_id: the agent a task was created for; a rerun of one goes back to it
+    # (requested_agent_id: a task back in the queue has no agent_id)
     return (select(Task.id, Task.target_repo, Task.runner, cast(Task.labels, Text).label("labels"),
                    Task.group_name, cast(Task.workspace_request, Text).label("workspace_request"),
-                   Task.agent_id)
-            .where(Task.status == TaskStatus.QUEUED.value, Task.priority == priority)
+                   func.coalesce(Task.agent_id, Task.requested_agent_id).label("agent_id"))
+            .where(Task.status == TaskStatus.QUEUED.value, *ready(now), Task.priority == priority)
             .order_by(Task.created_at).offset(offset).limit(QUEUE_PAGE))
 
 
-async def _plan_queue(session: AsyncSession, planner: Planner) -> list[tuple[Any, Slot]]:
+async def _plan_queue(session: AsyncSession, planner: Planner, holds: Holds) -> list[tuple[Any, Slot]]:
     """Read the queue page by page in queue order while some agent has room; plan each page.
     Before reading past the first page, one aggregate read says whether anything further
     could fit (the usual pass fills its few places from the first page and never pays it)."""
@@ -118,29 +112,31 @@ async def _plan_queue(session: AsyncSession, planner: Planner) -> list[tuple[Any
         return chosen
     conn = await session.connection()  # Core rows: no ORM work per row
     priorities = (await conn.execute(
-        select(Task.priority).where(Task.status == TaskStatus.QUEUED.value).distinct())).scalars().all()
+        select(Task.priority).where(Task.status == TaskStatus.QUEUED.value, *ready(holds.now)).distinct())).scalars().all()
     for priority in sorted(priorities, reverse=True):
         offset = 0
         while planner.free > 0:
-            if pages == 1 and not await _servable(conn, planner, decode):
+            if pages == 1 and not await _servable(conn, planner, decode, holds.now):
                 return chosen
-            page = (await conn.execute(_queue_query(priority, offset))).all()
+            page = (await conn.execute(_queue_query(priority, offset, holds.now))).all()
             pages += 1
-            chosen += planner.plan_rows(page, decode)
+            # a reached budget holds its tasks (hub-wide: all of them)
+            fundable = [r for r in page if not holding_budget(decode(r.labels), holds.reached)] if holds.reached else page
+            chosen += planner.plan_rows(fundable, decode)
             if len(page) < QUEUE_PAGE:
                 break
             offset += len(page)
     return chosen
 
 
-async def _servable(conn: Any, planner: Planner, decode: JsonTexts) -> bool:
+async def _servable(conn: Any, planner: Planner, decode: JsonTexts, now: datetime) -> bool:
     """Whether some queued task asks what an agent with room offers now: one aggregate read of
     the queue's distinct requirements (SQLite and PostgreSQL compute it without sending the
     rows), so a queue that fits none of the agents with room is never read row by row."""
     wants = await conn.execute(
         select(Task.target_repo, Task.runner, cast(Task.labels, Text), Task.group_name,
-               cast(Task.workspace_request, Text), Task.agent_id)
-        .where(Task.status == TaskStatus.QUEUED.value).distinct()
+               cast(Task.workspace_request, Text), func.coalesce(Task.agent_id, Task.requested_agent_id))
+        .where(Task.status == TaskStatus.QUEUED.value, *ready(now)).distinct()
     )
     for repo, runner, labels, group, request, agent_id in wants:
         if group is not None and planner.group_full(group):

@@ -138,7 +138,7 @@ class Scheduler:
         now = now or utcnow()
         if periodic:
             await self.liveness.flush_contacts()  # liveness decisions read last_seen_at
-            await check_timeouts(self.store, now)
+            await check_timeouts(self.store, now, self.settings)
             await self.liveness.check_lost(now)
             await self.liveness.check_liveness(now)
             await self._purge_sessions(now)

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import AgentStatus, TaskStatus
 from orchestratia.protocol.labels import agent_label_set, missing
+from orchestratia.hub.budgets import hold_reasons
 from orchestratia.hub.scheduler.assignment import ACTIVE, runner_ok
 from orchestratia.hub.scheduler.dependencies import dependency_reasons
 from orchestratia.hub.scheduler.parking import parked_reason
@@ -229,10 +230,12 @@ async def reasons_for(session: AsyncSession, tasks: Sequence[Any], offline_after
     waiting = [t for t in tasks if t.status in WAITING]
     if not waiting:
         return {}
-    # waiting for a parent ("waiting for task ab12cd34 (running)") comes before any agent reason
+    # waiting for a parent ("waiting for task ab12cd34 (running)") comes before any other reason,
+    # then a hold (a rerun's backoff, a reached budget), then the agents'
     reasons = await dependency_reasons(session, waiting)
     waiting = [t for t in waiting if t.id not in reasons]
     if not waiting:
         return reasons
+    held = await hold_reasons(session, waiting, utcnow())
     fleet = await load_fleet(session, offline_after_s, contacted)
-    return reasons | {t.id: reason for t in waiting if (reason := queue_reason(t, fleet)) is not None}
+    return reasons | {t.id: reason for t in waiting if (reason := held.get(t.id) or queue_reason(t, fleet)) is not None}

@@ -179,6 +179,25 @@ class Task(Base):
     workspace_action: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # migration 0009: the concurrency group (docs/scheduling.md, "Groups"); None: no group
     group_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # migration 0010: the pipeline the task belongs to and its name there; deps_pending: true while
+    # a task it depends on (task_dependencies) has not completed: never assigned nor handed out
+    pipeline_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    pipeline_node: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    deps_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # migration 0011 (docs/scheduling.md, "Retries" and "Budgets"): the retry policy, the hold
+    # of a rerun's backoff, automatic re-queues, where the current attempt's output starts, the
+    # agent the task was created for, the cost limit and the reported cost and tokens (summed)
+    retry: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_on: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    output_base: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    requested_agent_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    max_cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class TaskGroup(Base):
@@ -191,11 +210,49 @@ class TaskGroup(Base):
     max_active: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # migration 0010: the pipeline the task belongs to and its name there; deps_pending: true while
-    # a task it depends on (task_dependencies) has not completed: never assigned nor handed out
-    pipeline_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
-    pipeline_node: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    deps_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class TaskAttempt(Base):
+    """One ended run of a task (migration 0011): who ran it, when, how it ended and why, the
+    range of the task's output it wrote, what it cost."""
+
+    __tablename__ = "task_attempts"
+    __table_args__ = (
+        UniqueConstraint("task_id", "number"),
+        Index("ix_task_attempts_finished_at", "finished_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    agent_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    agent_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    cause: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    output_start: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_end: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Budget(Base):
+    """A daily spending limit (migration 0011): hub-wide (``label`` '') or for one label."""
+
+    __tablename__ = "budgets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    label: Mapped[str] = mapped_column(String(200), unique=True)
+    daily_usd: Mapped[float] = mapped_column(Float)
+    #: the UTC day (YYYY-MM-DD) the admin was last told it was reached: once a day
+    notified_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class TaskDiff(Base):

@@ -17,14 +17,16 @@ from orchestratia.hub import output_window
 from orchestratia.hub.api.admin import task_diff
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.api.responses import OctetStreamResponse
+from orchestratia.hub.attempts import attempts_of
 from orchestratia.hub.auth import current_admin
+from orchestratia.hub.budgets import load_holds
 from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.scheduler.dependencies import FAILED_PARENT, add_dependencies, dependency_ids
 from orchestratia.hub.scheduler.reasons import impossible, reasons_for
 from orchestratia.hub.states import TransitionConflict, emit, kick, push, status_event, transition
 from orchestratia.hub.store.models import Admin, Agent, Task, utcnow
 from orchestratia.hub.store.queries import agent_names, find_agent, read_output, slice_from
-from orchestratia.hub.views import task_view
+from orchestratia.hub.views import attempt_view, task_view
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,9 @@ async def load_task(session: Any, task_id: str, *, lock: bool = False) -> Task:
 async def show(session: Any, task: Task, hub: Runtime) -> dict[str, Any]:
     names = await agent_names(session, [task.agent_id])
     views = with_reasons([task_view(task, names.get(task.agent_id or ""))], await waiting_reasons(session, hub, [task]))
-    return (await with_dependencies(session, views))[0]
+    view = (await with_dependencies(session, views))[0]
+    view["attempts"] = [attempt_view(a) for a in await attempts_of(session, task.id)]
+    return view
 
 
 async def waiting_reasons(session: Any, hub: Runtime, tasks: list[Task]) -> dict[str, str]:
@@ -78,7 +82,10 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
         agent_id = await resolve_agent(session, body.agent)
         scheduling_checks(body, await session.get(Agent, agent_id) if agent_id else None)
         parents = await load_parents(session, body.after)
-        task = new_task(body, agent_id, utcnow(), waits=bool(parents))
+        now = utcnow()
+        task = new_task(body, agent_id, now, waits=bool(parents))
+        if task.agent_id and task.status == TaskStatus.ASSIGNED.value and (await load_holds(session, now)).reason(task):
+            task.status, task.agent_id, task.assigned_at = TaskStatus.QUEUED.value, None, None  # budget: it waits
         session.add(task)
         await session.flush()
         add_dependencies(session, task, parents)
@@ -137,6 +144,10 @@ def new_task(body: TaskCreate, agent_id: str | None, now: Any, *, waits: bool = 
         waiting_for_human=False,
         output_size=0,
         deps_pending=waits,
+        requested_agent_id=agent_id,
+        retry=body.retry,
+        retry_on=body.retry_on,
+        max_cost_usd=body.max_cost_usd,
     )
 
 

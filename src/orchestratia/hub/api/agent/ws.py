@@ -268,7 +268,7 @@ class AgentConnection:
         self.hello = hello
         listed = [t.task_id for t in hello.tasks]
         async with self.hub.store.read() as session:
-            query = select(Task.id, Task.output_size).where(Task.agent_id == self.agent.id)
+            query = select(Task.id, Task.output_size - Task.output_base).where(Task.agent_id == self.agent.id)
             running = Task.status == TaskStatus.RUNNING.value
             query = query.where(running | Task.id.in_(listed)) if listed else query.where(running)
             rows = (await session.execute(query)).all()
@@ -361,8 +361,8 @@ class AgentConnection:
             if isinstance(push, WsWorkspaceAction) and FEATURE_WORKSPACE_ACTIONS not in self.hello.features:
                 continue  # an older daemon could not read it (it fetches pending actions if it can)
             if isinstance(push, WsTaskAssigned):
-                # a parked task that resumes comes again, as a new attempt (scheduler/parking.py)
-                key = f"{push.task.id}:{push.task.resume.attempt if push.task.resume else 0}"
+                # a rerun (attempt) and a parked task that resumes (resume.attempt) are pushed again
+                key = f"{push.task.id}:{push.task.attempt or 1}:{push.task.resume.attempt if push.task.resume else 0}"
                 if key in self.pushed:
                     continue
                 self.pushed.add(key)
