@@ -155,3 +155,21 @@ async def test_bad_pipelines_store_nothing(api: Api, body: dict, message: str) -
     err = await api.admin("POST", "/pipelines", expect, json=body)
     assert message in str(err["detail"]), err
     assert await api.admin("GET", "/pipelines") == [] and await api.admin("GET", "/tasks") == []
+
+
+async def test_a_pipeline_task_takes_labels_priority_group_and_retries(api: Api, hub) -> None:
+    made = await api.admin("POST", "/pipelines", 201, json={"yaml": """
+tasks:
+  gpu-build:
+    spec: build
+    labels: [gpu]
+    priority: high
+    group: claude-team
+    retry: 2
+    retry_on: [runner_failed]
+    max_cost_usd: 1.5
+"""})
+    task = await api.admin("GET", f"/tasks/{made['nodes'][0]['task_id']}")
+    assert (task["labels"], task["priority"], task["group"]) == (["gpu"], "high", "claude-team")
+    assert (task["retry"], task["retry_on"], task["max_cost_usd"]) == (2, ["runner_failed"], 1.5)
+    assert task["queue_reason"].startswith("no agent is registered")
