@@ -12,7 +12,8 @@ import sys
 import time
 import traceback
 
-from . import bench_dispatch, bench_fleet, bench_footprint, bench_many, bench_output, bench_replicas
+from . import (bench_dispatch, bench_fleet, bench_footprint, bench_many, bench_output, bench_replicas, bench_sched,
+               bench_task_start)
 from .common import write_result
 
 BENCHMARKS = {
@@ -22,6 +23,8 @@ BENCHMARKS = {
     "footprint": bench_footprint.run,
     "replicas": bench_replicas.run,
     "many": bench_many.run,
+    "taskstart": bench_task_start.run,
+    "sched": bench_sched.run,
 }
 
 
@@ -42,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replica-configs", help="replicas benchmark: configurations, comma-separated "
                         f"(default sqlite,pg1,pg2; choices {','.join(bench_replicas.CONFIGS)})")
     parser.add_argument("--many-configs", help="many benchmark: configurations, comma-separated (default sqlite,pg2)")
+    parser.add_argument("--sched-db", help="sched benchmark: a PostgreSQL URL (postgresql+asyncpg://...; "
+                        "default: SQLite in a temporary directory)")
     args = parser.parse_args(argv)
-    names = args.only or [n for n in BENCHMARKS if n not in ("replicas", "many")]  # PostgreSQL + Redis
+    # replicas, many: PostgreSQL + Redis; taskstart: builds a 20,000-file repository (--only taskstart)
+    names = args.only or [n for n in BENCHMARKS if n not in ("replicas", "many", "taskstart")]
     summary, failed = {}, []
     t0 = time.monotonic()
     for name in names:
@@ -55,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                 kwargs["poll_s"] = args.fleet_poll
                 if args.fleet_steps:
                     kwargs["steps"] = [int(s) for s in args.fleet_steps.split(",")]
+            if name == "sched" and args.sched_db:
+                kwargs["database_url"] = args.sched_db
             if name == "many" and args.many_configs:
                 kwargs["configs"] = args.many_configs.split(",")
             if name == "replicas" and args.replica_configs:

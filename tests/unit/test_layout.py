@@ -160,3 +160,14 @@ print("redis" in sys.modules)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("False"), "a hub without a Redis URL imported redis"
+
+
+def test_test_files_outside_packages_have_unique_names() -> None:
+    """tests/integration, browser, faults and fuzz are not packages: pytest imports their files
+    by basename, and a second file of the same name stops the whole run at collection."""
+    tests = Path(__file__).resolve().parents[1]
+    seen: dict[str, Path] = {}
+    for folder in ("integration", "browser", "faults", "fuzz"):
+        for path in sorted((tests / folder).rglob("test_*.py")):
+            assert path.name not in seen, f"{path} and {seen[path.name]}: rename one"
+            seen[path.name] = path

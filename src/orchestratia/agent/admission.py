@@ -41,6 +41,9 @@ class Admission:
         """The reason of a cancel that came while ``task_id`` was starting, if any."""
         return self._starting.get(task_id)
 
+    def is_starting(self, task_id: str) -> bool:
+        return task_id in self._starting
+
     def started(self, task_id: str, run: TaskRun | None) -> None:
         """The start of ``task_id`` is over: it runs as ``run``, or (None) it did not start."""
         self._starting.pop(task_id, None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -156,10 +157,13 @@ class HubClient:
     async def register(self, payload: dict[str, Any]) -> dict[str, Any]:
         return await self._call("POST", "/register", "register", json=payload, attempts=3)
 
-    async def heartbeat(self, system_info: dict[str, Any], active_tasks: list[str] | None = None) -> None:
+    async def heartbeat(self, system_info: dict[str, Any], active_tasks: list[str] | None = None,
+                        workspace_disk: dict[str, Any] | None = None) -> None:
         body: dict[str, Any] = {"system_info": system_info, "agent_version": __version__}
         if active_tasks is not None:
             body["active_tasks"] = active_tasks
+        if workspace_disk is not None:
+            body["workspace_disk"] = workspace_disk
         await self._call("POST", "/heartbeat", "heartbeat", json=body, attempts=2)
 
     async def capabilities(self, body: dict[str, Any]) -> None:
@@ -183,19 +187,33 @@ class HubClient:
         await self._call("POST", f"/tasks/{task_id}/complete", "complete", json={"result": result})
 
     async def fail(self, task_id: str, error: str, exit_code: int | None = None,
-                   result: dict[str, Any] | None = None, reason: str | None = None) -> None:
+                   result: dict[str, Any] | None = None, reason: str | None = None,
+                   resets_at: float | None = None, cause: str | None = None) -> None:
         body: dict[str, Any] = {"error": error}
+        if cause is not None:  # extension (a failure cause); old hubs ignore it
+            body["cause"] = cause
         if exit_code is not None:
             body["exit_code"] = exit_code
         if result is not None:
             body["result"] = result
         if reason is not None:  # extension (e.g. "timeout"); old hubs ignore it
             body["reason"] = reason
+        if resets_at is not None:  # extension, with reason "usage_limit": when it resets
+            body["resets_at"] = datetime.fromtimestamp(resets_at, timezone.utc).isoformat()
         await self._call("POST", f"/tasks/{task_id}/fail", "fail", json=body)
 
     async def workspace(self, task_id: str, report: dict[str, Any]) -> None:
         """Extension: the task's workspace result (summary, files, diff); older hubs answer 404."""
         await self._call("POST", f"/tasks/{task_id}/workspace", "workspace", json=report)
+
+    async def workspace_actions(self) -> list[dict[str, Any]]:
+        """Extension: this agent's pending workspace actions (404 from an older hub)."""
+        data = await self._call("GET", "/workspace-actions", "workspace actions", attempts=2)
+        return list((data or {}).get("actions") or [])
+
+    async def workspace_action_result(self, action_id: str, result: dict[str, Any]) -> None:
+        """Extension: the outcome of one workspace action."""
+        await self._call("POST", f"/workspace-actions/{action_id}", "workspace action result", json=result)
 
     async def help(self, task_id: str, question: str, context: str | None = None) -> dict[str, Any]:
         body = {"question": question}

@@ -37,6 +37,7 @@ from orchestratia.protocol import (
     WsTaskCancel,
 )
 from orchestratia.protocol.shared import wait_set
+from orchestratia.protocol.workspace_actions import WsWorkspaceAction
 
 from .admission import Admission
 from .client import AuthError, HubClient, HubError, NotFoundError
@@ -52,6 +53,8 @@ from .streaming import OutputStream
 from .supervisor import Supervisor
 from .tasks import TaskRun
 from .watcher import LogWatcher
+from .workspace_actions import ActionRunner
+from .workspace_upkeep import WorkspaceUpkeep
 from .ws import HubSocket
 
 log = logging.getLogger("orchestratia.agent")
@@ -80,6 +83,10 @@ class Daemon:
                                    self.human)
         self.supervisor = Supervisor(cfg, self.client, self.backend, self.runners, self.admission, self.stream,
                                      self.human, self.spawn, self._slot_freed)
+        # push / pull request / discard of finished tasks' branches, and the worktrees' upkeep
+        self.upkeep = WorkspaceUpkeep(cfg, self._is_running)
+        self.actions = ActionRunner(cfg, self.client, self._is_running, self.spawn, self.upkeep.changed)
+        self.starter.prepared_hook = self.upkeep.warm
 
     @property
     def runs(self) -> dict[str, TaskRun]:
@@ -98,6 +105,7 @@ class Daemon:
             asyncio.create_task(self.ws.run(self.stop), name="ws"),
             asyncio.create_task(self.supervisor.run(self.watcher, self.stop), name="supervise"),  # type: ignore[arg-type]
             asyncio.create_task(self.capabilities_loop(), name="capabilities"),
+            asyncio.create_task(self.upkeep.run(self.stop), name="workspace-upkeep"),
         ]
         if self.reload is not None:
             loops.append(asyncio.create_task(self.reload_loop(self.reload), name="reload"))
@@ -128,6 +136,7 @@ class Daemon:
             self.supervisor.adopt_saved()
         if self.reload is not None:
             write_pid_file(self.cfg)
+        self.upkeep.warm()  # a spare worktree per worktree repo: the first task starts fast too
 
     async def _close(self, loops: list[asyncio.Task[Any]]) -> None:
         log.info("shutting down: no new tasks; %d task session(s) keep running", len(self.runs))
@@ -156,7 +165,8 @@ class Daemon:
         while not self.stop.is_set():
             try:
                 info = await asyncio.to_thread(system_info)
-                await self.client.heartbeat(info, active_tasks=sorted(self.runs))
+                disk = self.upkeep.disk.model_dump(mode="json") if self.upkeep.disk is not None else None
+                await self.client.heartbeat(info, active_tasks=sorted(self.runs), workspace_disk=disk)
             except AuthError as err:
                 log.error("%s", err)
             except (HubError, OSError, Exception) as err:  # noqa: BLE001 - keep beating
@@ -221,6 +231,7 @@ class Daemon:
                 try:
                     for task in await self.client.poll():
                         self.submit(task)
+                    await self.actions.fetch()  # pushes and discards (poll-only daemons, lost pushes)
                 except AuthError as err:
                     log.error("%s", err)
                 except Exception as err:  # noqa: BLE001
@@ -250,6 +261,8 @@ class Daemon:
         elif isinstance(msg, WsInterventionAnswered):
             log.info("task %s: intervention %s answered", msg.task_id, msg.intervention_id)
             self.human.answered(msg.intervention_id, msg.response, msg.task_id)
+        elif isinstance(msg, WsWorkspaceAction):
+            self.actions.offer(msg.action)
         elif isinstance(msg, WsError):
             log.warning("the hub reported an error: %s", msg.detail)
 
@@ -268,7 +281,15 @@ class Daemon:
         if run is not None:
             self.supervisor.request_stop(run, "cancel", reason)
 
+    def _is_running(self, task_id: str) -> bool:
+        """The task runs here, or a reply continuing it runs in its worktree (a thread shares the
+        worktree named after its first task): then prune, push and discard must leave it alone."""
+        if task_id in self.runs or self.admission.is_starting(task_id):
+            return True
+        return any((r := run.record.task.resume) is not None and r.worktree_of == task_id for run in self.runs.values())
+
     def _slot_freed(self) -> None:
+        self.upkeep.changed()  # a task ended: its worktree's size is final
         while (task := self.admission.next_waiting()) is not None:
             self.submit(task)
         self.poll_now.set()

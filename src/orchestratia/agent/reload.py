@@ -21,6 +21,7 @@ from typing import Any
 
 from orchestratia.protocol.shared import write_atomic
 from orchestratia.protocol.wire import CapabilitiesRequest
+from orchestratia.protocol.workspace_actions import FEATURE_WORKSPACE_ACTIONS
 
 from .config import AgentConfig, ConfigError, load_config
 from .runners import Runner, available_runners, make_runners
@@ -38,7 +39,7 @@ def capabilities(cfg: AgentConfig, runners: dict[str, Runner]) -> CapabilitiesRe
     # the same shape as registration: a git checkout is {"path", "workspace": "worktree"}, so the
     # hub keeps letting several of its tasks run at once after a start or a reload
     return CapabilitiesRequest(runners=available_runners(runners), repos=cfg.register_repos(), labels=cfg.labels,
-                               max_concurrent_tasks=cfg.max_concurrent_tasks)
+                               max_concurrent_tasks=cfg.max_concurrent_tasks, features=[FEATURE_WORKSPACE_ACTIONS])
 
 
 def read_again(cfg: AgentConfig) -> AgentConfig:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestratia.protocol import FAIL_REASON_TIMEOUT
+from orchestratia.protocol import FAIL_REASON_TIMEOUT, FAIL_REASON_USAGE_LIMIT
 
 from .client import HubClient
 from .runners import Runner
@@ -75,6 +75,17 @@ class Outcome:
     error: str = ""
     exit_code: int | None = None
     reason: str | None = None  # FAIL_REASON_TIMEOUT: the hub ends the task timed_out
+    cause: str | None = None  # protocol.FAILURE_CAUSES: why, as far as the daemon knows
+    resets_at: float | None = None  # with FAIL_REASON_USAGE_LIMIT: when the limit resets (epoch)
+
+
+#: Claude Code's result subtypes that name a failure cause (AGENT_CLIS.md)
+SUBTYPE_CAUSES = {"error_max_turns": "max_turns", "error_max_budget_usd": "budget"}
+
+
+def runner_cause(result: dict[str, Any]) -> str:
+    """The cause of a run whose runner ended with a failure: the CLI's own limit, else its error."""
+    return SUBTYPE_CAUSES.get(str(result.get("subtype") or ""), "runner_failed")
 
 
 def outcome(run: TaskRun, runner: Runner | None) -> Outcome:
@@ -91,12 +102,16 @@ def outcome(run: TaskRun, runner: Runner | None) -> Outcome:
     said = f"; {run.runner} said: {rep.last_line}" if rep is not None and rep.last_line else ""
     if run.stop_kind:
         reason = FAIL_REASON_TIMEOUT if run.stop_kind == "timeout" or hub_timeout(run.stop_reason) else None
-        return Outcome(False, result, stop_error(run.stop_kind, run.stop_reason, code) + said, code, reason)
-    if code is None:
-        return Outcome(False, result, (exit_info.get("error") or "no exit status") + said, None)
+        cause = "timed_out" if reason else "cancelled"
+        return Outcome(False, result, stop_error(run.stop_kind, run.stop_reason, code) + said, code, reason, cause)
+    if code is None:  # no exit record: the session or the machine went away under the run
+        return Outcome(False, result, (exit_info.get("error") or "no exit status") + said, None, cause="agent_lost")
     if rep is not None and rep.ok:
         return Outcome(True, result, exit_code=code)
-    return Outcome(False, result, rep.error if rep else f"exit status {code}", code)
+    if rep is not None and rep.usage_limited:  # the hub parks the task until the reset
+        return Outcome(False, result, rep.error, code, FAIL_REASON_USAGE_LIMIT, cause="usage_limit",
+                       resets_at=rep.resets_at)
+    return Outcome(False, result, rep.error if rep else f"exit status {code}", code, cause=runner_cause(result))
 
 
 def hub_timeout(reason: str) -> bool:
@@ -121,5 +136,6 @@ async def send_report(client: HubClient, run: TaskRun, runner: Runner | None) ->
     if out.ok:
         await client.complete(run.id, out.result)
     else:
-        await client.fail(run.id, out.error, exit_code=out.exit_code, result=out.result, reason=out.reason)
+        await client.fail(run.id, out.error, exit_code=out.exit_code, result=out.result, reason=out.reason,
+                          resets_at=out.resets_at, cause=out.cause)
     log.info("task %s reported: exit %s%s", run.id, out.exit_code, f" ({run.stop_kind})" if run.stop_kind else "")

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from orchestratia.protocol import TaskPayload
 from orchestratia.protocol.shared import write_atomic
@@ -23,10 +23,10 @@ from . import workdir
 from .admission import Admission
 from .client import AuthError, ConflictError, HubClient, NotFoundError
 from .human_link import HumanLink
-from .runners import SCRIPT_PLACEHOLDER, LaunchPlan
+from .runners import SCRIPT_PLACEHOLDER, LaunchPlan, plan_run
 from .sessions import SessionBackend, SessionError
 from .streaming import OutputStream
-from .task_workspace import prepare_for
+from .task_workspace import prepare_for, remove_unused
 from .tasks import TaskRun
 from .workspaces import Prepared
 
@@ -86,8 +86,9 @@ def launch(run: TaskRun, plan: LaunchPlan, cwd: str, backend: SessionBackend) ->
     spec = {"task_id": run.id, "argv": argv, "cwd": cwd, "log_path": str(files.log), "pid_path": str(files.pid),
             "exit_path": str(files.exit), "stdin_path": stdin_path, "env": env}
     write_private(files.spec, json.dumps(spec).encode())
-    # a fresh, empty log: offsets of this run start at 0 (the hub's next_offset for a new task)
-    fd = os.open(files.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    # a fresh, empty log: offsets of this run start at 0 (the hub's next_offset for a new task);
+    # a parked task resuming itself appends to its log, whose offsets the hub holds already
+    fd = os.open(files.log, os.O_WRONLY | os.O_CREAT | (0 if run.track.sent else os.O_TRUNC), 0o640)
     os.close(fd)
     run.save()
     backend.start(run.session, [sys.executable, LAUNCHER_PATH, str(files.spec)], env=env, cwd=cwd)
@@ -129,6 +130,9 @@ class TaskStarter:
         self.admission = admission
         self.stream = stream
         self.human = human
+        #: called with the repo's name after a worktree was made for a task there (the daemon
+        #: prepares the repo's next spare worktree then)
+        self.prepared_hook: Callable[[str], None] | None = None
 
     async def start(self, task: TaskPayload) -> None:
         run = None
@@ -143,25 +147,28 @@ class TaskStarter:
         error, cwd, runner = check_task(task, self.cfg, self.runners)
         if error:
             log.error("task %s cannot run here: %s", task.id, error)
-            await self.report_failure(task.id, error)
+            await self.report_failure(task.id, error, "launch_failed")
             return None
         if not await self._claim(task.id):
             return None
         if (reason := self.admission.cancel_reason(task.id)) is not None:
-            await self.report_failure(task.id, f"cancelled before start: {reason}")
+            await self.report_failure(task.id, f"cancelled before start: {reason}", "cancelled")
             return None
         prepared = None
         if cwd:  # a repo: its own worktree and branch, or the checkout itself
             prepared = await prepare_for(task, self.cfg)
             if isinstance(prepared, str):
                 log.error("task %s: %s", task.id, prepared)
-                await self.report_failure(task.id, prepared)
+                await self.report_failure(task.id, prepared, "launch_failed")
                 return None
             cwd = str(prepared.path)
+            if prepared.kind == "worktree" and self.prepared_hook is not None:
+                self.prepared_hook(task.target_repo)
         try:
             temp_dir = None if cwd else workdir.make_temp_dir(task.id)  # no repo: removed once reported
         except OSError as err:
-            await self.report_failure(task.id, f"the agent could not make a working directory for the task: {err}")
+            await self.report_failure(task.id, f"the agent could not make a working directory for the task: {err}",
+                                      "launch_failed")
             return None
         return await self._launch(task, runner, cwd or temp_dir, temp_dir, prepared)
 
@@ -185,24 +192,33 @@ class TaskStarter:
                         prepared)
         run.track.acks = self.stream.acks_expected()
         try:
-            plan = runner.build(task.spec)
+            resume = task.resume
+            plan, resumed = plan_run(runner, task.spec, resume.session_id if resume else None,
+                                     resume.message if resume else None)
+            if resumed and resume is not None:
+                log.info("task %s continues %s conversation %s", task.id, runner.name, resume.session_id)
+            if task.max_cost_usd and (limit := runner.cost_limit_args(task.max_cost_usd)):
+                plan.argv = [*plan.argv, *limit]
             self.human.prepare(task, runner.name, plan)
             await asyncio.to_thread(launch, run, plan, cwd, self.backend)
-        except (SessionError, OSError) as err:
+        except (SessionError, OSError, ValueError) as err:
             log.error("task %s: cannot start a %s session: %s", task.id, self.backend.name, err)
             await asyncio.to_thread(workdir.retire, run)
+            if prepared is not None:  # nothing ran in it: no worktree or branch is left behind
+                await asyncio.to_thread(remove_unused, prepared)
             await self.human.task_finished(task.id)
-            await self.report_failure(task.id, f"the agent could not start the task: {err}")
+            await self.report_failure(task.id, f"the agent could not start the task: {err}", "launch_failed")
             return None
         hint = self.backend.attach_hint(run.session)
         log.info("task %s started: runner %s in %s, session %s%s", task.id, runner.name, cwd, run.session,
                  f" (attach: {hint})" if hint else "")
         return run
 
-    async def report_failure(self, task_id: str, error: str) -> None:
-        """``fail`` on the hub; a hub that no longer takes it (409/404), or no hub, is let be."""
+    async def report_failure(self, task_id: str, error: str, cause: str | None = None) -> None:
+        """``fail`` on the hub (with the cause: docs/scheduling.md, "Retries"); a hub that no
+        longer takes it (409/404), or no hub, is let be."""
         try:
-            await self.client.fail(task_id, error)
+            await self.client.fail(task_id, error, cause=cause)
         except (ConflictError, NotFoundError):
             pass
         except Exception as err:  # noqa: BLE001

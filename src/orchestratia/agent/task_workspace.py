@@ -18,7 +18,11 @@ from orchestratia.protocol import TaskPayload
 from orchestratia.protocol.workspace import WORKSPACE_BODY_MAX, WORKSPACE_FILES_MAX, WorkspaceReport
 
 from .client import AuthError, HubClient, HubError, NotFoundError
-from .workspaces import Prepared, WorkspaceError, WorkspaceResult, WorkspaceSpec, commit_message, finish, prepare
+from .workspaces import (
+    Prepared, WorkspaceError, WorkspaceResult, WorkspaceSpec, commit_message, continue_worktree, discard, finish,
+    prepare,
+)
+from .workspaces.naming import PREFIX, short_id
 
 log = logging.getLogger("orchestratia.agent")
 #: a task's ``workspace`` as the hub sends it -> the engine's kind
@@ -39,18 +43,54 @@ def spec_for(task: TaskPayload, cfg: Any) -> WorkspaceSpec | str:
                          base_ref=task.base_ref or None, continue_branch=task.branch or None)
 
 
+def continues_worktree(task: TaskPayload) -> bool:
+    """Whether the task continues an earlier run's worktree and branch (a reply, a parked task)."""
+    r = task.resume
+    return r is not None and r.kind == "worktree" and bool(r.worktree_of) and bool(r.branch)
+def spec_for_repo(cfg: Any, name: str) -> WorkspaceSpec | None:
+    """The spec of a task with no options in repo ``name`` (for its spare worktree), None when
+    its tasks run in place."""
+    repo = cfg.repos[name]
+    if KINDS.get(repo.workspace) != "worktree":
+        return None
+    return WorkspaceSpec(kind="worktree", repo=repo.path, root=cfg.workspace.root, branch=repo.branch)
+
+
 async def prepare_for(task: TaskPayload, cfg: Any) -> Prepared | str:
-    """The task's workspace, or the error to fail the task with (what is wrong, what to do)."""
+    """The task's workspace, or the error to fail the task with (what is wrong, what to do).
+    A task that continues an earlier run gets that run's worktree (made again from its branch
+    when it was removed)."""
     spec = spec_for(task, cfg)
     if isinstance(spec, str):
         return spec
     try:
-        prepared = await asyncio.to_thread(prepare, spec, task.id, task.title)
+        if continues_worktree(task) and task.resume is not None:
+            spec = spec.model_copy(update={"kind": "worktree", "base_ref": None, "continue_branch": None})
+            prepared = await asyncio.to_thread(continue_worktree, spec, task.resume.worktree_of or "",
+                                               task.resume.branch or "", task.id)
+        else:
+            prepared = await asyncio.to_thread(prepare, spec, task.id, task.title)
     except WorkspaceError as err:
         return f"the agent could not prepare the task's workspace in repo {task.target_repo!r}: {err}"
     if prepared.note:
         log.info("task %s: %s", task.id, prepared.note)
     return prepared
+
+
+def remove_unused(prepared: Prepared) -> None:
+    """Remove the worktree (and the branch the task's start made) of a task whose session never
+    started: nothing ran in it. A branch the task continued (``--branch``) stays. Blocking; a
+    failure is logged with where the leftovers are."""
+    if prepared.kind != "worktree":
+        return
+    own = bool(prepared.branch) and prepared.branch.startswith(f"{PREFIX}/{short_id(prepared.task_id)}")
+    try:
+        discard(prepared.path, prepared.branch if own else None, force=True, repo=prepared.repo)
+        log.info("task %s: its session did not start: removed its worktree%s", prepared.task_id,
+                 f" and branch {prepared.branch}" if own else "")
+    except (WorkspaceError, OSError) as err:
+        log.warning("task %s: its session did not start and its worktree %s (branch %s) could not be removed: %s",
+                    prepared.task_id, prepared.path, prepared.branch, err)
 
 
 def file_statuses(diff: str) -> dict[str, str]:

@@ -221,7 +221,20 @@ def new_run(task: TaskPayload, runner: str, backend: str, log_dir: Path, pid_dir
     record = TaskRecord(task=task, runner=runner, backend=backend, session=session_name(task.id),
                         started_at=time.time(), timeout_s=timeout_minutes * 60 if timeout_minutes else None,
                         temp_dir=temp_dir, workspace=workspace)
-    return TaskRun(record=record, files=TaskFiles.for_task(task.id, log_dir, pid_dir), track=OutputTrack(task.id))
+    files = TaskFiles.for_task(task.id, log_dir, pid_dir)
+    size = continued_log_size(task, files)
+    return TaskRun(record=record, files=files, track=OutputTrack(task.id, sent=size, acked=size, size=size))
+
+
+def continued_log_size(task: TaskPayload, files: TaskFiles) -> int:
+    """A parked task resuming itself (``resume.parent_id`` is its own id) goes on in its log:
+    the size its earlier run left (sent and stored then), so its offsets continue; else 0."""
+    if task.resume is None or task.resume.parent_id != task.id:
+        return 0
+    try:
+        return files.log.stat().st_size
+    except OSError:
+        return 0
 
 
 def saved_runs(pid_dir: Path, log_dir: Path) -> list[TaskRun]:

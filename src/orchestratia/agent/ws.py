@@ -43,11 +43,12 @@ from orchestratia.protocol import (
 )
 from orchestratia.protocol.frames import FEATURE_OUTPUT_FRAMES, encode_output_frame
 from orchestratia.protocol.shared import wait_set
+from orchestratia.protocol.workspace_actions import FEATURE_WORKSPACE_ACTIONS
 
 from .client import ssl_context, tls_failure_message
 
 log = logging.getLogger(__name__)
-FEATURES = [FEATURE_OFFSETS, FEATURE_PUSH, FEATURE_BINARY, FEATURE_OUTPUT_FRAMES]
+FEATURES = [FEATURE_OFFSETS, FEATURE_PUSH, FEATURE_BINARY, FEATURE_WORKSPACE_ACTIONS, FEATURE_OUTPUT_FRAMES]
 
 
 def deflate() -> ClientPerMessageDeflateFactory:

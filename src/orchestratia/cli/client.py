@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import ssl
 from typing import Any, BinaryIO, Iterator
+from urllib.parse import quote
 
 import httpx
 
@@ -34,6 +35,7 @@ CLI_FOR_ROUTE = {
     "/tasks": "orchestratia tasks list",
     "/tokens": "orchestratia tokens list",
     "/interventions": "orchestratia interventions list",
+    "/pipelines": "orchestratia pipelines list",
 }
 _ROUTE = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE) /api/admin(/[a-z]+)\b")
 
@@ -168,6 +170,15 @@ class HubClient:
     def delete_agent(self, agent_id: str) -> None:
         self.request("DELETE", f"{ADMIN}/agents/{agent_id}")
 
+    def list_groups(self) -> list[dict[str, Any]]:
+        return self.json("GET", f"{ADMIN}/groups")
+
+    def set_group(self, name: str, max_active: int) -> dict[str, Any]:
+        return self.json("PUT", f"{ADMIN}/groups/{quote(name, safe='')}", json={"max_active": max_active})
+
+    def delete_group(self, name: str) -> None:
+        self.request("DELETE", f"{ADMIN}/groups/{quote(name, safe='')}")
+
     def create_task(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.json("POST", f"{ADMIN}/tasks", json=body)
 
@@ -207,9 +218,24 @@ class HubClient:
     def task_diff_stat(self, task_id: str) -> dict[str, Any]:
         return self.json("GET", f"{ADMIN}/tasks/{task_id}/diff", params={"stat": 1})
 
+    def reply_task(self, task_id: str, message: str) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/tasks/{task_id}/replies", json={"message": message})
+
     def cancel_task(self, task_id: str, reason: str | None = None) -> dict[str, Any]:
         body = {"reason": reason} if reason else {}
         return self.json("POST", f"{ADMIN}/tasks/{task_id}/cancel", json=body)
+
+    def create_pipeline(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/pipelines", json=body)
+
+    def list_pipelines(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.json("GET", f"{ADMIN}/pipelines", params={"limit": limit})
+
+    def get_pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        return self.json("GET", f"{ADMIN}/pipelines/{pipeline_id}")
+
+    def cancel_pipeline(self, pipeline_id: str, reason: str | None = None) -> dict[str, Any]:
+        return self.json("POST", f"{ADMIN}/pipelines/{pipeline_id}/cancel", json={"reason": reason} if reason else {})
 
     def stream_task(self, task_id: str, offset: int = 0) -> Iterator[SseEvent]:
         """Server-Sent Events of ``/tasks/{id}/stream`` from ``offset`` (no read timeout:

@@ -13,6 +13,19 @@ from .errors import guard
 app = typer.Typer(help="Registered agents: list, show, revoke, delete.", no_args_is_help=True)
 
 
+def disk_text(agent: dict[str, Any]) -> str:
+    """Disk used by the agent's task worktrees, as its daemon last measured it."""
+    disk = agent.get("workspace_disk")
+    if not isinstance(disk, dict):
+        return "-"
+    size = float(disk.get("total_bytes") or 0)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            break
+        size /= 1024
+    return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+
+
 def _repos(agent: dict[str, Any]) -> str:
     repos = agent.get("repos") or {}
     return ", ".join(sorted(repos)) if isinstance(repos, dict) else str(repos)
@@ -28,11 +41,12 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
         render.print_json(agents)
         return
     render.table(
-        ["NAME", "ID", "STATUS", "LAST SEEN", "HOST", "REPOS", "RUNNERS", "RUNNING"],
+        ["NAME", "ID", "STATUS", "LAST SEEN", "HOST", "REPOS", "RUNNERS", "LABELS", "RUNNING", "WORKTREES"],
         (
             [a.get("name"), short_id(a.get("id")), render.status_text(a.get("status")), render.ago(a.get("last_seen_at")),
              a.get("hostname") or "-", _repos(a) or "-", ", ".join(a.get("runners") or []) or "-",
-             f"{len(a.get('running_tasks') or [])}/{a.get('max_concurrent_tasks') or '-'}"]
+             ", ".join(a.get("labels") or []) or "-",
+             f"{len(a.get('running_tasks') or [])}/{a.get('max_concurrent_tasks') or '-'}", disk_text(a)]
             for a in agents
         ),
     )
@@ -62,8 +76,11 @@ def show(
         ("version", data.get("agent_version")),
         ("runners", ", ".join(data.get("runners") or [])),
         ("labels", ", ".join(data.get("labels") or [])),
+        ("auto labels", ", ".join(data.get("auto_labels") or [])),
         ("capacity", f"{len(data.get('running_tasks') or [])} running of {data.get('max_concurrent_tasks') or '-'}"),
         ("running tasks", ", ".join(data.get("running_tasks") or [])),
+        ("worktrees", f"{disk_text(data)} in {(data.get('workspace_disk') or {}).get('worktrees', 0)} task worktree(s)"
+         if data.get("workspace_disk") else "- (not reported: an older daemon, or none measured yet)"),
     ]
     for name, path in sorted(repos.items()) if isinstance(repos, dict) else []:
         pairs.append((f"repo {name}", path.get("path") if isinstance(path, dict) else path))

@@ -11,11 +11,14 @@ from . import render
 from .common import client, resolve_task_id, short_id
 from orchestratia.protocol.policy import POLICY_VALUES, policy_choices
 
+from . import cmd_task_workspace
 from .errors import CliError, guard
 from .render.stream import for_task
+from .task_retries import cost_pairs, print_attempts, retry_options
 from .watch import WATCH_EXIT_ERROR, watch_task
 
-app = typer.Typer(help="Tasks: create, list, show, output, watch, diff, cancel.", no_args_is_help=True)
+app = typer.Typer(help="Tasks: create, list, show, output, watch, diff, push, discard, cancel.", no_args_is_help=True)
+cmd_task_workspace.register(app)  # push, discard
 
 
 def read_spec(spec: str | None, spec_file: Path | None) -> str:
@@ -57,9 +60,16 @@ def create(
     workspace: Annotated[Optional[str], typer.Option("--workspace", help="worktree (its own branch and worktree) or in-place (the repo's checkout); default: the repo's config")] = None,
     base: Annotated[Optional[str], typer.Option("--base", help="Branch from this commit, branch or tag (default: the repo's configured branch)")] = None,
     branch: Annotated[Optional[str], typer.Option("--branch", help="Continue this existing branch (local, or fetched from origin)")] = None,
+    label: Annotated[Optional[list[str]], typer.Option("--label", "-l", help="Only an agent with this label (repeat: all of them), e.g. gpu, runner:codex, os:linux")] = None,
+    priority: Annotated[str, typer.Option("--priority", help="high, normal or low: the queue takes high first, then the oldest")] = "normal",
+    group: Annotated[Optional[str], typer.Option("--group", help="Concurrency group (orchestratia groups set NAME --max N)")] = None,
+    retry: Annotated[Optional[int], typer.Option("--retry", help="Rerun it up to N times when a run fails for a cause in --retry-on (with a growing wait)")] = None,
+    retry_on: Annotated[Optional[str], typer.Option("--retry-on", help="Causes that rerun it, comma-separated (default runner_failed,timed_out)")] = None,
+    max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="Stop a run past this cost in USD (ends failed, cause budget)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (has `id`, `status`)")] = False,
+    after: Annotated[Optional[list[str]], typer.Option("--after", help="Start only after this task completed (id or unique prefix; repeatable). If it fails or is cancelled, this task is cancelled too")] = None,
 ) -> None:
-    """Create a task; it runs as soon as a matching agent has room."""
+    """Create a task; it runs as soon as a matching agent has room (and every --after task completed)."""
     body: dict[str, Any] = {"title": title, "spec": read_spec(spec, spec_file)}
     if repo:
         body["target_repo"] = repo
@@ -74,7 +84,11 @@ def create(
             raise CliError(f"--approval-policy must be {policy_choices()}, not {approval_policy!r}")
         body["approval_policy"] = approval_policy
     body.update(workspace_options(workspace, base, branch))
+    body.update(scheduling_options(label, priority, group))
+    body.update(retry_options(retry, retry_on, max_cost))
     with client() as hub:
+        if after:
+            body["after"] = [resolve_task_id(hub, value) for value in after]
         task = hub.create_task(body)
     if task.get("warning"):  # accepted, but nothing registered can run it: say so now, not never
         render.warn(str(task["warning"]))
@@ -84,6 +98,17 @@ def create(
     where = f" on {task.get('agent')}" if task.get("agent") else ""
     render.console().print(render.text("Task ") + render.text(task.get("id"), "bold") + render.text(f" {task.get('status')}{where}."))
     render.info(f"Follow it with: orchestratia tasks watch {task.get('id')}")
+
+
+def scheduling_options(labels: list[str] | None, priority: str, group: str | None) -> dict[str, Any]:
+    if priority not in ("high", "normal", "low"):
+        raise CliError(f"--priority must be high, normal or low, not {priority!r}")
+    body: dict[str, Any] = {"labels": labels} if labels else {}
+    if priority != "normal":
+        body["priority"] = priority
+    if group is not None:
+        body["group"] = group
+    return body
 
 
 def workspace_options(workspace: str | None, base: str | None, branch: str | None) -> dict[str, Any]:
@@ -107,7 +132,7 @@ def workspace_options(workspace: str | None, base: str | None, branch: str | Non
 @app.command("list")
 @guard
 def list_(
-    status: Annotated[Optional[str], typer.Option("--status", help="queued, assigned, running, completed, failed, cancelled, timed_out, lost (comma-separate several)")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="queued, assigned, running, completed, failed, cancelled, timed_out, lost, parked (comma-separate several)")] = None,
     agent: Annotated[Optional[str], typer.Option("--agent", "-a", help="Only this agent's tasks")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
@@ -165,19 +190,42 @@ def show(
         ("agent", task.get("agent")),
         ("repo", task.get("target_repo")),
         ("runner", task.get("runner")),
+        ("labels", ", ".join(task.get("labels") or []) or None),
+        ("priority", task.get("priority") if task.get("priority") not in (None, "normal") else None),
+        ("group", task.get("group")),
         ("timeout", f"{task['timeout_minutes']} min" if task.get("timeout_minutes") else None),
         ("created", render.short_time(task.get("created_at"))),
         ("started", render.short_time(task.get("started_at"))),
         ("finished", render.short_time(task.get("finished_at"))),
         ("output", f"{task.get('output_size', 0)} bytes (orchestratia tasks output {short_id(task.get('id'))})"),
+        ("reply to", task.get("parent_id")),
+        ("conversation", task.get("session_id")),
+        ("parked until", render.short_time(task.get("parked_until")) if task.get("parked_until") else None),
     ]
     pairs += _result_pairs(task.get("result"))
     pairs += _workspace_pairs(task)
+    pairs += _dependency_pairs(task)
+    pairs += cost_pairs(task)
     if task.get("error"):
         pairs.append(("error", render.text(task["error"], "red", multiline=True)))
     render.details(pairs)
+    print_attempts(task)
     render.console().print("\n[bold]spec[/bold]")
     render.block(task.get("spec") or "")
+
+
+def _dependency_pairs(task: dict[str, Any]) -> list[tuple[str, Any]]:
+    pairs: list[tuple[str, Any]] = []
+    if task.get("depends_on"):
+        pairs.append(("after", ", ".join(short_id(i) for i in task["depends_on"])))
+    if task.get("pipeline_id"):
+        pairs.append(("pipeline", f"{task.get('pipeline_node')} in {short_id(task['pipeline_id'])} "
+                                  f"(orchestratia pipelines show {short_id(task['pipeline_id'])})"))
+    if task.get("failure_cause"):
+        pairs.append(("cause", task["failure_cause"]))
+    if task.get("cancel_reason") and task.get("status") == "cancelled":
+        pairs.append(("cancelled", task["cancel_reason"]))
+    return pairs
 
 
 def _workspace_pairs(task: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -190,6 +238,13 @@ def _workspace_pairs(task: dict[str, Any]) -> list[tuple[str, Any]]:
     pairs: list[tuple[str, Any]] = [("workspace", where), ("change", change)]
     if ws.get("note"):
         pairs.append(("note", ws["note"]))
+    if task.get("pr_url"):
+        pairs.append(("pull request", task["pr_url"]))
+    action = task.get("workspace_action")
+    if isinstance(action, dict):
+        style = {"done": "green", "failed": "red"}.get(str(action.get("status")), "yellow")
+        pairs.append((f"last {action.get('kind')}", render.text(f"{action.get('status')}: {action.get('message') or ''}",
+                                                                 style, multiline=True)))
     return pairs
 
 

@@ -8,7 +8,8 @@ import typer
 
 from orchestratia import __version__
 
-from . import cmd_agent, cmd_agents, cmd_auth, cmd_backup, cmd_hub, cmd_interventions, cmd_tasks, cmd_tokens, human
+from . import (cmd_agent, cmd_agents, cmd_auth, cmd_backup, cmd_budgets, cmd_groups, cmd_hub, cmd_interventions,
+               cmd_pipelines, cmd_reply, cmd_tasks, cmd_tokens, human)
 from .up.command import up
 from .common import set_ca_bundle
 from .errors import EXIT_INTERRUPTED, print_error
@@ -48,8 +49,13 @@ app.add_typer(cmd_hub.app, name="hub")
 app.add_typer(cmd_agent.app, name="agent")
 app.add_typer(cmd_tokens.app, name="tokens")
 app.add_typer(cmd_agents.app, name="agents")
+cmd_tasks.app.command("reply")(cmd_reply.reply)  # `tasks reply`: its own module
 app.add_typer(cmd_tasks.app, name="tasks")
 app.add_typer(cmd_interventions.app, name="interventions")
+app.add_typer(cmd_groups.app, name="groups")
+app.add_typer(cmd_pipelines.app, name="pipelines")
+app.add_typer(cmd_budgets.app, name="budgets")
+app.command("costs")(cmd_budgets.costs)
 human.register(app)  # `ask`, `mcp`, `approval-hook`: used from inside a running task
 
 

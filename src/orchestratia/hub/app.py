@@ -21,6 +21,7 @@ from orchestratia.hub.api.admin import router as admin_api
 from orchestratia.hub.api.agent import http as agent_api
 from orchestratia.hub.api.agent import capabilities as agent_capabilities
 from orchestratia.hub.api.agent import workspace as workspace_route
+from orchestratia.hub.api.agent import workspace_actions as agent_workspace_actions
 from orchestratia.hub.api.agent import ws as agent_ws
 from orchestratia.hub.events.bus import EventBus
 from orchestratia.hub.lifecycle import running
@@ -60,6 +61,7 @@ def create_app(settings: HubSettings | None = None, *, bus: EventBus | None = No
     middleware.install(app, settings.max_body_bytes, larger)
     app.include_router(agent_api.router())
     app.include_router(agent_capabilities.router())
+    app.include_router(agent_workspace_actions.router())
     app.include_router(admin_api.router())
     app.include_router(agent_ws.router())
     health.install(app)  # /health, /healthz, /readyz

@@ -45,7 +45,8 @@ from orchestratia.protocol import AgentStatus, TaskStatus
 from orchestratia.protocol.events import AgentEvent
 from orchestratia.protocol.shared import wait_set
 from orchestratia.hub.settings import HubSettings
-from orchestratia.hub.states import transition
+from orchestratia.hub.attempts import end_run
+from orchestratia.hub.retries import MAX_REQUEUES
 from orchestratia.hub.store.models import Agent, Task, utcnow
 from orchestratia.hub.store.transactions import Store
 
@@ -233,7 +234,9 @@ class Liveness:
     # ------------------------------------------------------------------ periodic checks
 
     async def check_lost(self, now: datetime) -> int:
-        """End running tasks of agents with no contact for ``lost_grace_s`` as ``lost``."""
+        """End running tasks of agents with no contact for ``lost_grace_s`` as ``lost``, or
+        re-queue them (cause ``agent_lost``: automatic, at most twice; so are tasks assigned to
+        such an agent and not started)."""
         grace = self.settings.lost_grace_s
         cutoff = now - timedelta(seconds=grace)
         async with self.store.read() as session:
@@ -242,7 +245,10 @@ class Liveness:
                     select(Task.id, Task.agent_id)
                     .join(Agent, Agent.id == Task.agent_id)
                     .where(
-                        Task.status == TaskStatus.RUNNING.value,
+                        # a task assigned to it and not started goes back to the queue too,
+                        # unless it was created for that agent (then it waits for it)
+                        (Task.status == TaskStatus.RUNNING.value)
+                        | ((Task.status == TaskStatus.ASSIGNED.value) & Task.requested_agent_id.is_(None)),
                         (Agent.last_seen_at < cutoff) | Agent.last_seen_at.is_(None),
                     )
                 )
@@ -253,12 +259,17 @@ class Liveness:
                 continue
             async with self.store.write() as session:
                 task = await session.get(Task, task_id, with_for_update=True)
-                if task is None or task.status != TaskStatus.RUNNING.value:
+                if task is None or task.status not in (TaskStatus.RUNNING.value, TaskStatus.ASSIGNED.value):
                     continue
+                if task.status == TaskStatus.ASSIGNED.value and (task.requeues or 0) >= MAX_REQUEUES:
+                    continue  # not started: it stays with its agent once re-queued twice
                 if await self._had_contact_since(session, agent_id, cutoff):
                     continue
                 error = f"agent had no contact with the hub for more than {grace:g} s"
-                await transition(session, task, TaskStatus.LOST, now=now, error=error)
+                # agent_lost: a task it had not started is re-queued at once (at most twice); a
+                # running one ends lost, rerun only if its retry_on names agent_lost (retries.py)
+                await end_run(session, task, TaskStatus.LOST, "agent_lost", settings=self.settings, now=now,
+                              error=error)
                 lost += 1
         return lost
 

@@ -50,6 +50,10 @@ class HubSettings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: how often the scheduler checks timeouts, liveness and queued tasks.
     check_interval_s: float = Field(default=5.0, gt=0)
+    #: a retried task waits ``retry_backoff_s * 2**(n-1)`` before rerun n, at most the max
+    #: (docs/scheduling.md, "Retries")
+    retry_backoff_s: float = Field(default=15.0, ge=0)
+    retry_backoff_max_s: float = Field(default=600.0, ge=0)
     session_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     login_failures_per_minute: int = Field(default=5, ge=1)
     sse_keepalive_s: float = Field(default=15.0, gt=0)

@@ -20,6 +20,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import FINAL_STATUSES, InterventionStatus, TaskStatus, can_transition
+from orchestratia.hub.attempt_log import add_cost, record_attempt
+from orchestratia.hub.costs import RunCost
 from orchestratia.hub.metrics import note_transition
 from orchestratia.protocol.events import AnyEvent, InterventionEvent, TaskEvent, TaskStatusEvent
 from orchestratia.protocol.pushes import AnyPush, agent_channel
@@ -65,11 +67,15 @@ async def transition(
     target: TaskStatus,
     *,
     now: datetime | None = None,
+    run: RunCost | None = None,
+    record: bool = True,
     **fields: Any,
 ) -> bool:
     """Move ``task`` to ``target``. Returns False for a repeat (nothing changed).
 
     ``fields`` (result, error, exit_code, agent_id, cancel_reason) are set only on a real change.
+    A run that ends (a final status) is recorded as an attempt with ``run``'s cost
+    (``attempt_log.record_attempt``; ``record=False``: the caller recorded it).
     """
     current = TaskStatus(task.status)
     if current == target:
@@ -79,6 +85,11 @@ async def transition(
     now = now or utcnow()
     for name, value in fields.items():
         setattr(task, name, value)
+    if target == TaskStatus.CANCELLED and "failure_cause" not in fields:
+        task.failure_cause = "cancelled"
+    if record and target in FINAL_STATUSES:
+        await record_attempt(session, task, target.value, now, run)
+        add_cost(task, run)
     task.status = target.value
     _stamp(task, target, now)
     note_transition(session, task, target)  # durations for /metrics, counted once committed

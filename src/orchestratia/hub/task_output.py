@@ -79,17 +79,20 @@ def _apply(session: AsyncSession, task: Task | None, item: OutputItem, agent_id:
         log.warning("dropping output of agent %s for task %s: not its task", agent_id, item.task_id)
         return AppendResult(NOT_FOUND)
     held = task.output_size or 0
-    offset = held if item.offset is None else item.offset
+    # a rerun's daemon counts its offsets from 0 again: its bytes go after the earlier attempts'
+    # (``output_base``, attempts.py); acks and gaps are told in the daemon's own count
+    base = task.output_base or 0
+    offset = held if item.offset is None else item.offset + base
     if offset > held:
-        return AppendResult(GAP, held)
+        return AppendResult(GAP, held - base)
     if offset + len(item.data) <= held:
-        return AppendResult(DUPLICATE, held)
+        return AppendResult(DUPLICATE, held - base)
     data = item.data[held - offset :]
     session.add(OutputChunk(task_id=task.id, offset=held, length=len(data), data=data, stream=item.stream))
     task.output_size = held + len(data)
     note_output(session, len(data))
     emit(session, TaskOutputEvent.of_bytes(task.id, held, data, item.stream))
-    return AppendResult(STORED, task.output_size)
+    return AppendResult(STORED, task.output_size - base)
 
 
 # ---------------------------------------------------------------------------- Server-Sent Events

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestratia.protocol import AgentStatus, TaskPayload, whole_as_int
-from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
+from orchestratia.protocol import AgentStatus, ResumeSpec, TaskPayload, whole_as_int
+from orchestratia.protocol.admin import DEFAULT_RETRY_ON
+from orchestratia.protocol.labels import auto_labels
+from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, TaskAttempt, utcnow
 
 
 def iso(value: datetime | None) -> str | None:
@@ -41,6 +43,9 @@ def agent_view(agent: Agent, offline_after_s: float, running_tasks: list[str]) -
         "agent_version": agent.agent_version,
         "max_concurrent_tasks": agent.max_concurrent_tasks,
         "running_tasks": running_tasks,
+        "features": agent.features or [],
+        "workspace_disk": agent.workspace_disk,
+        "auto_labels": sorted(auto_labels(agent.os, agent.runners, agent.repos)),
     }
 
 
@@ -72,6 +77,39 @@ def task_view(task: Task, agent_name: str | None) -> dict[str, Any]:
         "labels": task.labels or [],
         "priority": priority_name(task.priority),
         "parent_id": task.parent_id,
+        "session_id": task.session_id,
+        "parked_until": iso(task.parked_until),
+        "pr_url": task.pr_url,
+        "workspace_action": task.workspace_action,
+        "group": task.group_name,
+        "pipeline_id": task.pipeline_id,
+        "pipeline_node": task.pipeline_node,
+        **retry_cost_fields(task),
+    }
+
+
+def retry_cost_fields(task: Task) -> dict[str, Any]:
+    """The task's retry policy and cost (migration 0011; docs/scheduling.md)."""
+    return {
+        "retry": task.retry or 0,
+        "retry_on": list(task.retry_on if task.retry_on is not None else DEFAULT_RETRY_ON),
+        "retry_at": iso(task.retry_at),
+        "attempts": [],
+        "max_cost_usd": task.max_cost_usd,
+        "cost_usd": task.cost_usd,
+        "input_tokens": task.input_tokens,
+        "output_tokens": task.output_tokens,
+    }
+
+
+def attempt_view(item: TaskAttempt) -> dict[str, Any]:
+    """One ended run (``protocol.admin.AttemptView``)."""
+    return {
+        "number": item.number, "agent": item.agent_name, "agent_id": item.agent_id, "status": item.status,
+        "cause": item.cause, "error": item.error, "exit_code": item.exit_code,
+        "assigned_at": iso(item.assigned_at), "started_at": iso(item.started_at), "finished_at": iso(item.finished_at),
+        "output_start": item.output_start, "output_end": item.output_end,
+        "cost_usd": item.cost_usd, "input_tokens": item.input_tokens, "output_tokens": item.output_tokens,
     }
 
 
@@ -97,6 +135,9 @@ def task_payload(task: Task) -> TaskPayload:
         workspace=(task.workspace_request or {}).get("kind"),
         base_ref=(task.workspace_request or {}).get("base_ref"),
         branch=(task.workspace_request or {}).get("branch"),
+        resume=ResumeSpec.model_validate(task.resume) if task.resume else None,
+        max_cost_usd=task.max_cost_usd,
+        attempt=task.attempt or 1,
     )
 
 

@@ -37,12 +37,12 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from orchestratia.protocol.events import AnyEvent, InterventionEvent, TaskEvent
+from orchestratia.protocol.events import AnyEvent, BudgetEvent, InterventionEvent, TaskEvent
 
 log = logging.getLogger(__name__)
 
 EVENTS = ("intervention.requested", "intervention.answered", "intervention.cancelled", "intervention.withdrawn",
-          "task.finished")
+          "task.finished", "budget.reached")
 FINAL_TASK_STATUSES = frozenset({"completed", "failed", "cancelled", "timed_out", "lost"})
 SIGNATURE_HEADER = "X-Orchestratia-Signature"
 
@@ -104,6 +104,8 @@ def event_name(event: AnyEvent) -> str | None:
                 "cancelled": "intervention.cancelled", "withdrawn": "intervention.withdrawn"}.get(event.status.value)
     if isinstance(event, TaskEvent) and event.status.value in FINAL_TASK_STATUSES:
         return "task.finished"
+    if isinstance(event, BudgetEvent):
+        return "budget.reached"
     return None
 
 
@@ -127,6 +129,10 @@ def summary_text(event: str, data: dict[str, Any], public_url: str | None = None
     if event == "intervention.withdrawn":
         return (f":leftwards_arrow_with_hook: Question for \"{_clip(task, 80)}\"{agent} withdrawn, the agent stopped "
                 f"waiting (no answer needed): {_clip(data.get('question'))}")
+    if event == "budget.reached":
+        where = f" for label {_clip(data['label'], 80)}" if data.get("label") else ""
+        return (f":moneybag: Daily budget{where} reached: ${data.get('spent_usd', 0):,.2f} of "
+                f"${data.get('daily_usd', 0):,.2f} spent on {data.get('day')}; new tasks wait until tomorrow (UTC)")
     status = data.get("status", "finished")
     icon = {"completed": ":tada:", "failed": ":x:", "timed_out": ":hourglass:", "lost": ":ghost:"}.get(status, ":stop_sign:")
     error = f": {_clip(data.get('error'), 200)}" if data.get("error") else ""
@@ -207,7 +213,8 @@ class WebhookDispatcher:
         wanted = [t for t in self.targets if t.wants(event)]
         if not wanted:
             return 0
-        if self.claim is not None and not await self.claim(f"{event}:{message.get('id')}"):
+        claim_key = f"{event}:{message.get('id')}" + (f":{message['day']}" if event == "budget.reached" else "")
+        if self.claim is not None and not await self.claim(claim_key):
             return 0
         data: dict[str, Any] | None = None
         if self.describe is not None:

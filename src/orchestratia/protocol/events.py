@@ -94,6 +94,18 @@ class TokenEvent(_Event):
     status: TokenStatus
 
 
+class BudgetEvent(_Event):
+    """A daily budget was reached (once per budget and UTC day): new tasks wait until the next
+    day or a higher limit (docs/scheduling.md, "Budgets"). ``label`` '' is the hub-wide one."""
+
+    kind: Literal["budget"] = "budget"
+    id: str
+    label: str
+    daily_usd: float
+    spent_usd: float
+    day: str
+
+
 # --------------------------------------------------------------------------- channel "task:{id}"
 
 
@@ -137,10 +149,11 @@ class TaskOutputEvent(_TaskChannelEvent):
 
 
 HubEvent = Annotated[
-    Union[TaskEvent, AgentEvent, InterventionEvent, TokenEvent, TaskStatusEvent, TaskOutputEvent],
+    Union[TaskEvent, AgentEvent, InterventionEvent, TokenEvent, BudgetEvent, TaskStatusEvent, TaskOutputEvent],
     Field(discriminator="kind"),
 ]
-AnyEvent = Union[TaskEvent, AgentEvent, InterventionEvent, TokenEvent, TaskStatusEvent, TaskOutputEvent]
+AnyEvent = Union[TaskEvent, AgentEvent, InterventionEvent, TokenEvent, BudgetEvent, TaskStatusEvent,
+                 TaskOutputEvent]
 
 _event_adapter: TypeAdapter[Any] = TypeAdapter(HubEvent)
 

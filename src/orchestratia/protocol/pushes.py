@@ -1,7 +1,8 @@
 """Hub → agent pushes: what the hub publishes on the bus channel ``agent:{id}``.
 
-Whichever hub process holds that agent's WebSocket forwards ``task_assigned``, ``task_cancel``
-and ``intervention_answered`` to it (only once the daemon said ``hello``, and each
+Whichever hub process holds that agent's WebSocket forwards ``task_assigned``, ``task_cancel``,
+``intervention_answered`` and (to a daemon whose hello listed ``workspace_actions``)
+``workspace_action`` to it (only once the daemon said ``hello``, and each
 ``task_assigned`` once per connection); ``revoked`` is not forwarded: that process sends
 ``error`` and closes the socket with 4401. The messages are the wire models of
 :mod:`.wire` (``type`` names them), so what the hub publishes is what the daemon parses.
@@ -19,14 +20,15 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, Field, TypeAdapter
 
 from .wire import WsInterventionAnswered, WsRevoked, WsTaskAssigned, WsTaskCancel
+from .workspace_actions import WsWorkspaceAction
 
 AGENT_CHANNEL_PREFIX = "agent:"
 
 Push = Annotated[
-    Union[WsTaskAssigned, WsTaskCancel, WsInterventionAnswered, WsRevoked],
+    Union[WsTaskAssigned, WsTaskCancel, WsInterventionAnswered, WsRevoked, WsWorkspaceAction],
     Field(discriminator="type"),
 ]
-AnyPush = Union[WsTaskAssigned, WsTaskCancel, WsInterventionAnswered, WsRevoked]
+AnyPush = Union[WsTaskAssigned, WsTaskCancel, WsInterventionAnswered, WsRevoked, WsWorkspaceAction]
 
 _push_adapter: TypeAdapter[Any] = TypeAdapter(Push)
 

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
+from .workspace_actions import WorkspaceDisk, WsWorkspaceAction
+
 # --------------------------------------------------------------------------- constants
 
 API_PREFIX = "/api/v1/agents"
@@ -69,6 +71,9 @@ class TaskStatus(str, Enum):
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
     LOST = "lost"
+    #: extension, hub-side only: a usage limit stopped the run; it resumes at ``parked_until``
+    #: (docs/scheduling.md). Never in a payload (poll and task_assigned carry assigned tasks).
+    PARKED = "parked"
 
 
 FINAL_STATUSES = frozenset(
@@ -81,9 +86,14 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.ASSIGNED: frozenset(
         {TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.QUEUED}
     ),
+    # running -> queued: a run that failed for a cause the task reruns on (docs/scheduling.md,
+    # "Retries"); the task is never final in between, so watchers keep watching
     TaskStatus.RUNNING: frozenset(
-        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST}
+        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMED_OUT, TaskStatus.LOST,
+         TaskStatus.PARKED, TaskStatus.QUEUED}
     ),
+    # resumed on its agent at the reset (assigned), cancelled, or failed (its agent revoked)
+    TaskStatus.PARKED: frozenset({TaskStatus.ASSIGNED, TaskStatus.CANCELLED, TaskStatus.FAILED}),
     TaskStatus.LOST: frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED}),
     TaskStatus.COMPLETED: frozenset(),
     TaskStatus.FAILED: frozenset(),
@@ -175,6 +185,8 @@ class HeartbeatRequest(_Wire):
     system_info: dict[str, Any] = Field(default_factory=dict)
     active_tasks: list[str] | None = None
     agent_version: str | None = None
+    #: extension: disk used by the agent's task worktrees (docs/protocol.md)
+    workspace_disk: WorkspaceDisk | None = None
 
 
 class CapabilitiesRequest(_Wire):
@@ -185,6 +197,33 @@ class CapabilitiesRequest(_Wire):
     repos: dict[str, Any] = Field(default_factory=dict, max_length=1000)  # name -> path or {"path", "branch"}
     labels: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=200)
     max_concurrent_tasks: int | None = Field(default=None, ge=1, le=1000)
+    #: what this daemon can do beyond v1, e.g. ``workspace_actions`` (None: an older daemon)
+    features: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=100)
+
+
+#: a CLI's conversation id (Claude Code ``session_id``, Codex ``thread_id``) that the daemon may
+#: put on a command line: it never starts with ``-`` (it cannot be taken for a flag)
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+
+
+class ResumeSpec(_Wire):
+    """Extension of :class:`TaskPayload` (v1 daemons ignore it): this task continues an earlier
+    run. ``session_id``: the CLI's conversation to resume (None: the CLI starts fresh with the
+    task's spec). ``worktree_of``: the task whose worktree (under the agent's workspace root)
+    the task runs in, recreated from ``branch`` when it was removed. ``kind``: the workspace
+    kind of that run (``worktree`` or ``in_place``)."""
+
+    session_id: str | None = Field(default=None, pattern=CONVERSATION_ID_PATTERN)
+    worktree_of: str | None = Field(default=None, max_length=36)
+    branch: str | None = Field(default=None, max_length=250)
+    kind: str | None = Field(default=None, max_length=20)
+    #: the task this one continues (a reply's parent; a parked task itself)
+    parent_id: str | None = Field(default=None, max_length=36)
+    #: what to tell the resumed conversation (None: the task's spec); a parked task that resumes
+    #: itself says to go on
+    message: str | None = None
+    #: how many times the task has resumed itself after a park (0 for a reply)
+    attempt: int = 0
 
 
 class TaskPayload(_Wire):
@@ -210,6 +249,13 @@ class TaskPayload(_Wire):
     workspace: str | None = None
     base_ref: str | None = None
     branch: str | None = None
+    #: extension: a reply (or a parked task resuming) continues a conversation and a worktree
+    resume: ResumeSpec | None = None
+    #: extension (v1 daemons ignore it): the task's cost limit in USD (``--max-cost``); our daemon
+    #: passes it to Claude Code as ``--max-budget-usd`` (docs/scheduling.md, "Budgets")
+    max_cost_usd: float | None = None
+    #: extension: the number of the task's current run (1 first; a rerun is 2, 3, ...)
+    attempt: int | None = None
 
 
 class CompleteRequest(_Wire):
@@ -220,13 +266,29 @@ class CompleteRequest(_Wire):
 FAIL_REASON_TIMEOUT = "timeout"
 
 
+#: ``FailRequest.reason`` of our daemon when the CLI hit its usage limit (extension): a hub
+#: that knows it parks the task until ``resets_at`` and then resumes it
+FAIL_REASON_USAGE_LIMIT = "usage_limit"
+
+
 class FailRequest(_Wire):
     error: str = ""
     exit_code: int | None = None
     result: dict[str, Any] | None = None
     #: extension (old hubs ignore it): ``"timeout"`` — the daemon's own timeout stopped the
-    #: task, so a hub that knows it ends the task ``timed_out`` instead of ``failed``
+    #: task, so a hub that knows it ends the task ``timed_out`` instead of ``failed``;
+    #: ``"usage_limit"`` — the CLI's usage limit stopped it, until ``resets_at``
     reason: str | None = None
+    resets_at: datetime | None = None
+    #: extension (old hubs ignore it): why the run failed as the daemon knows it, one of
+    #: ``FAILURE_CAUSES`` (a plain string: a hub that does not know a cause infers its own)
+    cause: str | None = Field(default=None, max_length=40)
+
+
+#: why a run failed or ended (``tasks.failure_cause``; docs/scheduling.md, "Retries"). The daemon
+#: sends the ones it knows in ``FailRequest.cause``; the hub decides timeouts and lost agents.
+FAILURE_CAUSES = ("agent_lost", "launch_failed", "runner_failed", "timed_out", "max_turns", "budget",
+                  "usage_limit", "cancelled", "dependency_failed")
 
 
 #: the longest ``HelpRequest.request_id`` a hub accepts
@@ -387,6 +449,7 @@ HubMessage = Annotated[
         WsInterventionAnswered,
         WsError,
         WsRevoked,
+        WsWorkspaceAction,
     ],
     Field(discriminator="type"),
 ]

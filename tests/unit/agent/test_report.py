@@ -189,3 +189,27 @@ def test_a_stopped_or_lost_run_says_the_clis_last_line(tmp_path: Path) -> None:
     run.record.stop_kind, run.exit = None, {"exit_code": None, "error": "the task's screen session was killed"}
     assert outcome(run, RUNNERS["codex"]).error == ("the task's screen session was killed; codex said: "
                                                     "Reconnecting... waiting for network (Connection failed)")
+
+
+def test_the_report_names_the_cause_the_daemon_knows(tmp_path: Path) -> None:
+    """``fail``'s ``cause`` (docs/scheduling.md, "Retries"): Claude Code's own limits, its error,
+    a stop, a run whose session vanished."""
+    run = ended_run(tmp_path, "claude", exit_code=1)
+    for subtype, cause in (("error_max_turns", "max_turns"), ("error_max_budget_usd", "budget"),
+                           ("error_during_execution", "runner_failed")):
+        run.files.log.write_bytes(claude_line(type="result", subtype=subtype, is_error=True, total_cost_usd=0.5,
+                                              usage={"input_tokens": 9, "output_tokens": 3}, errors=["x"]))
+        out = outcome(run, RUNNERS["claude"])
+        assert (out.ok, out.cause) == (False, cause)
+        assert out.result["cost_usd"] == 0.5 and out.result["usage"] == {"input_tokens": 9, "output_tokens": 3}
+    run.record.stop_kind, run.record.stop_reason = "timeout", "timed out after 1 minutes"
+    assert outcome(run, RUNNERS["claude"]).cause == "timed_out"
+    run.record.stop_kind, run.record.stop_reason = "cancel", "no longer needed"
+    assert outcome(run, RUNNERS["claude"]).cause == "cancelled"
+    run.record.stop_kind, run.exit = None, {"exit_code": None, "error": "the task's screen session was killed"}
+    assert outcome(run, RUNNERS["claude"]).cause == "agent_lost"
+
+
+def test_only_claude_has_a_cost_limit_flag() -> None:
+    assert RUNNERS["claude"].cost_limit_args(2.5) == ["--max-budget-usd=2.5"]
+    assert RUNNERS["shell"].cost_limit_args(2.5) is None

@@ -266,3 +266,26 @@ def test_the_last_line_is_one_bounded_line_with_no_terminal_escapes() -> None:
     assert line.startswith("error: red bell\\x07 nul\\x00 xxx") and len(line) <= 300 and line.endswith("\u2026")
     claude = b'{"type":"result","is_error":true,"result":"line one\\nline two \\u001b[2J"}'
     assert claude_report(1, claude).error == "claude exited with status 1: line one\\x0aline two"
+
+
+SESSION = "4f6c1a52-8f7e-4b61-9d0a-2b6c0c1d9e11"
+
+
+def test_plan_run_resumes_claude_and_codex_and_starts_others_fresh() -> None:
+    from orchestratia.agent.runners import plan_run
+
+    runners = make_runners(config_from_dict({"hub_url": "http://h", "agent_name": "a",
+                                              "claude": {"binary": str(FAKE_CLAUDE)}}))
+    plan, resumed = plan_run(runners["claude"], "go on", SESSION)
+    assert resumed and plan.argv[1:3] == ["-p", "go on"]
+    assert plan.argv[plan.argv.index("--resume") + 1] == SESSION
+    proc = run_fake(plan.argv, plan.stdin_data)  # the fake accepts it and continues that session
+    assert proc.returncode == 0 and parse_stream_json(proc.stdout).session_id == SESSION
+    plan, resumed = plan_run(runners["codex"], "-starts with a dash", "thread-1")
+    assert resumed and plan.argv[-4:] == ["resume", "thread-1", "--", "-"] and plan.stdin_data == b"-starts with a dash"
+    plan, resumed = plan_run(runners["gemini"], "go on", SESSION)
+    assert not resumed and "--resume" not in plan.argv
+    plan, resumed = plan_run(runners["claude"], "go on", None)
+    assert not resumed and "--resume" not in plan.argv
+    with pytest.raises(ValueError):
+        plan_run(runners["claude"], "go on", "--dangerously-skip-permissions")

@@ -74,7 +74,7 @@ async def test_extended_hub_hello_resume_and_pushes() -> None:
         task = asyncio.create_task(sock.run(stop))
         await wait(lambda: len(rec.messages) >= 2)
         assert seen["key"] == "orc_key"
-        assert seen["hello"]["type"] == "hello" and set(seen["hello"]["features"]) == {"offsets", "push", "binary", "output_frames"}
+        assert seen["hello"]["type"] == "hello" and set(seen["hello"]["features"]) == {"offsets", "push", "binary", "workspace_actions", "output_frames"}
         assert seen["hello"]["tasks"] == [{"task_id": "t1", "log_size": 42}]
         assert rec.ready == [{"t1": 40}] and sock.extended and sock.ready
         assert isinstance(rec.messages[0], WsAck) and isinstance(rec.messages[1], WsTaskCancel)

@@ -42,7 +42,8 @@ def test_task_create_minimal_and_defaults() -> None:
     body = TaskCreate.model_validate_json('{"title": "t", "spec": "s", "unknown": 1}')
     assert body.model_dump() == {"title": "t", "spec": "s", "target_repo": "", "agent": None, "runner": None,
                                  "timeout_minutes": None, "approval_policy": None, "workspace": None,
-                                 "base_ref": None, "branch": None}
+                                 "base_ref": None, "branch": None, "labels": [], "priority": "normal", "group": None,
+                                 "after": [], "retry": 0, "retry_on": None, "max_cost_usd": None}
 
 
 def test_task_create_keeps_the_policy_as_its_plain_value() -> None:
@@ -116,15 +117,28 @@ TASK = {
                   "base_commit": "a" * 40, "head_commit": "b" * 40, "files_changed": 1, "insertions": 2,
                   "deletions": 0, "committed": True, "note": ""},
     "failure_cause": None, "labels": ["gpu"], "priority": "high", "parent_id": None,
+    "session_id": "4f6c1a52-8f7e-4b61-9d0a-2b6c0c1d9e11", "parked_until": None, "pr_url": None, "workspace_action": None,
+    "group": "claude-team",
+    "depends_on": [], "pipeline_id": None, "pipeline_node": None,
+    "retry": 2, "retry_on": ["runner_failed", "timed_out"], "retry_at": None,
+    "attempts": [{"number": 1, "agent": "dev-1", "agent_id": A, "status": "failed", "cause": "runner_failed",
+                  "error": "exit 1", "exit_code": 1, "assigned_at": iso(WHEN), "started_at": iso(WHEN),
+                  "finished_at": iso(WHEN), "output_start": 0, "output_end": 7, "cost_usd": 0.01,
+                  "input_tokens": 100, "output_tokens": 20}],
+    "max_cost_usd": 1.5, "cost_usd": 0.02, "input_tokens": 200, "output_tokens": 40,
 }
-QUEUED = {**TASK, "status": "queued", "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
+QUEUED = {**TASK, "status": "queued", "session_id": None, "workspace_request": None, "workspace": None, "agent": None, "agent_id": None, "runner": None, "timeout_minutes": 0.05,
           "approval_policy": None, "result": None, "exit_code": None, "output_size": 0,
           "assigned_at": None, "started_at": None, "finished_at": None}
+PARKED = {**TASK, "status": "parked", "parked_until": iso(WHOLE), "finished_at": None,
+          "failure_cause": "usage_limit"}
 AGENT = {
     "id": A, "name": "dev-1", "hostname": "box", "ip": "10.0.0.2", "os": "Linux", "status": "ONLINE",
     "last_seen_at": iso(WHEN), "created_at": iso(WHOLE), "system_info": {"cpus": 2},
     "repos": {"api": {"path": "/srv/api", "branch": "main"}, "web": "/srv/web"}, "runners": ["shell", "claude"],
-    "labels": ["gpu"], "agent_version": "1.2.0", "max_concurrent_tasks": 2, "running_tasks": [T],
+    "labels": ["gpu"], "agent_version": "1.2.0", "max_concurrent_tasks": 2, "running_tasks": [T], "features": ["workspace_actions"],
+    "workspace_disk": {"total_bytes": 4096, "worktrees": 1, "measured_at": "2026-12-06T06:00:00+00:00"},
+    "auto_labels": ["os:linux", "repo:api", "runner:claude"],
 }
 NEVER_SEEN = {**AGENT, "status": "OFFLINE", "last_seen_at": None, "runners": None, "agent_version": None,
               "running_tasks": []}
@@ -141,7 +155,7 @@ CREATED = {**TOKEN, "token": "orcreg_x.y", "hub_url": "http://hub.test", "config
 
 @pytest.mark.parametrize(
     ("model", "today"),
-    [(TaskView, TASK), (TaskView, QUEUED), (AgentView, AGENT), (AgentView, NEVER_SEEN),
+    [(TaskView, TASK), (TaskView, QUEUED), (TaskView, PARKED), (AgentView, AGENT), (AgentView, NEVER_SEEN),
      (InterventionView, INTERVENTION), (TokenView, TOKEN), (TokenCreated, CREATED),
      (LoginResponse, {"token": "s", "username": "admin", "expires_at": iso(WHEN)})],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import SCRIPT_PLACEHOLDER, LaunchPlan, Runner, RunReport
+from .base import SCRIPT_PLACEHOLDER, LaunchPlan, Runner, RunReport, plan_run
 from .claude import ClaudeRunner, build_claude_argv, claude_report, parse_stream_json
 from .others import AiderRunner, CodexRunner, GeminiRunner
 from .shell import ShellRunner
@@ -17,7 +17,7 @@ RUNNER_CLASSES: dict[str, type[Runner]] = {
     "shell": ShellRunner,
 }
 
-__all__ = ["LaunchPlan", "Runner", "RunReport", "SCRIPT_PLACEHOLDER", "RUNNER_CLASSES", "make_runners",
+__all__ = ["LaunchPlan", "Runner", "plan_run", "RunReport", "SCRIPT_PLACEHOLDER", "RUNNER_CLASSES", "make_runners",
            "build_claude_argv", "claude_report", "parse_stream_json"]
 
 

@@ -9,6 +9,8 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from orchestratia.protocol.wire import CONVERSATION_ID_PATTERN
+
 #: A prompt larger than this goes on stdin, not on the command line (Linux caps one
 #: argument at 128 KiB).
 MAX_PROMPT_ARG_BYTES = 64 * 1024
@@ -39,6 +41,9 @@ class RunReport:
     #: the CLI's own last word (an error line, its result text), one line, made safe: the
     #: daemon adds it to the error of a run it stopped or lost
     last_line: str = ""
+    #: the run failed on the plan's usage limit (``limits.py``): the hub parks the task
+    usage_limited: bool = False
+    resets_at: float | None = None  # epoch seconds, when known
 
     def result(self, exit_code: int, duration_s: float) -> dict[str, Any]:
         out: dict[str, Any] = {"exit_code": exit_code, "duration_s": round(duration_s, 3)}
@@ -87,8 +92,17 @@ class Runner:
     def build(self, prompt: str) -> LaunchPlan:
         raise NotImplementedError
 
+    def build_resume(self, prompt: str, session_id: str) -> LaunchPlan | None:
+        """The run of ``prompt`` continuing the CLI's conversation ``session_id``; None when
+        this CLI cannot resume one (the caller then starts it fresh)."""
+        return None
+
     def report(self, exit_code: int, log: bytes) -> RunReport:
         raise NotImplementedError
+
+    def cost_limit_args(self, max_cost_usd: float) -> list[str] | None:
+        """The CLI's own flags that stop a run at ``max_cost_usd`` (None: it has none)."""
+        return None
 
 
 def iter_json_lines(data: bytes) -> Iterator[dict[str, Any]]:
@@ -113,6 +127,14 @@ def tail_text(data: bytes, lines: int = 20, limit: int = 2000) -> str:
             return "\n".join(text.splitlines()[-lines:])[-limit:]
     text = data.decode("utf-8", errors="replace").rstrip()
     return "\n".join(text.splitlines()[-lines:])[-limit:]
+
+
+def check_conversation_id(value: str) -> str:
+    """``value`` when it may go on a command line as a conversation id (it cannot pass for a
+    flag); else ValueError. The payload's model checks it already: this guards other callers."""
+    if not re.match(CONVERSATION_ID_PATTERN, value):
+        raise ValueError(f"not a conversation id: {safe_line(value, 80)!r}")
+    return value
 
 
 def prompt_needs_stdin(prompt: str) -> bool:
@@ -154,3 +176,18 @@ def last_text_line(data: bytes, skip_json: bool = True) -> str:
 def with_line(message: str, line: str) -> str:
     """``message: line`` when there is a line, else the message alone."""
     return f"{message}: {line}" if line else message
+
+
+def plan_run(runner: Runner, prompt: str, session_id: str | None = None,
+             resume_prompt: str | None = None) -> tuple[LaunchPlan, bool]:
+    """How to run ``prompt``: continuing the CLI's conversation ``session_id`` when there is one
+    and the runner can resume it (Claude Code ``--resume``, Codex ``exec resume``), telling it
+    ``resume_prompt`` when given (a parked task: "go on"); else a fresh run of ``prompt``. The
+    bool says whether it resumes. ``session_id`` comes from the hub, which only keeps ids that
+    cannot pass for a flag (``protocol.wire.CONVERSATION_ID_PATTERN``); each runner puts it in
+    its own argv element."""
+    if session_id:
+        plan = runner.build_resume(resume_prompt or prompt, session_id)
+        if plan is not None:
+            return plan, True
+    return runner.build(prompt), False

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from .base import (LaunchPlan, Runner, RunReport, iter_json_lines, last_text_line, prompt_needs_stdin, safe_line,
-                   tail_text, with_line)
+from .base import (LaunchPlan, Runner, RunReport, check_conversation_id, iter_json_lines, last_text_line,
+                   prompt_needs_stdin, safe_line, tail_text, with_line)
+from .limits import codex_usage_limit
 
 GEMINI_EXIT_CODES = {41: "authentication error", 42: "input error", 52: "configuration error",
                      53: "turn limit reached", 54: "tool error", 130: "interrupted"}
 
 
 def build_codex_argv(prompt: str, binary: str = "codex", full_auto: bool = True,
-                     extra_args: list[str] | None = None) -> tuple[list[str], bytes | None]:
+                     extra_args: list[str] | None = None, resume: str | None = None) -> tuple[list[str], bytes | None]:
     """argv and stdin for ``codex exec`` (checked against codex-cli 0.171's ``exec --help``).
     ``--full-auto`` is gone from current versions (they exit 2 on it): edits are allowed by
     ``--sandbox workspace-write``. ``--skip-git-repo-check``: a task with no repo runs in a
     temporary directory, which codex otherwise refuses. The working root is the launcher's cwd
     (the repo), so no ``-C``. The prompt comes last, after ``--`` (so a prompt such as
     ``resume`` or ``-x`` stays the prompt); one that starts with ``-`` (``-`` alone means stdin),
-    holds NUL or is over 64 KiB goes on stdin, named by ``-``."""
+    holds NUL or is over 64 KiB goes on stdin, named by ``-``. ``resume``: the conversation
+    (``thread_id``) the run continues: ``codex exec [OPTIONS] resume ID -- PROMPT`` (the exec
+    options go before the subcommand)."""
     argv = [binary, "exec", "--json", "--skip-git-repo-check"]
     if full_auto:
         argv += ["--sandbox", "workspace-write"]
     argv += list(extra_args or [])
+    if resume:
+        argv += ["resume", check_conversation_id(resume)]
     if prompt_needs_stdin(prompt):
         return [*argv, "--", "-"], prompt.encode("utf-8", errors="replace")
     return [*argv, "--", prompt], None
@@ -33,6 +38,7 @@ def codex_report(exit_code: int, data: bytes) -> RunReport:
     failure = ""
     last_error = ""
     usage = None
+    said: list[str] = []
     for ev in iter_json_lines(data):
         t = ev.get("type")
         if t == "thread.started":
@@ -40,10 +46,12 @@ def codex_report(exit_code: int, data: bytes) -> RunReport:
         elif t == "turn.failed":
             err = ev.get("error")
             failure = (err.get("message") if isinstance(err, dict) else str(err or "")) or "turn failed"
+            said.append(failure)
         elif t == "turn.completed":
             usage = ev.get("usage") or usage
         elif t == "error":  # may be transient ("Reconnecting..."): only turn.failed or the exit status fail a run
             last_error = str(ev.get("message") or "error")
+            said.append(last_error)
         elif t == "item.completed":
             item = ev.get("item") or {}
             if isinstance(item, dict) and item.get("type") == "agent_message":
@@ -56,6 +64,8 @@ def codex_report(exit_code: int, data: bytes) -> RunReport:
     # its own words: turn.failed, else the last error event (offline: "Reconnecting... waiting
     # for network"), else its last line on stderr (a usage error: "error: unexpected argument")
     rep.last_line = safe_line(failure or last_error) or last_text_line(data)
+    if not ok and (limit := codex_usage_limit(said)) is not None:
+        rep.usage_limited, rep.resets_at = True, limit.resets_at
     if not ok:
         rep.error = f"codex exited with status {exit_code}: {rep.last_line or 'see the output'}"
     return rep
@@ -121,6 +131,11 @@ class CodexRunner(Runner):
     def build(self, prompt: str) -> LaunchPlan:
         argv, stdin = build_codex_argv(prompt, self.find_binary() or self.binary, self.section.full_auto,
                                        self.section.extra_args)
+        return LaunchPlan(argv=argv, stdin_data=stdin)
+
+    def build_resume(self, prompt: str, session_id: str) -> LaunchPlan | None:
+        argv, stdin = build_codex_argv(prompt, self.find_binary() or self.binary, self.section.full_auto,
+                                       self.section.extra_args, resume=session_id)
         return LaunchPlan(argv=argv, stdin_data=stdin)
 
     def report(self, exit_code: int, log: bytes) -> RunReport:

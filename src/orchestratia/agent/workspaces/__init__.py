@@ -14,12 +14,13 @@ from .model import ChangeSummary, DiskUsage, FileChange, Prepared, WorkspaceResu
 from .naming import branch_name, check_branch_name, slugify
 from .push import detect_pr_tool, open_pr, push
 from .result import commit_message, finish
+from .reuse import continue_worktree
 from .spare import warm_spare
 from .worktree import prepare
 
 __all__ = [
     "ChangeSummary", "DiscardRefused", "DiskUsage", "FileChange", "GitError", "Prepared", "PullRequestError",
     "PushError", "WorkspaceError", "WorkspaceResult", "WorkspaceSpec", "branch_name", "check_branch_name",
-    "commit_message", "detect_pr_tool", "discard", "disk_usage", "finish", "open_pr", "prepare", "prune", "push",
+    "commit_message", "continue_worktree", "detect_pr_tool", "discard", "disk_usage", "finish", "open_pr", "prepare", "prune", "push",
     "slugify", "warm_spare",
 ]

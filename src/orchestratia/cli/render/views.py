@@ -26,6 +26,7 @@ STATUS_STYLES = {
     "cancelled": "magenta",
     "timed_out": "red",
     "lost": "red",
+    "parked": "yellow",
     "ONLINE": "green",
     "OFFLINE": "yellow",
     "REVOKED": "red",

@@ -88,3 +88,12 @@ async def call(
     if response.status_code == 204 or not response.content:
         return None
     return response.json()
+
+
+async def get_text(request: Request, path: str, params: dict[str, Any] | None = None) -> str:
+    """``GET /api/admin{path}`` for a text body (a task's unified diff); raises :class:`ApiError`."""
+    async with _client(request) as client:
+        response = await client.get(ADMIN + path, params=params, headers={"accept": "text/x-diff, */*"})
+    if response.status_code >= 400:
+        raise ApiError(response.status_code, _detail(response), response.headers)
+    return response.content.decode("utf-8", "replace")

@@ -10,14 +10,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from ._changes import changes_tab
 from ._internal import ApiError, call
 from ._render import STATIC, render
 from ._session import SignedOut, csrf_ok, login_redirect, page_base
 
 router = APIRouter()
 
-TASK_FILTERS = ["queued", "assigned", "running", "completed", "failed", "cancelled", "timed_out", "lost"]
-ACTIVE = "queued,assigned,running"
+TASK_FILTERS = ["queued", "assigned", "running", "completed", "failed", "cancelled", "timed_out", "lost", "parked"]
+ACTIVE = "queued,assigned,running,parked"
 TASK_PATH = re.compile(r"/tasks/[A-Za-z0-9-]{1,64}")
 RUNNERS = ["claude", "codex", "gemini", "aider", "shell"]
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png",
@@ -132,13 +133,16 @@ async def _new_task_page(request: Request, values: dict[str, Any], error: str = 
 @router.get("/tasks/new", include_in_schema=False)
 @page
 async def task_new_page(request: Request) -> Response:
+    # empty: the agent's default, as with the CLI
     values = {"title": "", "spec": "", "agent": request.query_params.get("agent", ""), "target_repo": "",
-              "runner": "", "timeout_minutes": ""}  # empty: the agent's default, as with the CLI
+              "runner": "", "timeout_minutes": "", "labels": "", "priority": "normal", "group": ""}
     source = request.query_params.get("from", "")
     if source:  # "Run again": the form filled in from an earlier task
         task = await call(request, "GET", f"/tasks/{quote(source, safe='')}")
         values.update({key: str(task.get(key) or "") for key in ("title", "spec", "agent", "target_repo", "runner")})
         values["timeout_minutes"] = str(task.get("timeout_minutes") or "")
+        values.update(labels=", ".join(task.get("labels") or []), priority=str(task.get("priority") or "normal"),
+                      group=str(task.get("group") or ""))
     return await _new_task_page(request, values)
 
 
@@ -149,13 +153,14 @@ async def task_new_submit(request: Request) -> Response:
     if not csrf_ok(request, form.get("csrf")):
         return await bad_csrf(request)
     values = {k: str(form.get(k) or "").strip() for k in
-              ("title", "spec", "agent", "target_repo", "runner", "timeout_minutes")}
+              ("title", "spec", "agent", "target_repo", "runner", "timeout_minutes", "labels", "priority", "group")}
     # browsers submit a textarea's line breaks as CRLF; a prompt or script wants LF
     values["spec"] = str(form.get("spec") or "").replace("\r\n", "\n")
     body: dict[str, Any] = {"title": values["title"], "spec": values["spec"]}
-    for key in ("agent", "target_repo", "runner"):
+    for key in ("agent", "target_repo", "runner", "group"):
         if values[key]:
             body[key] = values[key]
+    body.update(scheduling_fields(values))
     if values["timeout_minutes"]:
         try:
             minutes = float(values["timeout_minutes"])
@@ -182,7 +187,8 @@ async def task_page(request: Request, task_id: str) -> Response:
     task = await call(request, "GET", f"/tasks/{quote(task_id, safe='')}")
     interventions = await call(request, "GET", "/interventions")
     mine = [i for i in interventions if str(i.get("task_id")) == str(task.get("id"))]
-    return render(request, "task.html", {**base, "task": task, "interventions": mine})
+    changes = await changes_tab(request, task)
+    return render(request, "task.html", {**base, "task": task, "interventions": mine, "changes": changes})
 
 
 @router.post("/tasks/{task_id}/cancel", include_in_schema=False)
@@ -231,6 +237,15 @@ async def intervention_answer(request: Request, intervention_id: str) -> Respons
         notice = "withdrawn" if exc.detail.startswith("intervention withdrawn") else "already"
         return RedirectResponse(f"{back}?notice={notice}", status_code=303)
     return RedirectResponse(f"{back}?notice=answered", status_code=303)
+
+
+def scheduling_fields(values: dict[str, str]) -> dict[str, Any]:
+    """Labels (comma or space separated) and priority as the API takes them (it checks them)."""
+    labels = [label for label in values.get("labels", "").replace(",", " ").split() if label]
+    body: dict[str, Any] = {"labels": list(dict.fromkeys(labels))} if labels else {}
+    if values.get("priority") and values["priority"] != "normal":
+        body["priority"] = values["priority"]
+    return body
 
 
 def offered_runners(agents: list[dict[str, Any]], chosen: str) -> list[str]:

@@ -5,6 +5,8 @@
   directory (``queries.offerable_tasks``).
 * A task created with no agent is ``queued``; it is assigned to an online agent that has its
   repo (and runner, when named) and room, least busy first (``assignment.py``).
+* A task waiting for others (``--after``, a pipeline's ``needs``) is released or cancelled
+  first in each pass (``dependencies.py``), never assigned while it waits.
 * Running tasks past ``timeout_minutes`` get ``task_cancel`` and end ``timed_out``
   (``timeouts.py``).
 * Running tasks of an agent with no contact for ``lost_grace_s`` end ``lost``, and ONLINE/OFFLINE
@@ -27,6 +29,8 @@ from orchestratia.protocol.shared import wait_set
 from orchestratia.hub.liveness import Liveness
 from orchestratia.hub.scheduler.assigned_index import AssignedIndex
 from orchestratia.hub.scheduler.assignment import assign_queued
+from orchestratia.hub.scheduler.parking import resume_due
+from orchestratia.hub.scheduler.dependencies import settle
 from orchestratia.hub.scheduler.timeouts import check_timeouts, purge_sessions
 from orchestratia.hub.settings import HubSettings
 from orchestratia.hub.store.models import Agent, utcnow
@@ -137,11 +141,14 @@ class Scheduler:
         now = now or utcnow()
         if periodic:
             await self.liveness.flush_contacts()  # liveness decisions read last_seen_at
-            await check_timeouts(self.store, now)
+            await check_timeouts(self.store, now, self.settings)
             await self.liveness.check_lost(now)
             await self.liveness.check_liveness(now)
             await self._purge_sessions(now)
-        touched = await assign_queued(self.store, self.settings, now)
+        await settle(self.store, now)  # tasks whose parents ended: released or cancelled
+        # parked tasks whose usage limit has reset go back to their agents first: ahead of the queue
+        resumed = await resume_due(self.store, now) if periodic else set()
+        touched = resumed | await assign_queued(self.store, self.settings, now)
         wanted = [a for a in (set(agents or ()) | touched) if a is not None and self.assigned.may_have(a, fresh=True)]
         # the pre-filter pays off for a crowd (a reconnect storm); for the usual kick (a task just
         # created for one agent) it was one more read transaction on the push path, and dispatch

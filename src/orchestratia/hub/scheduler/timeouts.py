@@ -4,17 +4,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 
 from orchestratia.protocol import TaskStatus, WsTaskCancel
+from orchestratia.hub.attempts import end_run
 from orchestratia.hub.states import push, transition
 from orchestratia.hub.store.models import AdminSession, Task
 from orchestratia.hub.store.transactions import Store
 
 
-async def check_timeouts(store: Store, now: datetime) -> int:
-    """End running tasks past their ``timeout_minutes`` as ``timed_out``."""
+async def check_timeouts(store: Store, now: datetime, settings: Any = None) -> int:
+    """End running tasks past their ``timeout_minutes`` as ``timed_out`` (or rerun them when
+    their retry policy says so: ``attempts.end_run``; ``settings`` gives the backoff)."""
     async with store.read() as session:
         rows = (
             await session.execute(
@@ -30,9 +33,15 @@ async def check_timeouts(store: Store, now: datetime) -> int:
             if task is None or task.status != TaskStatus.RUNNING.value:
                 continue
             reason = f"timed out after {task.timeout_minutes:g} minutes"
-            await transition(session, task, TaskStatus.TIMED_OUT, now=now, error=reason, cancel_reason=reason)
-            if task.agent_id:
-                push(session, task.agent_id, WsTaskCancel(task_id=task.id, reason=reason))
+            agent_id = task.agent_id  # a rerun clears it: the cancel still goes to the run's agent
+            if settings is None:
+                await transition(session, task, TaskStatus.TIMED_OUT, now=now, error=reason, cancel_reason=reason,
+                                 failure_cause="timed_out")
+            else:
+                await end_run(session, task, TaskStatus.TIMED_OUT, "timed_out", settings=settings, now=now,
+                              error=reason, cancel_reason=reason)
+            if agent_id:
+                push(session, agent_id, WsTaskCancel(task_id=task.id, reason=reason))
     return len(due)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.sql.expression import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -103,6 +104,10 @@ class Agent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # migration 0008: the daemon's extension features (capabilities report) and the disk its
+    # task worktrees use (heartbeat: {"total_bytes", "worktrees", "measured_at"})
+    features: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    workspace_disk: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class RegistrationToken(Base):
@@ -126,6 +131,8 @@ class Task(Base):
         Index("ix_tasks_agent_id_status", "agent_id", "status"),
         Index("ix_tasks_status_created_at", "status", "created_at"),
         Index("ix_tasks_created_at", "created_at"),
+        # migration 0009: the scheduler reads the queue by priority, then age
+        Index("ix_tasks_status_priority_created_at", "status", "priority", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -160,6 +167,92 @@ class Task(Base):
     labels: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     parent_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    # migration 0007: the CLI's conversation id of the task's run (from result.session_id),
+    # what the task continues ({"parent_id", "session_id", "worktree_of", "branch", "kind"}), and
+    # until when a task parked by a usage limit waits
+    session_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resume: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    parked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # migration 0008: the pull request opened for the task's branch, and its latest workspace
+    # action as shown (protocol.workspace_actions.ActionView; the queue is workspace_actions)
+    pr_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    workspace_action: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # migration 0009: the concurrency group (docs/scheduling.md, "Groups"); None: no group
+    group_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # migration 0010: the pipeline the task belongs to and its name there; deps_pending: true while
+    # a task it depends on (task_dependencies) has not completed: never assigned nor handed out
+    pipeline_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    pipeline_node: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    deps_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # migration 0011 (docs/scheduling.md, "Retries" and "Budgets"): the retry policy, the hold
+    # of a rerun's backoff, automatic re-queues, where the current attempt's output starts, the
+    # agent the task was created for, the cost limit and the reported cost and tokens (summed)
+    retry: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_on: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    output_base: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    requested_agent_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    max_cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class TaskGroup(Base):
+    """A concurrency group's fleet-wide limit (migration 0009): at most ``max_active`` of its
+    tasks assigned or running at once. A group named by tasks but without a row has no limit."""
+
+    __tablename__ = "task_groups"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    max_active: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TaskAttempt(Base):
+    """One ended run of a task (migration 0011): who ran it, when, how it ended and why, the
+    range of the task's output it wrote, what it cost."""
+
+    __tablename__ = "task_attempts"
+    __table_args__ = (
+        UniqueConstraint("task_id", "number"),
+        Index("ix_task_attempts_finished_at", "finished_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    agent_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    agent_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    cause: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    output_start: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_end: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Budget(Base):
+    """A daily spending limit (migration 0011): hub-wide (``label`` '') or for one label."""
+
+    __tablename__ = "budgets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    label: Mapped[str] = mapped_column(String(200), unique=True)
+    daily_usd: Mapped[float] = mapped_column(Float)
+    #: the UTC day (YYYY-MM-DD) the admin was last told it was reached: once a day
+    notified_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class TaskDiff(Base):
@@ -173,6 +266,26 @@ class TaskDiff(Base):
     diff: Mapped[str] = mapped_column(Text, default="")
     diff_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WorkspaceAction(Base):
+    """A push / pull request / discard an admin asked for (migration 0008): ``pending`` until
+    the task's agent reports ``done`` or ``failed`` with its message."""
+
+    __tablename__ = "workspace_actions"
+    __table_args__ = (Index("ix_workspace_actions_agent_id_status", "agent_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pr_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class OutputChunk(Base):
@@ -214,3 +327,26 @@ class Intervention(Base):
     request_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     #: when the agent stopped waiting (status "withdrawn")
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TaskDependency(Base):
+    """``task_id`` starts only once ``depends_on_id`` completed (migration 0010)."""
+
+    __tablename__ = "task_dependencies"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    depends_on_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True,
+                                               index=True)
+
+
+class Pipeline(Base):
+    """A named graph of tasks created from one file (migration 0010); its members carry its id."""
+
+    __tablename__ = "pipelines"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
 from orchestratia.protocol.shared import is_uuid
-from orchestratia.hub.store.models import Agent, OutputChunk, Task
+from orchestratia.hub.store.models import Agent, OutputChunk, Task, utcnow
 
 
 def repo_dir(repos: dict[str, Any] | None, name: str | None) -> str | None:
@@ -96,26 +97,36 @@ async def agent_task(session: AsyncSession, agent_id: str, task_id: str, *, lock
 @functools.cache
 def _active_tasks_of_agent() -> Select:
     """Built once (building a statement costs more than running it from the compiled cache)."""
-    active = [TaskStatus.RUNNING.value, TaskStatus.ASSIGNED.value]
+    active = [TaskStatus.RUNNING.value, TaskStatus.ASSIGNED.value, TaskStatus.PARKED.value]
     return (
         select(Task)
         .where(Task.agent_id == bindparam("agent_id"), Task.status.in_(active))
-        .order_by(Task.created_at, Task.id)
+        .order_by(Task.priority.desc(), Task.created_at, Task.id)  # high priority first (--priority)
     )
 
 
 async def offerable_tasks(session: AsyncSession, agent: Agent, *, with_flag: bool = False) -> Any:
-    """Assigned tasks the agent has room to start now, oldest first (``with_flag``: and whether
+    """Assigned tasks the agent has room to start now, by priority then oldest first (``with_flag``: and whether
     it has any assigned task at all, room or not).
 
     Room: ``max_concurrent_tasks`` minus running tasks, and one running task per repo directory
     among tasks that run in the repo's checkout (:func:`in_place_dir`).
     """
     tasks = (await session.execute(_active_tasks_of_agent(), {"agent_id": agent.id})).scalars().all()
-    offer = _offer(agent, tasks)
+    offer = _offer(agent, without_parked(tasks))
     if with_flag:
         return offer, any(t.status == TaskStatus.ASSIGNED.value for t in tasks)
     return offer
+
+
+def without_parked(tasks: Any, now: datetime | None = None) -> list[Task]:
+    """An agent's tasks without its parked ones, and without its assigned tasks of a runner
+    parked on it until later (a usage limit: docs/scheduling.md). A runner is compared as given."""
+    now = now or utcnow()
+    parked = {t.runner or None for t in tasks
+              if t.status == TaskStatus.PARKED.value and t.parked_until is not None and t.parked_until > now}
+    return [t for t in tasks if t.status != TaskStatus.PARKED.value
+            and not (t.status == TaskStatus.ASSIGNED.value and (t.runner or None) in parked)]
 
 
 def _offer(agent: Agent, tasks: Any) -> list[Task]:

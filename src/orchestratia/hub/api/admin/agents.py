@@ -57,6 +57,7 @@ async def revoke_agent(agent_id: str, hub: Runtime = Depends(get_hub)) -> dict[s
                 )
             ).scalars().all()
             for task in assigned:
+                task.requested_agent_id = None  # created for it: now any agent may take it (and its reruns)
                 await transition(session, task, TaskStatus.QUEUED)
             emit(session, AgentEvent(id=agent.id, status=AgentStatus.REVOKED))
             push(session, agent.id, WsRevoked())

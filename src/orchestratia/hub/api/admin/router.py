@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from orchestratia.hub.api.admin import agents, auth, interventions, stream, tasks, tokens
+from orchestratia.hub.api.admin import (agents, auth, budgets, groups, interventions, pipelines, replies, stream,
+                                        task_actions, tasks, tokens)
 from orchestratia.hub.api.responses import OrjsonResponse
 from orchestratia.hub.auth import current_admin
 
@@ -21,7 +22,7 @@ def router() -> APIRouter:
     authed.add_api_route("/tokens", tokens.create_token, methods=["POST"], status_code=201)
     authed.add_api_route("/tokens", tokens.list_tokens, methods=["GET"])
     authed.add_api_route("/tokens/{token_id}/revoke", tokens.revoke_token, methods=["POST"])
-    for module in (agents, tasks, interventions, stream):
+    for module in (agents, tasks, interventions, stream, replies, task_actions, groups, pipelines, budgets):
         module.add_routes(authed)
     api.include_router(authed)
     return api

@@ -10,19 +10,23 @@ from starlette.responses import StreamingResponse
 from sqlalchemy import select
 
 from orchestratia.protocol import TaskStatus, WsTaskCancel
-from orchestratia.protocol.admin import TaskCancel, TaskCreate
+from orchestratia.protocol.admin import PRIORITY_VALUES, TaskCancel, TaskCreate
+from orchestratia.protocol.labels import agent_label_set, missing
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub import output_window
 from orchestratia.hub.api.admin import task_diff
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.api.responses import OctetStreamResponse
+from orchestratia.hub.attempts import attempts_of
 from orchestratia.hub.auth import current_admin
+from orchestratia.hub.budgets import load_holds
 from orchestratia.hub.runtime import Runtime
+from orchestratia.hub.scheduler.dependencies import FAILED_PARENT, add_dependencies, dependency_ids
 from orchestratia.hub.scheduler.reasons import impossible, reasons_for
 from orchestratia.hub.states import TransitionConflict, emit, kick, push, status_event, transition
 from orchestratia.hub.store.models import Admin, Agent, Task, utcnow
 from orchestratia.hub.store.queries import agent_names, find_agent, read_output, slice_from
-from orchestratia.hub.views import task_view
+from orchestratia.hub.views import attempt_view, task_view
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +52,23 @@ async def load_task(session: Any, task_id: str, *, lock: bool = False) -> Task:
 
 async def show(session: Any, task: Task, hub: Runtime) -> dict[str, Any]:
     names = await agent_names(session, [task.agent_id])
-    return with_reasons([task_view(task, names.get(task.agent_id or ""))],
-                        await waiting_reasons(session, hub, [task]))[0]
+    views = with_reasons([task_view(task, names.get(task.agent_id or ""))], await waiting_reasons(session, hub, [task]))
+    view = (await with_dependencies(session, views))[0]
+    view["attempts"] = [attempt_view(a) for a in await attempts_of(session, task.id)]
+    return view
 
 
 async def waiting_reasons(session: Any, hub: Runtime, tasks: list[Task]) -> dict[str, str]:
     """``queue_reason`` per waiting task (scheduler/reasons.py): two reads for the whole list."""
     return await reasons_for(session, tasks, hub.settings.offline_after_s, hub.liveness.has_unwritten_contact)
+
+
+async def with_dependencies(session: Any, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``depends_on`` of each task view (one read for the list)."""
+    parents = await dependency_ids(session, [v["id"] for v in views])
+    for view in views:
+        view["depends_on"] = parents.get(view["id"], [])
+    return views
 
 
 def with_reasons(views: list[dict[str, Any]], reasons: dict[str, str]) -> list[dict[str, Any]]:
@@ -65,32 +79,16 @@ def with_reasons(views: list[dict[str, Any]], reasons: dict[str, str]) -> list[d
 
 async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
     async with hub.store.write() as session:
-        agent_id = None
-        if body.agent:
-            agent = await find_agent(session, body.agent)
-            if agent is None:
-                raise HTTPException(404, detail=f"agent {body.agent!r} not found (see GET /api/admin/agents)")
-            if agent.revoked_at is not None:
-                raise HTTPException(409, detail=f"agent {agent.name!r} is revoked: choose another agent or none")
-            agent_id = agent.id
+        agent_id = await resolve_agent(session, body.agent)
+        scheduling_checks(body, await session.get(Agent, agent_id) if agent_id else None)
+        parents = await load_parents(session, body.after)
         now = utcnow()
-        task = Task(
-            title=body.title,
-            spec=body.spec,
-            target_repo=body.target_repo or "",
-            runner=body.runner or None,
-            timeout_minutes=body.timeout_minutes,
-            approval_policy=body.approval_policy,
-            workspace_request=workspace_request(body),
-            agent_id=agent_id,
-            status=(TaskStatus.ASSIGNED if agent_id else TaskStatus.QUEUED).value,
-            assigned_at=now if agent_id else None,
-            created_at=now,
-            waiting_for_human=False,
-            output_size=0,
-        )
+        task = new_task(body, agent_id, now, waits=bool(parents))
+        if task.agent_id and task.status == TaskStatus.ASSIGNED.value and (await load_holds(session, now)).reason(task):
+            task.status, task.agent_id, task.assigned_at = TaskStatus.QUEUED.value, None, None  # budget: it waits
         session.add(task)
         await session.flush()
+        add_dependencies(session, task, parents)
         emit(session, status_event(task))
         kick(session, agent_id)
         view = await show(session, task, hub)
@@ -98,6 +96,75 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
         if (never := impossible(task, agents)) is not None:
             view["warning"] = f"no registered agent can take this task yet: {never}"
         return view
+
+
+async def resolve_agent(session: Any, name: str | None) -> str | None:
+    """The id of the agent a task is created for (None: any agent); 404/409 when it cannot be."""
+    if not name:
+        return None
+    agent = await find_agent(session, name)
+    if agent is None:
+        raise HTTPException(404, detail=f"agent {name!r} not found (see GET /api/admin/agents)")
+    if agent.revoked_at is not None:
+        raise HTTPException(409, detail=f"agent {agent.name!r} is revoked: choose another agent or none")
+    return agent.id
+
+
+def scheduling_checks(body: TaskCreate, agent: Agent | None) -> None:
+    """Labels the named agent lacks are an error: it would run the task anyway."""
+    if agent is None:
+        return
+    lacking = missing(body.labels, agent_label_set(agent.labels, agent.os, agent.runners, agent.repos))
+    if lacking:
+        raise HTTPException(422, detail=f"agent {agent.name!r} has no label {', '.join(lacking)}: drop --agent "
+                                        "to let the hub choose an agent with the labels, or drop the label")
+
+
+def new_task(body: TaskCreate, agent_id: str | None, now: Any, *, waits: bool = False) -> Task:
+    """The task row of a create body. One that waits for others (``after``, a pipeline's
+    ``needs``) starts ``queued`` even for an agent: it is assigned once released
+    (scheduler/dependencies.py); so does one of a group, pinned to its agent, until the group
+    has room."""
+    assigned = bool(agent_id) and not waits and body.group is None
+    return Task(
+        title=body.title,
+        spec=body.spec,
+        target_repo=body.target_repo or "",
+        runner=body.runner or None,
+        timeout_minutes=body.timeout_minutes,
+        approval_policy=body.approval_policy,
+        workspace_request=workspace_request(body),
+        agent_id=agent_id,
+        labels=list(dict.fromkeys(body.labels)) or None,
+        priority=PRIORITY_VALUES[body.priority],
+        group_name=body.group,
+        status=(TaskStatus.ASSIGNED if assigned else TaskStatus.QUEUED).value,
+        assigned_at=now if assigned else None,
+        created_at=now,
+        waiting_for_human=False,
+        output_size=0,
+        deps_pending=waits,
+        requested_agent_id=agent_id,
+        retry=body.retry,
+        retry_on=body.retry_on,
+        max_cost_usd=body.max_cost_usd,
+    )
+
+
+async def load_parents(session: Any, ids: list[str]) -> list[Task]:
+    """The tasks of ``after``: each must exist and must not have failed (a task after a failed
+    one could never run)."""
+    parents: list[Task] = []
+    for parent_id in dict.fromkeys(ids):
+        parent = await session.get(Task, parent_id) if is_uuid(parent_id) else None
+        if parent is None:
+            raise HTTPException(404, detail=f"after: task {parent_id} not found (give full task ids; "
+                                            "the CLI resolves prefixes)")
+        if parent.status in FAILED_PARENT:
+            raise HTTPException(409, detail=f"after: task {parent_id[:8]} is {parent.status}: a task after it "
+                                            "would never run")
+        parents.append(parent)
+    return parents
 
 
 def workspace_request(body: TaskCreate) -> dict[str, Any] | None:
@@ -134,7 +201,8 @@ async def list_tasks(
         tasks = (await session.execute(query)).scalars().all()
         names = await agent_names(session, [t.agent_id for t in tasks])
         reasons = await waiting_reasons(session, hub, list(tasks))
-    return with_reasons([task_view(t, names.get(t.agent_id or "")) for t in tasks], reasons)
+        views = with_reasons([task_view(t, names.get(t.agent_id or "")) for t in tasks], reasons)
+        return await with_dependencies(session, views)
 
 
 async def get_task(task_id: str, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:

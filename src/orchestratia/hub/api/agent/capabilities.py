@@ -59,6 +59,8 @@ async def capabilities(
         row.labels = list(dict.fromkeys(body.labels))
         if body.max_concurrent_tasks is not None:
             row.max_concurrent_tasks = body.max_concurrent_tasks
+        if body.features is not None:  # e.g. workspace_actions (docs/protocol.md)
+            row.features = list(dict.fromkeys(body.features))
         emit(session, AgentEvent(id=row.id, status=agent_status(row, hub.settings.offline_after_s)))
         kick(session, row.id)  # its room (repos decide which directories are busy)
         kick(session, None)  # queued tasks that may now fit it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestratia.protocol import (
     API_PREFIX,
     FAIL_REASON_TIMEOUT,
+    FAIL_REASON_USAGE_LIMIT,
     CompleteRequest,
     FailRequest,
     HeartbeatRequest,
@@ -20,17 +22,24 @@ from orchestratia.protocol import (
     InterventionStatus,
     RegisterRequest,
     TaskStatus,
+    can_transition,
     new_api_key,
 )
 from orchestratia.protocol.events import AgentEvent, InterventionEvent, TaskEvent
 from orchestratia.protocol.pushes import message_dict
+from orchestratia.protocol.wire import CONVERSATION_ID_PATTERN
 from orchestratia.protocol.shared import is_uuid
 from orchestratia.hub.agent_names import live_holder, retire_key
 from orchestratia.hub.api.agent import workspace
+from orchestratia.hub.attempts import end_run
+from orchestratia.hub.budgets import note_spend
+from orchestratia.hub.costs import RunCost, run_cost
+from orchestratia.hub.retries import infer_cause
 from orchestratia.hub.api.deps import current_agent, get_hub
 from orchestratia.hub.api.responses import OrjsonResponse
 from orchestratia.hub.auth import hash_secret
 from orchestratia.hub.runtime import Runtime
+from orchestratia.hub.scheduler.parking import finish_park, park_fields, park_target
 from orchestratia.hub.states import TransitionConflict, emit, transition
 from orchestratia.hub.store.models import Agent, Intervention, RegistrationToken, Task, utcnow
 from orchestratia.hub.store.queries import agent_task, offerable_tasks
@@ -41,6 +50,7 @@ NOT_FOUND = "task not found"
 EXIT_CODE_MIN, EXIT_CODE_MAX = -(2**31), 2**31 - 1
 #: column sizes (``store/models.py``) of what an agent sends about itself
 AGENT_TEXT_LIMITS = {"hostname": 500, "ip": 100, "os": 500, "agent_version": 100}
+CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
 
 
 def router() -> APIRouter:
@@ -159,6 +169,8 @@ async def heartbeat(
     values: dict[str, Any] = {"system_info": body.system_info}
     if body.agent_version:  # cut to its column: a heartbeat is contact, never refused for this
         values["agent_version"] = body.agent_version[: AGENT_TEXT_LIMITS["agent_version"]]
+    if body.workspace_disk is not None:  # extension: the disk its task worktrees use
+        values["workspace_disk"] = body.workspace_disk.model_dump(mode="json")
     # written with the next batch of contacts. No scheduler kick: pushes go out on hello, task
     # creation and task end, and a connection never gets the same task_assigned twice anyway.
     await hub.liveness.touch(agent, **values)
@@ -182,20 +194,34 @@ async def poll(agent: Agent = Depends(current_agent), hub: Runtime = Depends(get
 
 async def _move(
     hub: Runtime, agent: Agent, task_id: str, target: TaskStatus | Callable[[Task], TaskStatus],
-    first_account: bool = False, **fields: Any
+    first_account: bool = False, failure: FailRequest | None = None, run: RunCost | None = None, **fields: Any
 ) -> dict[str, Any]:
     """``first_account``: on a repeat, the fields are kept when the task has no exit status yet
-    (the hub's timeout ended it first; the agent's report says how the runner ended)."""
+    (the hub's timeout ended it first; the agent's report says how the runner ended).
+    ``failure``: a fail report, whose run may be rerun (``attempts.end_run``)."""
     async with hub.store.write() as session:
         task = await agent_task(session, agent.id, task_id, lock=True)
         if task is None:
             raise HTTPException(404, detail=NOT_FOUND)
+        if (failure is not None and failure.reason == FAIL_REASON_TIMEOUT and task.status == TaskStatus.ASSIGNED.value
+                and (task.attempt or 1) > 1):
+            # the hub re-queued the timed-out run and gave the task to this agent again: the
+            # report is the old run's, not the new one's
+            raise HTTPException(409, detail="task is assigned again (a rerun): the timed-out run's report is late")
         if callable(target):
             target = target(task)
         try:
-            changed = await transition(session, task, target, **fields)
+            if failure is not None and task.status != target.value and can_transition(TaskStatus(task.status), target):
+                cause = infer_cause(task.status, sent=failure.cause, reason=failure.reason,
+                                    exit_code=failure.exit_code, result=failure.result)
+                await end_run(session, task, target, cause, settings=hub.settings, run=run, **fields)
+                changed = True
+            else:
+                changed = await transition(session, task, target, run=run, **fields)
         except TransitionConflict as exc:
             raise HTTPException(409, detail=exc.detail) from exc
+        if changed and run is not None and run.cost_usd:
+            await note_spend(session, utcnow())
         if not changed and first_account and task.exit_code is None and "exit_code" in fields:
             for name, value in fields.items():
                 setattr(task, name, value)
@@ -204,7 +230,8 @@ async def _move(
 
 
 async def start(task_id: str, agent: Agent = Depends(current_agent), hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
-    return await _move(hub, agent, task_id, TaskStatus.RUNNING)
+    # a rerun starts clean: the failed run's error, result and cause stay in its attempt row
+    return await _move(hub, agent, task_id, TaskStatus.RUNNING, error=None, result=None, failure_cause=None)
 
 
 async def complete(
@@ -215,10 +242,10 @@ async def complete(
 ) -> dict[str, Any]:
     body = body or CompleteRequest()
     exit_code = body.result.get("exit_code")
-    fields: dict[str, Any] = {"result": body.result}
+    fields: dict[str, Any] = {"result": body.result, "failure_cause": None, **conversation(body.result)}
     if isinstance(exit_code, int) and not isinstance(exit_code, bool) and EXIT_CODE_MIN <= exit_code <= EXIT_CODE_MAX:
         fields["exit_code"] = exit_code  # (one that does not fit stays in result only)
-    return await _move(hub, agent, task_id, TaskStatus.COMPLETED, **fields)
+    return await _move(hub, agent, task_id, TaskStatus.COMPLETED, run=run_cost(body.result), **fields)
 
 
 async def fail(
@@ -235,9 +262,42 @@ async def fail(
         fields["exit_code"] = body.exit_code
     if body.result is not None:
         fields["result"] = body.result
+        fields.update(conversation(body.result))
+    if body.reason == FAIL_REASON_USAGE_LIMIT:  # extension: parked until the limit resets
+        return await _park(hub, agent, task_id, body.resets_at, fields)
+    run = run_cost(body.result)
     if body.reason == FAIL_REASON_TIMEOUT:  # extension: the daemon's own timeout stopped it
-        return await _move(hub, agent, task_id, _timed_out_if_running, first_account=True, **fields)
-    return await _move(hub, agent, task_id, TaskStatus.FAILED, **fields)
+        return await _move(hub, agent, task_id, _timed_out_if_running, first_account=True, failure=body, run=run,
+                           **fields)
+    return await _move(hub, agent, task_id, TaskStatus.FAILED, failure=body, run=run, **fields)
+
+
+async def _park(hub: Runtime, agent: Agent, task_id: str, resets_at: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """A running task stopped by its CLI's usage limit becomes ``parked`` until the reset
+    (scheduler/parking.py); from any other status the report is an ordinary fail."""
+    async with hub.store.write() as session:
+        task = await agent_task(session, agent.id, task_id, lock=True)
+        if task is None:
+            raise HTTPException(404, detail=NOT_FOUND)
+        try:
+            changed = await transition(session, task, park_target(task),
+                                       **fields, **park_fields(task, resets_at, utcnow()))
+        except TransitionConflict as exc:
+            raise HTTPException(409, detail=exc.detail) from exc
+        if changed:
+            finish_park(task)
+        status = task.status
+    return {"id": task_id, "status": status, "changed": changed}
+
+
+def conversation(result: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"session_id": ...}`` when the run's result names its CLI conversation (our daemon
+    sends ``result.session_id``: Claude Code's ``session_id``, Codex's ``thread_id``) in a form
+    a daemon may put on a command line; else nothing (an old daemon's result has none)."""
+    value = (result or {}).get("session_id")
+    if isinstance(value, str) and CONVERSATION_ID.match(value):
+        return {"session_id": value}
+    return {}
 
 
 def _timed_out_if_running(task: Task) -> TaskStatus:

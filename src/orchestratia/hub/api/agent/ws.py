@@ -43,6 +43,7 @@ from orchestratia.protocol import (
 )
 from orchestratia.protocol.frames import FEATURE_OUTPUT_FRAMES, FrameError, is_output_frame, parse_output_frame
 from orchestratia.protocol.pushes import agent_channel, message_dict
+from orchestratia.protocol.workspace_actions import FEATURE_WORKSPACE_ACTIONS, WsWorkspaceAction
 from orchestratia.hub.api.deps import agent_for_key
 from orchestratia.hub.store.models import Agent, Task
 from orchestratia.hub.store.writable import store_failure
@@ -272,7 +273,7 @@ class AgentConnection:
         self.hello = hello
         listed = [t.task_id for t in hello.tasks]
         async with self.hub.store.read() as session:
-            query = select(Task.id, Task.output_size).where(Task.agent_id == self.agent.id)
+            query = select(Task.id, Task.output_size - Task.output_base).where(Task.agent_id == self.agent.id)
             running = Task.status == TaskStatus.RUNNING.value
             query = query.where(running | Task.id.in_(listed)) if listed else query.where(running)
             rows = (await session.execute(query)).all()
@@ -375,8 +376,12 @@ class AgentConnection:
                 return
             if self.hello is None:
                 continue  # pushes only to connections that said hello
+            if isinstance(push, WsWorkspaceAction) and FEATURE_WORKSPACE_ACTIONS not in self.hello.features:
+                continue  # an older daemon could not read it (it fetches pending actions if it can)
             if isinstance(push, WsTaskAssigned):
-                if push.task.id in self.pushed:
+                # a rerun (attempt) and a parked task that resumes (resume.attempt) are pushed again
+                key = f"{push.task.id}:{push.task.attempt or 1}:{push.task.resume.attempt if push.task.resume else 0}"
+                if key in self.pushed:
                     continue
-                self.pushed.add(push.task.id)
+                self.pushed.add(key)
             await self.send(push)

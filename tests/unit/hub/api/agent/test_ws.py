@@ -272,6 +272,31 @@ async def test_first_message_must_be_auth(setup) -> None:
             assert info.value.rcvd.code == 4401
 
 
+async def test_workspace_action_only_to_a_connection_that_said_it_reads_it(setup) -> None:
+    """An older daemon's socket (hello without ``workspace_actions``) never gets the push; ours does."""
+    live, agent, task = setup
+    branch = {"kind": "worktree", "branch": "orchestratia/abcd1234-x", "files": [], "diff": ""}
+    await live.api.agent(agent, "POST", f"/tasks/{task['id']}/workspace", json=branch)
+    await live.api.agent(agent, "POST", f"/tasks/{task['id']}/complete", json={"result": {}})
+    await live.api.agent(agent, "POST", "/capabilities", json={"features": ["workspace_actions"]})
+    async with connect(live.ws_url + "/ws/agent", additional_headers=agent["headers"]) as ws:
+        await recv(ws)
+        await send(ws, {"type": "hello", "features": ["push"], "tasks": []})
+        await recv_type(ws, "resume")
+        first = await live.api.admin("POST", f"/tasks/{task['id']}/push", 202, json={})
+        await send(ws, {"type": "ping"})
+        assert await recv(ws) == {"type": "pong"}  # the push was published before: not sent here
+        await live.api.agent(agent, "POST", f"/workspace-actions/{first['workspace_action']['id']}",
+                             json={"ok": True})
+    async with connect(live.ws_url + "/ws/agent", additional_headers=agent["headers"]) as ws:
+        await recv(ws)
+        await send(ws, {"type": "hello", "features": ["push", "workspace_actions"], "tasks": []})
+        await recv_type(ws, "resume")
+        second = await live.api.admin("POST", f"/tasks/{task['id']}/push", 202, json={"pr": True})
+        got = await recv_type(ws, "workspace_action")
+        assert got["action"]["id"] == second["workspace_action"]["id"] and got["action"]["pr"] is True
+
+
 async def test_output_frames_negotiated_stored_and_checked(setup) -> None:
     """A daemon that lists ``output_frames`` in ``hello`` gets it back in ``resume`` and may send
     output as binary frames: stored byte for byte under the offset rules (ack, resend), a

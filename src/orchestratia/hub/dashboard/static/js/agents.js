@@ -23,6 +23,17 @@
     ]);
   }
 
+  // the disk the agent's task worktrees use, as its daemon last measured it (null: not reported)
+  function worktrees(a) {
+    var d = a.workspace_disk;
+    if (!d || typeof d !== "object") return el("span", { class: "muted", text: "—", title: "Not reported (an older daemon)" });
+    var n = num(d.total_bytes) || 0, units = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    var size = (i === 0 ? n.toFixed(0) : n.toFixed(1)) + " " + units[i];
+    return el("span", { class: "worktree-disk", title: d.measured_at ? "measured " + d.measured_at : "",
+      text: size + " · " + (num(d.worktrees) || 0) + " worktree" + (num(d.worktrees) === 1 ? "" : "s") });
+  }
+
   function cell(label, children, cls) {
     return el("td", { "data-label": label, class: cls }, children);
   }
@@ -45,12 +56,22 @@
       : el("span", { class: "muted", text: "—" });
     // runners: what the daemon last reported (null: an old daemon, which runs Claude Code only)
     var runners = Array.isArray(a.runners) ? a.runners : ["claude"];
-    var labels = Array.isArray(a.labels) ? a.labels : [];
-    var runnerList = runners.length || labels.length
+    var runnerList = runners.length
       ? el("ul", { class: "chips" }, runners.map(function (r) {
           return el("li", { class: "chip chip-static", text: r });
-        }).concat(labels.map(function (l) {
-          return el("li", { class: "chip chip-static chip-label", text: l, title: "label" });
+        }))
+      : el("span", { class: "muted", text: "none" });
+    // labels: the agent's own (config.yaml) and the hub's automatic os:/repo: ones (runner: is
+    // the Runners column); a task with --label runs only where all of its labels are
+    var labels = Array.isArray(a.labels) ? a.labels : [];
+    var autos = (Array.isArray(a.auto_labels) ? a.auto_labels : []).filter(function (l) {
+      return String(l).indexOf("runner:") !== 0;
+    });
+    var labelList = labels.length || autos.length
+      ? el("ul", { class: "chips" }, labels.map(function (l) {
+          return el("li", { class: "chip chip-static chip-label", text: String(l), title: "label (agent config)" });
+        }).concat(autos.map(function (l) {
+          return el("li", { class: "chip chip-static chip-auto muted", text: String(l), title: "automatic label" });
         })))
       : el("span", { class: "muted", text: "none" });
     var runList = running.length
@@ -76,7 +97,9 @@
       cell("Disk", [meter("Disk", si.disk_percent, diskDetail)]),
       cell("Repos", [repoList]),
       cell("Runners", [runnerList]),
+      cell("Labels", [labelList]),
       cell("Running", [runList]),
+      cell("Worktrees", [worktrees(a)]),
       cell("", [actions], "cell-actions"),
     ]);
   }
