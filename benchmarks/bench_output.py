@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 from .common import (PYTHON, RESULTS, Daemon, Hub, Profiler, ratio, summary, table, wait_until, workdir,
                      write_result)
@@ -121,6 +122,7 @@ def measure_throughput(hub: Hub, daemon: Daemon, work: Path, total: int, profile
         t_running = wait_until(lambda: client.get(f"/api/admin/tasks/{tid}").json()["status"] != "assigned"
                                and time.monotonic(), 60, 0.01, "task running")
         sizes: list[tuple[float, int]] = []
+        cpu0 = _cpu(hub.pid), _cpu(daemon.pid)
 
         def stored() -> bool:
             t = client.get(f"/api/admin/tasks/{tid}").json()
@@ -134,6 +136,7 @@ def measure_throughput(hub: Hub, daemon: Daemon, work: Path, total: int, profile
 
         wait_until(stored, 60 + total / 2e6, 0.05, f"{total} bytes stored")
         t_stored = time.monotonic()
+        cpu1 = _cpu(hub.pid), _cpu(daemon.pid)
         task = wait_final(client, tid, 120)
     program_s = float(marker.read_text()) if marker.exists() else float("nan")
     hub_s = t_stored - t_running
@@ -158,8 +161,16 @@ def measure_throughput(hub: Hub, daemon: Daemon, work: Path, total: int, profile
         "mb_per_s_stored": total / hub_s / 1e6, "mb_per_s_program": total / program_s / 1e6 if program_s else None,
         "byte_exact_vs_program": h_hub.hexdigest() == want, "byte_exact_vs_log": h_hub.hexdigest() == log_hash,
         "log_file": str(logs[0]) if logs else None, "status": task["status"],
+        # CPU seconds (user + system) of each process while the bytes were stored, per MB stored
+        "hub_cpu_ms_per_mb": (cpu1[0] - cpu0[0]) * 1000 / (total / 1e6),
+        "daemon_cpu_ms_per_mb": (cpu1[1] - cpu0[1]) * 1000 / (total / 1e6),
         "profiles": [ph.report(), pd.report()], "profile_top": {"hub": ph.top, "daemon": pd.top},
     }
+
+
+def _cpu(pid: int) -> float:
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
 
 
 def run(quick: bool = False, profile: bool = False) -> dict:
@@ -174,7 +185,11 @@ def run(quick: bool = False, profile: bool = False) -> dict:
         hub.start()
         daemons: list[Daemon] = []
         try:
-            daemon = Daemon(work, hub, name="output-screen")
+            # a generous report_ack_timeout: before 2026-12-06 the daemon reported 10 s after the
+            # task's end even while acks still came, and dropped the rest of the log (on a busy
+            # machine every run stalled); with it, the tree before that fix can still be measured
+            patient = {"report_ack_timeout": 300}
+            daemon = Daemon(work, hub, name="output-screen", extra=patient)
             daemons.append(daemon)
             daemon.start()
             lat = measure_latency(hub, daemon, work, lines, gap)
@@ -182,7 +197,7 @@ def run(quick: bool = False, profile: bool = False) -> dict:
             daemon.stop()
             # the same with the `direct` session backend: no terminal to feed (screen renders
             # every byte the task prints, and the launcher waits for it)
-            direct = Daemon(work, hub, name="output-direct", backend="direct")
+            direct = Daemon(work, hub, name="output-direct", backend="direct", extra=patient)
             daemons.append(direct)
             direct.start()
             thr_direct = measure_throughput(hub, direct, work, total, profile)
@@ -198,6 +213,8 @@ def run(quick: bool = False, profile: bool = False) -> dict:
     text += table("output throughput (one task, as fast as it can)", ["what", "screen (default)", "direct"], [
         ["bytes", thr["bytes"], thr_direct["bytes"]],
         ["stored MB/s", thr["mb_per_s_stored"], thr_direct["mb_per_s_stored"]],
+        ["hub CPU ms per MB stored", thr["hub_cpu_ms_per_mb"], thr_direct["hub_cpu_ms_per_mb"]],
+        ["daemon CPU ms per MB stored", thr["daemon_cpu_ms_per_mb"], thr_direct["daemon_cpu_ms_per_mb"]],
         ["program's own write MB/s", thr["mb_per_s_program"] or float("nan"),
          thr_direct["mb_per_s_program"] or float("nan")],
         ["byte-exact vs program", thr["byte_exact_vs_program"], thr_direct["byte_exact_vs_program"]],

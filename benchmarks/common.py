@@ -327,8 +327,11 @@ class Profiler:
         if self.enabled and Path(exe).exists():
             RESULTS.mkdir(parents=True, exist_ok=True)
             self.out = RESULTS / f"profile-{self.name}.txt"
+            # --gil counts only samples holding the GIL; zlib (permessage-deflate) releases it
+            # while it blocks the event loop, so BENCH_PYSPY_ALL=1 samples every active thread
+            gil = [] if os.environ.get("BENCH_PYSPY_ALL") else ["--gil"]
             self.proc = subprocess.Popen(
-                [exe, "record", "--pid", str(self.pid), "--rate", str(self.rate), "--format", "raw", "--gil",
+                [exe, "record", "--pid", str(self.pid), "--rate", str(self.rate), "--format", "raw", *gil,
                  "--nonblocking", "-o", str(self.out)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )

@@ -163,14 +163,14 @@ PUMP_PROBE = textwrap.dedent("""
         open(log, "wb").write("hello ".encode() + "\u20ac".encode()[:2])
         sent = []
 
-        async def send(msg):
-            sent.append(msg)
+        async def send_output(task_id, data, offset):
+            sent.append(data)
             return True
 
-        me = types.SimpleNamespace(ws=types.SimpleNamespace(ready=True, send=send))
+        me = types.SimpleNamespace(ws=types.SimpleNamespace(ready=True, frames=False, send_output=send_output))
         run = types.SimpleNamespace(id="t", track=OutputTrack("t"), files=types.SimpleNamespace(log=log))
         await OutputStream.pump(me, run, final=False)
-        assert b"".join(m.raw_bytes() for m in sent) == b"hello ", sent
+        assert b"".join(sent) == b"hello ", sent
         print("ok")
 
     asyncio.run(main())

@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestratia.protocol import WsAck, WsResend, WsResume, encode_output
+from orchestratia.protocol import MAX_OUTPUT_CHUNK_BYTES, WsAck, WsResend, WsResume
+from orchestratia.protocol.frames import FRAME_MAX_CHUNK_BYTES
 
 from .tasks import TaskRun
 from .ws import HubSocket
@@ -99,8 +100,9 @@ class OutputStream:
             if not data:
                 return
             before = run.track.sent
+            run.track.max_chunk = FRAME_MAX_CHUNK_BYTES if self.ws.frames else MAX_OUTPUT_CHUNK_BYTES
             for offset, chunk in run.track.plan(data, final=final):
-                if not await self.ws.send(encode_output(run.id, chunk, offset)):
+                if not await self.ws.send_output(run.id, chunk, offset):
                     return
             # a short read, or bytes held back (the log ends inside a UTF-8 character): wait for
             # the next write (the watcher wakes us) or the task's end (final sends them as they are)

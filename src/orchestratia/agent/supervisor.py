@@ -82,12 +82,19 @@ class Supervisor:
             self.spawn(self.report(run), f"report-{run.id}")
 
     def _ready_to_report(self, run: TaskRun, now: float) -> bool:
-        """All output acknowledged; or ``report_ack_timeout`` spent waiting on a working WebSocket;
-        or the WebSocket has been down for ``WS_DOWN_REPORT_S`` since the task ended."""
+        """All output acknowledged; or ``report_ack_timeout`` spent on a working WebSocket without
+        a new ack; or the WebSocket has been down for ``WS_DOWN_REPORT_S`` since the task ended.
+
+        The wait restarts with every ack: a hub that stores slowly but steadily (a busy machine:
+        4-6 MB/s for a task that printed 100 MB in 2 s) is not a hub that stopped answering.
+        Counted from the task's end instead, the daemon reported after 10 s and forgot the task,
+        and the last 5-20 MB of its log never reached the hub (benchmarks/bench_output.py,
+        2026-12-06, load average 11-18)."""
         if run.track.caught_up:
             return True
         if self.stream.ws.ready:
-            run.times.ack_wait_from = run.times.ack_wait_from or now
+            if run.times.ack_wait_from is None or run.track.acked != run.times.ack_wait_acked:
+                run.times.ack_wait_from, run.times.ack_wait_acked = now, run.track.acked
             late = now - run.times.ack_wait_from >= self.cfg.report_ack_timeout
         else:
             late = now - (run.times.ended or now) >= WS_DOWN_REPORT_S

@@ -115,6 +115,7 @@ class RunTimes:
     seen: float = field(default_factory=time.monotonic)  # when the runner or its session was last alive
     next_alive_check: float = 0.0
     ack_wait_from: float | None = None  # when the daemon began waiting, on a live WebSocket, for acks
+    ack_wait_acked: int = -1  # the acknowledged offset then: a later ack starts the wait afresh
     report_after: float = 0.0  # a failed report is not retried before this
     reporting: bool = False
     stopping: asyncio.Task[None] | None = None  # the stop escalation under way

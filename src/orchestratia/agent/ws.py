@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import websockets
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
 from orchestratia import __version__
 from orchestratia.protocol import (
@@ -37,15 +38,25 @@ from orchestratia.protocol import (
     WsPong,
     WsResume,
     dump,
+    encode_output,
     parse_hub_message,
 )
+from orchestratia.protocol.frames import FEATURE_OUTPUT_FRAMES, encode_output_frame
 from orchestratia.protocol.shared import wait_set
 from orchestratia.protocol.workspace_actions import FEATURE_WORKSPACE_ACTIONS
 
 from .client import ssl_context, tls_failure_message
 
 log = logging.getLogger(__name__)
-FEATURES = [FEATURE_OFFSETS, FEATURE_PUSH, FEATURE_BINARY, FEATURE_WORKSPACE_ACTIONS]
+FEATURES = [FEATURE_OFFSETS, FEATURE_PUSH, FEATURE_BINARY, FEATURE_WORKSPACE_ACTIONS, FEATURE_OUTPUT_FRAMES]
+
+
+def deflate() -> ClientPerMessageDeflateFactory:
+    """permessage-deflate at zlib level 1 instead of websockets' default 6: deflate was 46 % of
+    the daemon's samples in a 100 MB output run (~1.1 ms per 64 KiB at level 6, ~0.25 ms at
+    level 1, with about the same size for text: 3.2 % vs 3.1 % of the bench's lines;
+    2026-12-06, 2 cores). Compression stays on for hubs across a slow link."""
+    return ClientPerMessageDeflateFactory(compress_settings={"level": 1, "memLevel": 5})
 
 
 class SocketHandler(Protocol):
@@ -85,6 +96,7 @@ class HubSocket:
         self._conn: ClientConnection | None = None
         self.ready = False  # connected, authenticated, hello answered (or timed out)
         self.extended = False  # the hub answered hello with resume: acks and pushes work
+        self.frames = False  # the hub's resume listed output_frames: output goes as binary frames
         self.auth_rejected: str | None = None
         self.connects = 0
         self._established = False
@@ -100,6 +112,19 @@ class HubSocket:
         text = dump(message) if isinstance(message, BaseModel) else json.dumps(message)
         try:
             await conn.send(text)
+            return True
+        except websockets.ConnectionClosed:
+            return False
+
+    async def send_output(self, task_id: str, data: bytes, offset: int) -> bool:
+        """One chunk of a task's log: a binary frame when the hub speaks them, else ``output``."""
+        conn = self._conn
+        if conn is None:
+            return False
+        if not self.frames:
+            return await self.send(encode_output(task_id, data, offset))
+        try:
+            await conn.send(encode_output_frame(task_id, data, offset))
             return True
         except websockets.ConnectionClosed:
             return False
@@ -133,14 +158,15 @@ class HubSocket:
     def _down(self) -> None:
         was = self._conn is not None
         self._conn = None
-        self.ready = self.extended = False
+        self.ready = self.extended = self.frames = False
         if was:
             self.handler.on_disconnected()
 
     async def _session(self, stop: asyncio.Event) -> None:
         kwargs: dict[str, Any] = {"ssl": ssl_context(self.ca_bundle)} if self.url.startswith("wss://") else {}
         async with connect(self.url, additional_headers={"X-API-Key": self.api_key}, open_timeout=15,
-                           max_size=16 * 1024 * 1024, ping_interval=20, ping_timeout=20, **kwargs) as conn:
+                           max_size=16 * 1024 * 1024, ping_interval=20, ping_timeout=20, extensions=[deflate()],
+                           **kwargs) as conn:
             first = await self._first_message(conn)
             if isinstance(first, WsAuthError):
                 self.auth_rejected = first.detail
@@ -218,6 +244,7 @@ class HubSocket:
             return
         if isinstance(msg, WsResume):
             self.extended = True
+            self.frames = FEATURE_OUTPUT_FRAMES in (msg.features or ())
             first = not self.ready
             self.ready = True
             resume = {t.task_id: t.next_offset for t in msg.tasks}

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
 from .workspace_actions import WorkspaceDisk, WsWorkspaceAction
 
@@ -353,6 +353,18 @@ class ResumeTask(_Wire):
 class WsResume(_Wire):
     type: Literal["resume"] = "resume"
     tasks: list[ResumeTask] = Field(default_factory=list)
+    #: the daemon's ``hello`` features this hub speaks beyond the base extensions (so far only
+    #: ``output_frames``); absent from older hubs, which is how the daemon knows to send JSON
+    features: list[str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _features_only_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``features`` key at all unless the hub confirms one: a ``resume`` without them
+        stays exactly the message every daemon already reads."""
+        data = handler(self)
+        if data.get("features") is None:
+            data.pop("features", None)
+        return data
 
 
 #: where a piece of a task's output came from

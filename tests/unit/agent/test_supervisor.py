@@ -58,3 +58,27 @@ async def test_a_stop_under_way_is_finished_after_a_restart(dirs, task_id, clean
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)
+
+
+async def test_a_slow_but_steady_hub_is_waited_for_before_the_report(dirs, task_id) -> None:
+    """The runner ended with output still unacknowledged: as long as acks keep coming, the daemon
+    waits (reporting would forget the task and its unsent output); only ``report_ack_timeout``
+    without any new ack makes it report anyway."""
+    import types
+
+    from orchestratia.agent.log_track import OutputTrack
+    from orchestratia.agent.tasks import RunTimes
+
+    daemon = daemon_for(dirs)
+    daemon.ws.ready = True
+    timeout = daemon.cfg.report_ack_timeout
+    track = OutputTrack(task_id, sent=100, acked=10, size=100)
+    run = types.SimpleNamespace(id=task_id, track=track, times=RunTimes())
+    ready = daemon.supervisor._ready_to_report
+    assert not ready(run, 1000.0)
+    for step in range(1, 6):  # an ack every 0.8 timeouts: never late, well past one timeout in all
+        track.on_ack(10 + 10 * step)
+        assert not ready(run, 1000.0 + step * 0.8 * timeout)
+    assert ready(run, 1000.0 + 5 * 0.8 * timeout + timeout)  # then no ack for a whole timeout
+    track.on_ack(100)
+    assert ready(types.SimpleNamespace(id=task_id, track=track, times=RunTimes()), 0.0)  # all acked

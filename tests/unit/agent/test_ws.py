@@ -74,7 +74,7 @@ async def test_extended_hub_hello_resume_and_pushes() -> None:
         task = asyncio.create_task(sock.run(stop))
         await wait(lambda: len(rec.messages) >= 2)
         assert seen["key"] == "orc_key"
-        assert seen["hello"]["type"] == "hello" and set(seen["hello"]["features"]) == {"offsets", "push", "binary", "workspace_actions"}
+        assert seen["hello"]["type"] == "hello" and set(seen["hello"]["features"]) == {"offsets", "push", "binary", "workspace_actions", "output_frames"}
         assert seen["hello"]["tasks"] == [{"task_id": "t1", "log_size": 42}]
         assert rec.ready == [{"t1": 40}] and sock.extended and sock.ready
         assert isinstance(rec.messages[0], WsAck) and isinstance(rec.messages[1], WsTaskCancel)
@@ -174,3 +174,41 @@ async def test_hub_that_wants_first_message_auth() -> None:
         assert seen["auth"] == {"type": "auth", "api_key": "orc_key"} and seen["hello"]["type"] == "hello"
         stop.set()
         await asyncio.wait_for(task, 5)
+
+
+async def test_output_goes_as_frames_only_when_the_hub_lists_them() -> None:
+    """A hub whose ``resume`` lists ``output_frames`` gets output as binary frames (the raw log
+    bytes, even bytes that are not UTF-8); a hub that does not (an older one) gets JSON."""
+    from orchestratia.protocol.frames import parse_output_frame
+
+    got: list[Any] = []
+
+    def hub_with(features: list[str] | None):
+        async def hub(conn):
+            await conn.send(json.dumps({"type": "auth_ok", "agent_id": "a1"}))
+            await conn.recv()  # hello
+            resume: dict[str, Any] = {"type": "resume", "tasks": []}
+            if features is not None:
+                resume["features"] = features
+            await conn.send(json.dumps(resume))
+            got.append(await conn.recv())
+            await conn.wait_closed()
+
+        return hub
+
+    for features in (["output_frames"], None):
+        rec = Recorder()
+        async with serve(hub_with(features), "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            sock = HubSocket(f"http://127.0.0.1:{port}", "orc_key", rec)
+            stop = asyncio.Event()
+            task = asyncio.create_task(sock.run(stop))
+            await wait(lambda: sock.ready)
+            assert await sock.send_output("t1", b"caf\xc3\xa9 \xff", 7)
+            await wait(lambda: len(got) == (1 if features else 2))
+            stop.set()
+            await asyncio.wait_for(task, 5)
+    frame = parse_output_frame(got[0])
+    assert (frame.task_id, frame.offset, frame.data, frame.stream) == ("t1", 7, b"caf\xc3\xa9 \xff", "stdout")
+    as_json = json.loads(got[1])
+    assert as_json["type"] == "output" and as_json["encoding"] == "base64" and as_json["offset"] == 7

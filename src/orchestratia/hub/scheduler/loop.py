@@ -40,6 +40,9 @@ from orchestratia.hub.views import task_payload
 
 log = logging.getLogger(__name__)
 SESSION_PURGE_S = 600.0
+#: up to this many kicked agents are dispatched to directly, without first asking the store
+#: which of them have an assigned task (see ``_tick``)
+DIRECT_DISPATCH_MAX = 4
 
 
 def _raise_if_cancelled() -> None:
@@ -147,7 +150,11 @@ class Scheduler:
         resumed = await resume_due(self.store, now) if periodic else set()
         touched = resumed | await assign_queued(self.store, self.settings, now)
         wanted = [a for a in (set(agents or ()) | touched) if a is not None and self.assigned.may_have(a, fresh=True)]
-        for agent_id in await self.with_assigned_tasks(wanted):
+        # the pre-filter pays off for a crowd (a reconnect storm); for the usual kick (a task just
+        # created for one agent) it was one more read transaction on the push path, and dispatch
+        # finds nothing to push for an agent without an assigned task anyway
+        few = len(wanted) <= DIRECT_DISPATCH_MAX
+        for agent_id in wanted if few else await self.with_assigned_tasks(wanted):
             await self.dispatch(agent_id)
 
     # ------------------------------------------------------------------ pushes
@@ -162,12 +169,17 @@ class Scheduler:
         return [a for a in agent_ids if a in found]
 
     async def dispatch(self, agent_id: str) -> None:
-        """Push ``task_assigned`` for every task the agent has room to start now."""
+        """Push ``task_assigned`` for every task the agent has room to start now. A read that
+        finds no assigned task un-notes the agent in the index, as a poll does, so that the
+        next kick (its task ending) skips it without a read."""
+        epoch = self.assigned.epoch
         async with self.store.read() as session:
             agent = await session.get(Agent, agent_id)
             if agent is None or agent.revoked_at is not None:
                 return
-            tasks = await offerable_tasks(session, agent)
+            tasks, has_assigned = await offerable_tasks(session, agent, with_flag=True)
+        if not has_assigned:
+            self.assigned.found_none(agent_id, epoch)
         for task in tasks:
             await self.store.bus.publish_safe(agent_channel(agent_id), WsTaskAssigned(task=task_payload(task)))
 

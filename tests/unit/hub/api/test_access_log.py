@@ -75,3 +75,33 @@ async def test_log_liveness_logs_them(settings_factory: Any) -> None:
         await _traffic(api)
     text = "\n".join(lines.lines)
     assert f"POST {V1}/heartbeat HTTP/1.1\" 200" in text and f"GET {V1}/tasks/poll HTTP/1.1\" 200" in text
+
+
+def test_a_dropped_liveness_record_is_never_formatted_by_the_redaction() -> None:
+    """The liveness filter comes before the redaction filter on uvicorn's access logger: a
+    heartbeat's record is dropped unformatted (redaction formats and scans every record it sees:
+    ~64 us of hub CPU per heartbeat), while every record that is kept is still redacted."""
+    from orchestratia.hub.api.access_log import quiet_liveness
+    from orchestratia.protocol.redact import install_redaction
+
+    formatted: list[str] = []
+
+    class Counting(logging.LogRecord):
+        def getMessage(self) -> str:  # noqa: N802 - logging's name
+            formatted.append(str(self.args))
+            return super().getMessage()
+
+    def record(path: str) -> logging.LogRecord:
+        args = ("127.0.0.1:5000", "POST", path, "1.1", 200)
+        return Counting("uvicorn.access", logging.INFO, "h.py", 1, '%s - "%s %s HTTP/%s" %d', args, None)
+
+    logger = logging.getLogger("uvicorn.access")
+    before = list(logger.filters)
+    try:
+        install_redaction()
+        quiet_liveness(True)
+        assert not logger.filter(record(f"{V1}/heartbeat")) and formatted == []
+        kept = record("/api/admin/tasks?token=orc_" + "x" * 43)
+        assert logger.filter(kept) and formatted and "x" * 43 not in kept.getMessage()
+    finally:
+        logger.filters[:] = before

@@ -41,6 +41,7 @@ from orchestratia.protocol import (
     WsTaskAssigned,
     parse_agent_message,
 )
+from orchestratia.protocol.frames import FEATURE_OUTPUT_FRAMES, FrameError, is_output_frame, parse_output_frame
 from orchestratia.protocol.pushes import agent_channel, message_dict
 from orchestratia.protocol.workspace_actions import FEATURE_WORKSPACE_ACTIONS, WsWorkspaceAction
 from orchestratia.hub.api.deps import agent_for_key
@@ -153,6 +154,7 @@ class AgentConnection:
         self._closed = asyncio.Event()
         self._outq: asyncio.Queue[OutputItem | None] = asyncio.Queue(OUTPUT_QUEUE)
         self._last_resend: dict[str, tuple[int, float]] = {}
+        self.frames = False  # hello listed output_frames: binary frames are output (protocol/frames.py)
         self._store_warned_at = -STORE_WARN_EVERY_S
 
     async def send(self, message: BaseModel) -> None:
@@ -229,6 +231,9 @@ class AgentConnection:
             detail = f"message refused: {size} bytes is over the {WS_MAX_MESSAGE_BYTES}-byte limit"
             await self.send(WsError(detail=detail))
             return True
+        if self.frames and isinstance(data, bytes) and is_output_frame(data):
+            await self._output_frame(data)
+            return True
         try:  # one parse: pydantic's JSON parser tells malformed JSON from a bad message
             message = parse_agent_message(data)
         except ValidationError as exc:
@@ -272,7 +277,10 @@ class AgentConnection:
             running = Task.status == TaskStatus.RUNNING.value
             query = query.where(running | Task.id.in_(listed)) if listed else query.where(running)
             rows = (await session.execute(query)).all()
-        await self.send(WsResume(tasks=[ResumeTask(task_id=r[0], next_offset=r[1] or 0) for r in rows]))
+        self.frames = FEATURE_OUTPUT_FRAMES in hello.features
+        features = [FEATURE_OUTPUT_FRAMES] if self.frames else None
+        resume = [ResumeTask(task_id=r[0], next_offset=r[1] or 0) for r in rows]
+        await self.send(WsResume(tasks=resume, features=features))
         self.hub.scheduler.kick(self.agent.id)
 
     async def _output(self, message: WsOutput) -> None:
@@ -286,6 +294,16 @@ class AgentConnection:
             await self.send(WsError(detail=detail))
             return
         await self._outq.put(OutputItem(message.task_id, data, message.stream, message.offset))
+
+    async def _output_frame(self, data: bytes) -> None:
+        """A binary output frame: the raw bytes go to the store as they are (no JSON, no
+        UTF-8 round trip; see protocol/frames.py for the measured difference)."""
+        try:
+            frame = parse_output_frame(data)
+        except FrameError as exc:
+            await self.send(WsError(detail=f"invalid output frame ({exc}): ignored"))
+            return
+        await self._outq.put(OutputItem(frame.task_id, frame.data, frame.stream, frame.offset))
 
     async def _writer_loop(self) -> None:
         """Store queued output, a burst per transaction; then ack / ask for a resend."""

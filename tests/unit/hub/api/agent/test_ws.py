@@ -295,3 +295,32 @@ async def test_workspace_action_only_to_a_connection_that_said_it_reads_it(setup
         second = await live.api.admin("POST", f"/tasks/{task['id']}/push", 202, json={"pr": True})
         got = await recv_type(ws, "workspace_action")
         assert got["action"]["id"] == second["workspace_action"]["id"] and got["action"]["pr"] is True
+
+
+async def test_output_frames_negotiated_stored_and_checked(setup) -> None:
+    """A daemon that lists ``output_frames`` in ``hello`` gets it back in ``resume`` and may send
+    output as binary frames: stored byte for byte under the offset rules (ack, resend), a
+    malformed frame answered with an error naming the fault. A connection that did not
+    negotiate them gets a binary frame treated as the JSON it is not: nothing stored."""
+    from orchestratia.protocol.frames import encode_output_frame
+
+    live, agent, task = setup
+    tid = task["id"]
+    async with connect(live.ws_url + "/ws/agent", additional_headers=agent["headers"]) as ws:
+        await recv(ws)
+        await send(ws, {"type": "hello", "features": ["offsets", "output_frames"], "tasks": []})
+        assert (await recv_type(ws, "resume"))["features"] == ["output_frames"]
+        await ws.send(encode_output_frame(tid, b"caf\xc3\xa9\xff", 0, "stderr"))
+        assert await recv_type(ws, "ack") == {"type": "ack", "task_id": tid, "next_offset": 6}
+        await ws.send(encode_output_frame(tid, b"later", 20))
+        assert await recv_type(ws, "resend") == {"type": "resend", "task_id": tid, "from_offset": 6}
+        await ws.send(encode_output_frame(tid, b"x", 6)[:11])  # cut inside the header
+        assert "invalid output frame" in (await recv_type(ws, "error"))["detail"]
+    await output_becomes(live.api, tid, b"caf\xc3\xa9\xff")
+    async with connect(live.ws_url + "/ws/agent", additional_headers=agent["headers"]) as ws:
+        await recv(ws)
+        await send(ws, {"type": "hello", "features": ["offsets"], "tasks": []})
+        assert "features" not in await recv_type(ws, "resume")
+        await ws.send(encode_output_frame(tid, b"not negotiated", 6))
+        assert (await recv_type(ws, "error"))["detail"] == "invalid JSON: message ignored"
+    assert await output(live.api, tid) == b"caf\xc3\xa9\xff"
