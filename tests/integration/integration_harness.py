@@ -213,6 +213,10 @@ class Cli:
         env = base_env(self.home)
         env["ORCHESTRATIA_HUB_URL"] = self.hub.url
         env["ORCHESTRATIA_TOKEN"] = self.hub.token
+        # a wide terminal: under pytest-xdist the workers' environment says COLUMNS=80, tables and
+        # details wrapped there, and a long tmp path (xdist adds popen-gwN) split "--offset 1393"
+        # and a question across lines
+        env["COLUMNS"] = "200"
         if self.hub.ca_bundle:
             env["ORCHESTRATIA_CA_BUNDLE"] = str(self.hub.ca_bundle)
         return env
