@@ -1,7 +1,8 @@
 """The contract between hub, agent daemon and CLI: the one package every side imports.
 
 - :mod:`.wire` — the agent ⇄ hub wire models (PROTOCOL.md v1 + our extensions), task states,
-  secret formats, UTF-8-safe output cuts (pydantic only, no I/O).
+  UTF-8-safe output cuts (pydantic only, no I/O).
+- :mod:`.credentials` — the secret formats: registration tokens, API keys (stdlib only).
 - :mod:`.events` — the hub's typed bus events (channels ``hub`` and ``task:{id}``), read by the
   SSE streams, the dashboard and the CLI.
 - :mod:`.pushes` — the hub → agent pushes on ``agent:{id}`` (the :mod:`.wire` ``Ws*`` models).
@@ -23,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 _WHERE: dict[str, str] = {
     "API_PREFIX": "wire",
     "WS_PATH": "wire",
-    "REGISTRATION_TOKEN_PREFIX": "wire",
-    "API_KEY_PREFIX": "wire",
+    "REGISTRATION_TOKEN_PREFIX": "credentials",
+    "API_KEY_PREFIX": "credentials",
     "WS_AUTH_CLOSE_CODE": "wire",
     "WS_MAX_MESSAGE_BYTES": "wire",
     "WS_AUTH_FIRST_MESSAGE_TIMEOUT_S": "wire",
@@ -43,9 +44,9 @@ _WHERE: dict[str, str] = {
     "can_transition": "wire",
     "InterventionStatus": "wire",
     "AgentStatus": "wire",
-    "new_registration_token": "wire",
-    "hub_url_from_token": "wire",
-    "new_api_key": "wire",
+    "new_registration_token": "credentials",
+    "hub_url_from_token": "credentials",
+    "new_api_key": "credentials",
     "RegisterRequest": "wire",
     "RegisterResponse": "wire",
     "HeartbeatRequest": "wire",
@@ -122,11 +123,16 @@ _WHERE: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
+    from .credentials import (  # noqa: F401
+        API_KEY_PREFIX,
+        REGISTRATION_TOKEN_PREFIX,
+        hub_url_from_token,
+        new_api_key,
+        new_registration_token,
+    )
     from .wire import (  # noqa: F401
         API_PREFIX,
         WS_PATH,
-        REGISTRATION_TOKEN_PREFIX,
-        API_KEY_PREFIX,
         WS_AUTH_CLOSE_CODE,
         WS_MAX_MESSAGE_BYTES,
         WS_AUTH_FIRST_MESSAGE_TIMEOUT_S,
@@ -145,9 +151,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
         can_transition,
         InterventionStatus,
         AgentStatus,
-        new_registration_token,
-        hub_url_from_token,
-        new_api_key,
         RegisterRequest,
         RegisterResponse,
         HeartbeatRequest,

@@ -2,7 +2,8 @@
 
 This is the one module that both ``orchestratia.hub`` and ``orchestratia.agent`` import.
 It holds pydantic models for every v1 body and WebSocket message, the task state enum,
-and the secret formats. It has no I/O and no dependency beyond pydantic.
+and the secrets' prefixes (re-exported from ``credentials.py``, which makes them). It has no
+I/O and no dependency beyond pydantic.
 
 Every model ignores unknown fields (both sides must), and the v1 models keep v1 names.
 """
@@ -10,22 +11,19 @@ Every model ignores unknown fields (both sides must), and the v1 models keep v1 
 from __future__ import annotations
 
 import base64
-import binascii
-import secrets
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
+from .credentials import API_KEY_PREFIX as API_KEY_PREFIX, REGISTRATION_TOKEN_PREFIX as REGISTRATION_TOKEN_PREFIX
 from .workspace_actions import WorkspaceDisk, WsWorkspaceAction
 
 # --------------------------------------------------------------------------- constants
 
 API_PREFIX = "/api/v1/agents"
 WS_PATH = "/ws/agent"
-REGISTRATION_TOKEN_PREFIX = "orcreg_"
-API_KEY_PREFIX = "orc_"
 WS_AUTH_CLOSE_CODE = 4401
 WS_MAX_MESSAGE_BYTES = 1024 * 1024
 WS_AUTH_FIRST_MESSAGE_TIMEOUT_S = 10.0
@@ -119,38 +117,6 @@ class AgentStatus(str, Enum):
     ONLINE = "ONLINE"
     OFFLINE = "OFFLINE"
     REVOKED = "REVOKED"
-
-
-# --------------------------------------------------------------------------- secrets
-
-
-def _b64url_encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def new_registration_token(hub_url: str) -> str:
-    """``orcreg_`` + base64url(hub URL, no padding) + ``.`` + 43 random url-safe chars."""
-    return f"{REGISTRATION_TOKEN_PREFIX}{_b64url_encode(hub_url.rstrip('/').encode())}.{secrets.token_urlsafe(32)}"
-
-
-def hub_url_from_token(token: str) -> str | None:
-    """The hub URL carried by a registration token, or None when the token carries none."""
-    if not token.startswith(REGISTRATION_TOKEN_PREFIX) or "." not in token:
-        return None
-    encoded = token[len(REGISTRATION_TOKEN_PREFIX) :].split(".", 1)[0]
-    try:
-        url = _b64url_decode(encoded).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return url if url.startswith(("http://", "https://")) else None
-
-
-def new_api_key() -> str:
-    return API_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 # --------------------------------------------------------------------------- v1 agent API
