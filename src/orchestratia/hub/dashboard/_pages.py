@@ -198,13 +198,21 @@ async def task_cancel(request: Request, task_id: str) -> Response:
     if not csrf_ok(request, form.get("csrf")):
         return await bad_csrf(request)
     target = f"/tasks/{quote(task_id, safe='')}"
+    if not await cancel_through_api(request, target):
+        return RedirectResponse(target, status_code=303)
+    return RedirectResponse(f"{target}?notice=cancelled", status_code=303)
+
+
+async def cancel_through_api(request: Request, target: str) -> bool:
+    """``POST {target}/cancel`` for a form the caller checked; False when the hub answered 409
+    (it had ended already: the page then shows how it ended)."""
     try:
         await call(request, "POST", f"{target}/cancel", json={}, csrf_checked=True)
     except ApiError as exc:
         if exc.status != 409:
             raise
-        return RedirectResponse(target, status_code=303)
-    return RedirectResponse(f"{target}?notice=cancelled", status_code=303)
+        return False
+    return True
 
 
 @router.get("/interventions", include_in_schema=False)

@@ -16,8 +16,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ._internal import ApiError, call
-from ._pages import bad_csrf, page
+from ._internal import call
+from ._pages import bad_csrf, cancel_through_api, page
 from ._render import render
 from ._session import csrf_ok, page_base
 
@@ -86,9 +86,5 @@ async def pipeline_cancel(request: Request, pipeline_id: str) -> Response:
     if not csrf_ok(request, form.get("csrf")):
         return await bad_csrf(request)
     target = f"/pipelines/{quote(pipeline_id, safe='')}"
-    try:
-        await call(request, "POST", f"{target}/cancel", json={}, csrf_checked=True)
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
+    await cancel_through_api(request, target)  # a 409 (it had ended): the page shows how
     return RedirectResponse(target, status_code=303)
