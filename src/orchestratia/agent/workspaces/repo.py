@@ -11,6 +11,14 @@ from .errors import GitError, WorkspaceError
 from .model import WorkspaceSpec
 
 
+def repo_dir(spec: WorkspaceSpec) -> Path:
+    """The spec's repo directory; a clear error when it is missing."""
+    repo = Path(spec.repo).expanduser()
+    if not repo.is_dir():
+        raise WorkspaceError(f"the repo directory {repo} does not exist; fix the repo's path in the agent config")
+    return repo
+
+
 def probe(repo: Path) -> tuple[Path, str, str] | str:
     """(top level, prefix of ``repo`` in it, HEAD commit), or the note saying why the task runs
     in place instead (not a git checkout, no commits yet)."""

@@ -15,7 +15,7 @@ from ._lock import ensure_private_dir
 from .errors import WorkspaceError
 from .model import Prepared, WorkspaceSpec
 from .naming import canonical_task_id, check_branch_name
-from .repo import probe
+from .repo import probe, repo_dir
 from .worktree import _continue_branch
 
 
@@ -25,9 +25,7 @@ def continue_worktree(spec: WorkspaceSpec, worktree_of: str, branch: str, task_i
     task_id = canonical_task_id(task_id)
     dest_name = canonical_task_id(worktree_of)  # a UUID: never a path of its own
     name = check_branch_name(branch)
-    repo = Path(spec.repo).expanduser()
-    if not repo.is_dir():
-        raise WorkspaceError(f"the repo directory {repo} does not exist; fix the repo's path in the agent config")
+    repo = repo_dir(spec)
     found = probe(repo)
     if isinstance(found, str):
         raise WorkspaceError(f"cannot continue branch {name}: {found}")

@@ -15,7 +15,7 @@ from ._lock import ensure_private_dir, repo_lock
 from .errors import GitError, WorkspaceError
 from .model import Prepared, WorkspaceSpec
 from .naming import branch_name, canonical_task_id, check_branch_name
-from .repo import probe, resolve_base
+from .repo import probe, repo_dir, resolve_base
 from .spare import spare_path, take_spare
 
 #: parallel checkout of the new worktree: writing the files is most of a worktree's cost, and
@@ -27,9 +27,7 @@ CHECKOUT_WORKERS = 4
 def prepare(spec: WorkspaceSpec, task_id: str, title: str) -> Prepared:
     """Make the workspace ``spec`` asks for and return where the agent runs."""
     task_id = canonical_task_id(task_id)
-    repo = Path(spec.repo).expanduser()
-    if not repo.is_dir():
-        raise WorkspaceError(f"the repo directory {repo} does not exist; fix the repo's path in the agent config")
+    repo = repo_dir(spec)
     found = probe(repo)
     if isinstance(found, str):
         return Prepared(kind="in_place", path=repo, repo=repo, task_id=task_id, note=found)
