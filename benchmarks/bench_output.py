@@ -8,6 +8,7 @@ import hashlib
 import os
 import shlex
 import time
+from math import nan
 from pathlib import Path
 
 import httpx
@@ -38,11 +39,11 @@ while size < total:
     parts.append(b); size += len(b); i += 1
 data = memoryview(b"".join(parts)[:total])
 out = sys.stdout.buffer
-t0 = time.perf_counter()
+t_wall, t0 = time.time(), time.perf_counter()
 for pos in range(0, total, 65536):
     out.write(data[pos:pos + 65536])
 out.flush()
-open({marker!r}, "w").write("%.6f" % (time.perf_counter() - t0))
+open({marker!r}, "w").write("%.6f %.6f" % (time.perf_counter() - t0, t_wall))
 """
 
 
@@ -135,11 +136,15 @@ def measure_throughput(hub: Hub, daemon: Daemon, work: Path, total: int, profile
             return size >= total
 
         wait_until(stored, 60 + total / 2e6, 0.05, f"{total} bytes stored")
-        t_stored = time.monotonic()
+        t_stored, t_stored_wall = time.monotonic(), time.time()
         cpu1 = _cpu(hub.pid), _cpu(daemon.pid)
         task = wait_final(client, tid, 120)
-    program_s = float(marker.read_text()) if marker.exists() else float("nan")
-    hub_s = t_stored - t_running
+    program_s, first_write = (float(v) for v in marker.read_text().split()) if marker.exists() else (nan, nan)
+    # from the program's first write to the hub holding the last byte: the ingest time. Counted
+    # from the task's start instead (``mb_per_s_from_start``), it also counted ~1 s of the program
+    # building its 100 MB in memory before writing a byte (stop 10's figures were that one)
+    hub_s = t_stored_wall - first_write
+    from_start_s = t_stored - t_running
     # byte-exact: the hub's stored output vs what the program wrote vs the agent's log file.
     # The hub answers at most MAX_OUTPUT_RESPONSE per call: page on with X-Next-Offset.
     h_hub = hashlib.sha256()
@@ -158,7 +163,8 @@ def measure_throughput(hub: Hub, daemon: Daemon, work: Path, total: int, profile
     log_hash = hashlib.sha256(logs[0].read_bytes()).hexdigest() if logs else None
     return {
         "bytes": total, "stored_bytes": got, "seconds_to_store": hub_s, "program_seconds": program_s,
-        "mb_per_s_stored": total / hub_s / 1e6, "mb_per_s_program": total / program_s / 1e6 if program_s else None,
+        "mb_per_s_stored": total / hub_s / 1e6, "mb_per_s_from_start": total / from_start_s / 1e6,
+        "mb_per_s_program": total / program_s / 1e6 if program_s else None,
         "byte_exact_vs_program": h_hub.hexdigest() == want, "byte_exact_vs_log": h_hub.hexdigest() == log_hash,
         "log_file": str(logs[0]) if logs else None, "status": task["status"],
         # CPU seconds (user + system) of each process while the bytes were stored, per MB stored
@@ -212,7 +218,8 @@ def run(quick: bool = False, profile: bool = False) -> dict:
     text = table("output latency", ["what", "n", "p50", "p90", "p99", "max"], rows)
     text += table("output throughput (one task, as fast as it can)", ["what", "screen (default)", "direct"], [
         ["bytes", thr["bytes"], thr_direct["bytes"]],
-        ["stored MB/s", thr["mb_per_s_stored"], thr_direct["mb_per_s_stored"]],
+        ["stored MB/s (first write -> last byte stored)", thr["mb_per_s_stored"], thr_direct["mb_per_s_stored"]],
+        ["stored MB/s from the task's start", thr["mb_per_s_from_start"], thr_direct["mb_per_s_from_start"]],
         ["hub CPU ms per MB stored", thr["hub_cpu_ms_per_mb"], thr_direct["hub_cpu_ms_per_mb"]],
         ["daemon CPU ms per MB stored", thr["daemon_cpu_ms_per_mb"], thr_direct["daemon_cpu_ms_per_mb"]],
         ["program's own write MB/s", thr["mb_per_s_program"] or float("nan"),
@@ -225,7 +232,7 @@ def run(quick: bool = False, profile: bool = False) -> dict:
               "stored_rate_over_program_rate": ratio(thr["mb_per_s_stored"], thr["mb_per_s_program"] or 0),
               "direct_over_screen_stored_rate": ratio(thr_direct["mb_per_s_stored"], thr["mb_per_s_stored"])}
     targets = {"latency_p99_le_100ms": L["p99"] <= 100 and lat["lines_seen"] == lines,
-               "throughput_ge_20MBps": thr["mb_per_s_stored"] >= 20,
+               "throughput_ge_50MBps": thr["mb_per_s_stored"] >= 50,  # #12 (stop 6: 20)
                "zero_bytes_lost": all(t["byte_exact_vs_program"] and t["byte_exact_vs_log"] for t in (thr, thr_direct))}
     text += "\n" + "  ".join(f"{k}={v:.2f}" for k, v in ratios.items())
     text += "\ntargets: " + ", ".join(f"{k}={'MET' if v else 'NOT MET'}" for k, v in targets.items())
