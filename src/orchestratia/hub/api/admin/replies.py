@@ -20,6 +20,7 @@ from orchestratia.hub.api.admin.tasks import load_task, show, waiting_reasons, w
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.conversation import resume_of
 from orchestratia.hub.runtime import Runtime
+from orchestratia.hub.scheduler.offer import offer_now
 from orchestratia.hub.states import emit, kick, status_event
 from orchestratia.hub.store.models import Agent, Task, utcnow
 from orchestratia.hub.store.queries import agent_names
@@ -104,8 +105,10 @@ async def create_reply(task_id: str, body: TaskReply, hub: Runtime = Depends(get
         session.add(task)
         await session.flush()
         emit(session, status_event(task))
-        kick(session, agent_id)
-        return await show(session, task, hub)
+        if not await offer_now(session, task):
+            kick(session, agent_id)
+    async with hub.store.read() as session:  # after the commit: the push is out (scheduler/offer.py)
+        return await show(session, await load_task(session, task.id), hub)
 
 
 async def get_thread(task_id: str, hub: Runtime = Depends(get_hub)) -> list[dict[str, Any]]:

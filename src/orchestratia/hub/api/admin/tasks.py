@@ -21,6 +21,7 @@ from orchestratia.hub.attempts import attempts_of
 from orchestratia.hub.auth import current_admin
 from orchestratia.hub.budgets import load_holds
 from orchestratia.hub.runtime import Runtime
+from orchestratia.hub.scheduler.offer import offer_now
 from orchestratia.hub.scheduler.dependencies import FAILED_PARENT, add_dependencies, dependency_ids
 from orchestratia.hub.scheduler.reasons import impossible, reasons_for
 from orchestratia.hub.states import TransitionConflict, emit, kick, push, status_event, transition
@@ -78,6 +79,8 @@ def with_reasons(views: list[dict[str, Any]], reasons: dict[str, str]) -> list[d
 
 
 async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
+    """The task is written (and, when its agent has room, pushed to it: ``scheduler/offer.py``)
+    in one short write transaction; the answer is read after the commit, off the push's path."""
     async with hub.store.write() as session:
         agent_id = await resolve_agent(session, body.agent)
         scheduling_checks(body, await session.get(Agent, agent_id) if agent_id else None)
@@ -90,9 +93,14 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
         await session.flush()
         add_dependencies(session, task, parents)
         emit(session, status_event(task))
-        kick(session, agent_id)
+        if not await offer_now(session, task):
+            kick(session, agent_id)
+    async with hub.store.read() as session:
+        task = await load_task(session, task.id)
         view = await show(session, task, hub)
-        agents = (await session.execute(select(Agent))).scalars().all()
+        # a task for one agent: only that agent can take it (10,000 agents were read for nothing)
+        query = select(Agent) if task.agent_id is None else select(Agent).where(Agent.id == task.agent_id)
+        agents = (await session.execute(query)).scalars().all()
         if (never := impossible(task, agents)) is not None:
             view["warning"] = f"no registered agent can take this task yet: {never}"
         return view

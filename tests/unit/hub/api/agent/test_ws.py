@@ -128,6 +128,24 @@ async def test_offsets_duplicate_gap_ack_and_resume(setup) -> None:
         assert (await recv_type(ws, "resume"))["tasks"] == [{"task_id": tid, "next_offset": 5}]
 
 
+async def test_a_task_reaches_its_agent_with_its_create_not_a_scheduler_pass(live) -> None:
+    """The push of a task created for an agent with room (and of a reply to it) goes out with
+    the create's commit: with the scheduler loop stopped, the daemon still gets both at once."""
+    agent = await live.api.register("dev-1")
+    async with connect(live.ws_url + "/ws/agent", additional_headers=agent["headers"]) as ws:
+        await recv(ws)
+        await send(ws, {"type": "hello", "features": ["push"], "tasks": []})
+        await recv_type(ws, "resume")
+        await live.api.hub.scheduler.stop()
+        task = await live.api.task(agent="dev-1")
+        assert (await recv_type(ws, "task_assigned", timeout=5))["task"]["id"] == task["id"]
+        await live.api.agent(agent, "POST", f"/tasks/{task['id']}/start", json={})
+        await live.api.agent(agent, "POST", f"/tasks/{task['id']}/complete", json={"result": {}})
+        reply = await live.api.admin("POST", f"/tasks/{task['id']}/replies", 201, json={"message": "and now the tests"})
+        pushed = (await recv_type(ws, "task_assigned", timeout=5))["task"]
+        assert pushed["id"] == reply["id"] and pushed["spec"] == "and now the tests"
+
+
 async def test_output_for_another_agents_task_is_dropped(setup) -> None:
     live, _agent, task = setup
     other = await live.api.register("other")
