@@ -26,7 +26,7 @@ import httpx
 import psutil
 
 from .bench_replicas import CONFIGS, CpuSampler, drop_schema, insert_agents, start_hubs
-from .common import PYTHON, ROOT, pct, summary, table, workdir, write_result
+from .common import PYTHON, ROOT, Profiler, pct, summary, table, workdir, write_result
 
 FILLER = ("x" * 99 + "\n").encode()
 
@@ -122,7 +122,8 @@ def create_tasks(hub_url: str, token: str, names: list[str], per_agent: int) -> 
     return out
 
 
-def run_config(name: str, work: Path, agents: int, per_agent: int, viewers: int, rate: int, seconds: float) -> dict:
+def run_config(name: str, work: Path, agents: int, per_agent: int, viewers: int, rate: int, seconds: float,
+               profile: bool = False) -> dict:
     hubs, url, schema = start_hubs(name, work)
     try:
         keys = asyncio.run(insert_agents(url, schema, agents, max_tasks=per_agent))
@@ -157,7 +158,8 @@ def run_config(name: str, work: Path, agents: int, per_agent: int, viewers: int,
         me = psutil.Process()
         me_cpu0 = me.cpu_times()
         t0 = time.time()
-        rc = asyncio.run(watch_and_stream())
+        with Profiler(hubs[0].pid, f"many-{name}-hub", profile) as prof:
+            rc = asyncio.run(watch_and_stream())
         me_cpu1 = me.cpu_times()
         cpu.stop()
         if rc:
@@ -171,6 +173,7 @@ def run_config(name: str, work: Path, agents: int, per_agent: int, viewers: int,
                 "offered_mb_s": len(all_tasks) * rate / 1e6, "sent_bytes": out["sent"], "acked_bytes": acked,
                 "stored_mb_s": acked / span / 1e6 if span else float("nan"), "lost_bytes": out["sent"] - acked,
                 "latency_ms": summary(lat), "hub_cpu_percent": cpu.percent(t0, time.time()),
+                "profile": prof.report(),
                 "agents_cpu_percent": samplers[0].percent(t0, time.time()) if samplers else float("nan"),
                 "viewers_cpu_percent": 100 * (me_cpu1.user + me_cpu1.system - me_cpu0.user - me_cpu0.system)
                 / (time.time() - t0)}
@@ -190,7 +193,7 @@ def run(quick: bool = False, profile: bool = False, configs: list[str] | None = 
     with workdir("many") as work:
         for name in configs:
             print(f"  config {name} ...", flush=True)
-            results.append(run_config(name, work, agents, per_agent, viewers, rate, seconds))
+            results.append(run_config(name, work, agents, per_agent, viewers, rate, seconds, profile))
     load_after = os.getloadavg()
     rows = [[r["config"], r["tasks"], r["viewers"], r["offered_mb_s"], r["stored_mb_s"], r["lost_bytes"],
              r["latency_ms"]["n"], r["latency_ms"]["p50"], r["latency_ms"]["p99"], r["latency_ms"]["max"],
@@ -203,6 +206,7 @@ def run(quick: bool = False, profile: bool = False, configs: list[str] | None = 
     targets = {f"{r['config']}_ge_10MBps_p99_le_100ms": r["stored_mb_s"] >= 10 and r["latency_ms"]["p99"] <= 100
                for r in results}
     text += "\ntargets: " + ", ".join(f"{k}={'MET' if v else 'NOT MET'}" for k, v in targets.items())
+    text += "".join(r.pop("profile") for r in results)
     result = {"configs": results, "targets": targets, "load_before": load_before, "load_after": load_after,
               "quick": quick, "seconds": seconds}
     result["file"] = str(write_result("many", result))

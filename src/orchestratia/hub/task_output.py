@@ -23,14 +23,15 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol.events import AnyEvent, TaskOutputEvent
 from orchestratia.hub.json_safety import dumps
 from orchestratia.hub.metrics import note_output
 from orchestratia.hub.states import emit
-from orchestratia.hub.store.models import OutputChunk, Task
-from orchestratia.hub.store.queries import agent_task
+from orchestratia.hub.store.models import OutputChunk, Task, utcnow
+from orchestratia.hub.store.queries import agent_tasks
 
 if TYPE_CHECKING:
     from orchestratia.hub.store.transactions import Store
@@ -62,19 +63,23 @@ async def append_output(
 
 
 async def append_many(store: Store, agent_id: str, items: list[OutputItem]) -> list[AppendResult]:
-    """Apply ``items`` in order, in one transaction; one result per item."""
+    """Apply ``items`` in order, in one transaction; one result per item.
+
+    One read for the batch's tasks and one multi-row insert for its chunks: with 500 tasks
+    streaming 4 KiB chunks over 50 agents (``benchmarks/bench_many.py``) the ORM's unit of work
+    for each chunk object was 20 % of the hub's samples, a ``SELECT`` per task another ~5 %."""
     async with store.write() as session:
-        tasks: dict[str, Task | None] = {}
-        results = []
-        for item in items:
-            if item.task_id not in tasks:
-                tasks[item.task_id] = await agent_task(session, agent_id, item.task_id, lock=True)
-            results.append(_apply(session, tasks[item.task_id], item, agent_id))
+        tasks = await agent_tasks(session, agent_id, [item.task_id for item in items], lock=True)
+        rows: list[dict[str, Any]] = []
+        results = [_apply(session, tasks.get(item.task_id), item, agent_id, rows) for item in items]
+        if rows:
+            await session.execute(insert(OutputChunk), rows)
         await session.flush()
     return results
 
 
-def _apply(session: AsyncSession, task: Task | None, item: OutputItem, agent_id: str) -> AppendResult:
+def _apply(session: AsyncSession, task: Task | None, item: OutputItem, agent_id: str,
+           rows: list[dict[str, Any]]) -> AppendResult:
     if task is None:
         log.warning("dropping output of agent %s for task %s: not its task", agent_id, item.task_id)
         return AppendResult(NOT_FOUND)
@@ -88,7 +93,8 @@ def _apply(session: AsyncSession, task: Task | None, item: OutputItem, agent_id:
     if offset + len(item.data) <= held:
         return AppendResult(DUPLICATE, held - base)
     data = item.data[held - offset :]
-    session.add(OutputChunk(task_id=task.id, offset=held, length=len(data), data=data, stream=item.stream))
+    rows.append({"task_id": task.id, "offset": held, "length": len(data), "data": data, "stream": item.stream,
+                 "created_at": utcnow()})
     task.output_size = held + len(data)
     note_output(session, len(data))
     emit(session, TaskOutputEvent.of_bytes(task.id, held, data, item.stream))

@@ -94,6 +94,18 @@ async def agent_task(session: AsyncSession, agent_id: str, task_id: str, *, lock
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def agent_tasks(session: AsyncSession, agent_id: str, task_ids: Iterable[str], *, lock: bool = False) -> dict[str, Task]:
+    """Those of ``task_ids`` that belong to ``agent_id``, by id, in one read (locked in id order,
+    so two writers that lock the same tasks never wait on each other crosswise)."""
+    ids = sorted({t for t in task_ids if is_uuid(t)})
+    if not ids:
+        return {}
+    query = select(Task).where(Task.id.in_(ids), Task.agent_id == agent_id).order_by(Task.id)
+    if lock:
+        query = query.with_for_update()
+    return {task.id: task for task in (await session.execute(query)).scalars()}
+
+
 @functools.cache
 def _active_tasks_of_agent() -> Select:
     """Built once (building a statement costs more than running it from the compiled cache)."""
