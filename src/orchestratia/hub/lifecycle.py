@@ -16,6 +16,7 @@ from orchestratia.hub.gc_pacer import GcPacer, tune_gc
 from orchestratia.hub.integrations import start_webhooks
 from orchestratia.hub.liveness import Liveness
 from orchestratia.hub.metrics import HubMetrics
+from orchestratia.hub.output_writer import OutputWriter
 from orchestratia.hub.runtime import Runtime
 from orchestratia.hub.scheduler.assigned_feed import AssignedFeed
 from orchestratia.hub.scheduler.assigned_index import AssignedIndex
@@ -66,6 +67,7 @@ def build(settings: HubSettings, bus: EventBus | None = None) -> Runtime:
         assigned=assigned,
         scheduler=Scheduler(settings, store, liveness, assigned, kicks),
         metrics=metrics,
+        output=OutputWriter(store),
     )
 
 
@@ -98,6 +100,7 @@ async def running(settings: HubSettings, bus: EventBus | None = None) -> AsyncIt
         await start_assigned_index(hub)
         await bootstrap_admin(hub)
         await hub.scheduler.start()
+        hub.output.start()
         if settings.gc_pacing:
             hub.gc_pacer = GcPacer()
             hub.gc_pacer.start()
@@ -119,6 +122,7 @@ async def stop(hub: Runtime) -> None:
     if hub.gc_pacer is not None:
         await hub.gc_pacer.stop()
     hub.stopping.set()
+    await hub.output.stop()  # what is queued is stored; output that comes later is stored at once
     await hub.liveness.stop()
     await hub.scheduler.stop()
     await hub.assigned.close()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from orchestratia.hub.gc_pacer import GcPacer
     from orchestratia.hub.liveness import Liveness
     from orchestratia.hub.metrics import HubMetrics
+    from orchestratia.hub.output_writer import OutputWriter
     from orchestratia.hub.scheduler.assigned_index import AssignedIndex
     from orchestratia.hub.scheduler.loop import Scheduler
     from orchestratia.hub.settings import HubSettings
@@ -47,6 +48,8 @@ class Runtime:
     scheduler: Scheduler
     #: this hub's Prometheus registry and collectors (GET /metrics)
     metrics: HubMetrics
+    #: stores the output of every agent's WebSocket, a batch per transaction
+    output: OutputWriter
     #: set when the server is asked to stop: long-lived streams end
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     #: agent id → its live WebSocket connection in this process

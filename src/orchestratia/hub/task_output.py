@@ -9,7 +9,7 @@ rules against ``tasks.output_size`` (the task's ``next_offset``):
 * ``offset > next_offset`` → gap, not stored (the caller asks for a resend);
 * an overlap (``offset < next_offset < offset + length``) stores only the new tail.
 
-A burst of messages is applied in one transaction (one commit for many chunks).
+A batch of messages (of all agents, ``output_writer.py``) is applied in one transaction.
 
 Every stored chunk is announced on ``task:{id}`` as a ``protocol.events.TaskOutputEvent``.
 The Server-Sent Events framing of every stream the hub serves (``api/admin/stream.py``) is
@@ -31,7 +31,7 @@ from orchestratia.hub.json_safety import dumps
 from orchestratia.hub.metrics import note_output
 from orchestratia.hub.states import emit
 from orchestratia.hub.store.models import OutputChunk, Task, utcnow
-from orchestratia.hub.store.queries import agent_tasks
+from orchestratia.hub.store.queries import owned_tasks
 
 if TYPE_CHECKING:
     from orchestratia.hub.store.transactions import Store
@@ -63,15 +63,22 @@ async def append_output(
 
 
 async def append_many(store: Store, agent_id: str, items: list[OutputItem]) -> list[AppendResult]:
-    """Apply ``items`` in order, in one transaction; one result per item.
+    """Apply ``items`` (all of ``agent_id``) in order, in one transaction; one result per item."""
+    return await append_batch(store, [(agent_id, item) for item in items])
+
+
+async def append_batch(store: Store, batch: list[tuple[str, OutputItem]]) -> list[AppendResult]:
+    """Apply each ``(agent_id, item)`` in order, in one transaction; one result per item. An
+    item for a task that is not its agent's is dropped (``NOT_FOUND``).
 
     One read for the batch's tasks and one multi-row insert for its chunks: with 500 tasks
     streaming 4 KiB chunks over 50 agents (``benchmarks/bench_many.py``) the ORM's unit of work
     for each chunk object was 20 % of the hub's samples, a ``SELECT`` per task another ~5 %."""
     async with store.write() as session:
-        tasks = await agent_tasks(session, agent_id, [item.task_id for item in items], lock=True)
+        tasks = await owned_tasks(session, {(item.task_id, agent_id) for agent_id, item in batch}, lock=True)
         rows: list[dict[str, Any]] = []
-        results = [_apply(session, tasks.get(item.task_id), item, agent_id, rows) for item in items]
+        results = [_apply(session, tasks.get((item.task_id, agent_id)), item, agent_id, rows)
+                   for agent_id, item in batch]
         if rows:
             await session.execute(insert(OutputChunk), rows)
         await session.flush()

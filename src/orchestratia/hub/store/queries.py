@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestratia.protocol import TaskStatus
@@ -94,16 +94,18 @@ async def agent_task(session: AsyncSession, agent_id: str, task_id: str, *, lock
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def agent_tasks(session: AsyncSession, agent_id: str, task_ids: Iterable[str], *, lock: bool = False) -> dict[str, Task]:
-    """Those of ``task_ids`` that belong to ``agent_id``, by id, in one read (locked in id order,
-    so two writers that lock the same tasks never wait on each other crosswise)."""
-    ids = sorted({t for t in task_ids if is_uuid(t)})
-    if not ids:
+async def owned_tasks(session: AsyncSession, pairs: Iterable[tuple[str, str]], *,
+                      lock: bool = False) -> dict[tuple[str, str], Task]:
+    """The tasks of ``(task_id, agent_id)`` pairs where the task is that agent's, by pair, in
+    one read (locked in id order, so two writers that lock the same tasks never wait on each
+    other crosswise; another agent's task is neither read nor locked)."""
+    wanted = sorted((t, a) for t, a in set(pairs) if is_uuid(t))
+    if not wanted:
         return {}
-    query = select(Task).where(Task.id.in_(ids), Task.agent_id == agent_id).order_by(Task.id)
+    query = select(Task).where(tuple_(Task.id, Task.agent_id).in_(wanted)).order_by(Task.id)
     if lock:
         query = query.with_for_update()
-    return {task.id: task for task in (await session.execute(query)).scalars()}
+    return {(task.id, task.agent_id or ""): task for task in (await session.execute(query)).scalars()}
 
 
 @functools.cache

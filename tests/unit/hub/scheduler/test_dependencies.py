@@ -157,6 +157,14 @@ async def test_bad_pipelines_store_nothing(api: Api, body: dict, message: str) -
     assert await api.admin("GET", "/pipelines") == [] and await api.admin("GET", "/tasks") == []
 
 
+async def test_a_pipeline_task_for_an_agent_without_its_labels_stores_nothing(api: Api, hub) -> None:
+    await api.online("dev-1")
+    err = await api.admin("POST", "/pipelines", 422, json={"yaml": "tasks:\n  a: {spec: x}\n"
+                                                             "  b: {spec: y, agent: dev-1, labels: [gpu]}\n"})
+    assert err["detail"].startswith("pipeline not created: task 'b': agent 'dev-1' has no label gpu"), err
+    assert await api.admin("GET", "/pipelines") == [] and await api.admin("GET", "/tasks") == []
+
+
 async def test_a_pipeline_task_takes_labels_priority_group_and_retries(api: Api, hub) -> None:
     made = await api.admin("POST", "/pipelines", 201, json={"yaml": """
 tasks:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from orchestratia.protocol import FINAL_STATUSES, TaskStatus, WsTaskCancel
 from orchestratia.protocol.pipelines import PipelineCancel, PipelineCreate
 from orchestratia.protocol.shared import is_uuid
-from orchestratia.hub.api.admin.tasks import new_task, resolve_agent
+from orchestratia.hub.api.admin.tasks import checked_task, resolve_agent
 from orchestratia.hub.api.deps import get_hub
 from orchestratia.hub.auth import current_admin
 from orchestratia.hub.pipelines.spec import PipelineError, PipelinePlan, plan
@@ -61,12 +61,12 @@ async def _store_nodes(session: Any, pipeline: Pipeline, checked: PipelinePlan) 
     tasks: dict[str, Task] = {}
     now = pipeline.created_at
     for node in checked.nodes:
+        body = node.model_copy(update={"title": node.title or node.name})
         try:
             agent_id = await resolve_agent(session, node.agent)
+            task = await checked_task(session, body, agent_id, now, waits=bool(node.needs))
         except HTTPException as exc:
             raise HTTPException(exc.status_code, detail=f"pipeline not created: task {node.name!r}: {exc.detail}") from exc
-        body = node.model_copy(update={"title": node.title or node.name})
-        task = new_task(body, agent_id, now, waits=bool(node.needs))
         task.pipeline_id, task.pipeline_node = pipeline.id, node.name
         session.add(task)
         await session.flush()

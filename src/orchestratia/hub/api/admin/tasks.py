@@ -83,12 +83,8 @@ async def create_task(body: TaskCreate, hub: Runtime = Depends(get_hub)) -> dict
     in one short write transaction; the answer is read after the commit, off the push's path."""
     async with hub.store.write() as session:
         agent_id = await resolve_agent(session, body.agent)
-        scheduling_checks(body, await session.get(Agent, agent_id) if agent_id else None)
         parents = await load_parents(session, body.after)
-        now = utcnow()
-        task = new_task(body, agent_id, now, waits=bool(parents))
-        if task.agent_id and task.status == TaskStatus.ASSIGNED.value and (await load_holds(session, now)).reason(task):
-            task.status, task.agent_id, task.assigned_at = TaskStatus.QUEUED.value, None, None  # budget: it waits
+        task = await checked_task(session, body, agent_id, utcnow(), waits=bool(parents))
         session.add(task)
         await session.flush()
         add_dependencies(session, task, parents)
@@ -126,6 +122,16 @@ def scheduling_checks(body: TaskCreate, agent: Agent | None) -> None:
     if lacking:
         raise HTTPException(422, detail=f"agent {agent.name!r} has no label {', '.join(lacking)}: drop --agent "
                                         "to let the hub choose an agent with the labels, or drop the label")
+
+
+async def checked_task(session: Any, body: TaskCreate, agent_id: str | None, now: Any, *, waits: bool) -> Task:
+    """The task row of a create body (a task, or a pipeline's member), checked as every create
+    is: labels its named agent lacks are an error (422); a reached budget keeps it queued."""
+    scheduling_checks(body, await session.get(Agent, agent_id) if agent_id else None)
+    task = new_task(body, agent_id, now, waits=waits)
+    if task.agent_id and task.status == TaskStatus.ASSIGNED.value and (await load_holds(session, now)).reason(task):
+        task.status, task.agent_id, task.assigned_at = TaskStatus.QUEUED.value, None, None  # budget: it waits
+    return task
 
 
 def new_task(body: TaskCreate, agent_id: str | None, now: Any, *, waits: bool = False) -> Task:

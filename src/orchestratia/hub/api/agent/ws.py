@@ -13,7 +13,6 @@ import asyncio
 import binascii
 import contextlib
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -28,14 +27,12 @@ from orchestratia.protocol import (
     WS_PATH,
     ResumeTask,
     TaskStatus,
-    WsAck,
     WsAuthError,
     WsAuthOk,
     WsError,
     WsHello,
     WsOutput,
     WsPong,
-    WsResend,
     WsResume,
     WsRevoked,
     WsTaskAssigned,
@@ -46,8 +43,8 @@ from orchestratia.protocol.pushes import agent_channel, message_dict
 from orchestratia.protocol.workspace_actions import FEATURE_WORKSPACE_ACTIONS, WsWorkspaceAction
 from orchestratia.hub.api.deps import agent_for_key
 from orchestratia.hub.store.models import Agent, Task
-from orchestratia.hub.store.writable import store_failure
-from orchestratia.hub.task_output import DUPLICATE, GAP, STORED, OutputItem, append_many
+from orchestratia.hub.api.agent.ws_output import ConnectionOutput
+from orchestratia.hub.task_output import OutputItem
 
 if TYPE_CHECKING:
     from orchestratia.hub.events.bus import Subscription
@@ -56,10 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 REPLACED_CLOSE_CODE = 4000
 MAX_INVALID_JSON = 5
-OUTPUT_QUEUE = 1000
-WRITE_BATCH = 200
-RESEND_REPEAT_S = 2.0
-STORE_WARN_EVERY_S = 5.0
 
 
 def router() -> APIRouter:
@@ -152,10 +145,8 @@ class AgentConnection:
         self.invalid_json = 0
         self._send_lock = asyncio.Lock()
         self._closed = asyncio.Event()
-        self._outq: asyncio.Queue[OutputItem | None] = asyncio.Queue(OUTPUT_QUEUE)
-        self._last_resend: dict[str, tuple[int, float]] = {}
         self.frames = False  # hello listed output_frames: binary frames are output (protocol/frames.py)
-        self._store_warned_at = -STORE_WARN_EVERY_S
+        self.output = ConnectionOutput(hub.output, agent.id, agent.name, self)
 
     async def send(self, message: BaseModel) -> None:
         """Send, or (socket gone) mark the connection closed; never raises for a dead socket."""
@@ -176,7 +167,7 @@ class AgentConnection:
 
     async def run(self) -> None:
         async with self.hub.bus.subscribe(agent_channel(self.agent.id)) as sub:
-            writer = asyncio.create_task(self._writer_loop())
+            answering = asyncio.create_task(self.output.answer_loop())
             jobs = [
                 asyncio.create_task(self._receive_loop()),
                 asyncio.create_task(self._push_loop(sub)),
@@ -190,17 +181,7 @@ class AgentConnection:
                 for job in jobs:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await job
-                await self._finish_writes(writer)
-
-    async def _finish_writes(self, writer: asyncio.Task[None]) -> None:
-        """Store what was received before the socket ended (v1 daemons never resend)."""
-        await self._outq.put(None)
-        done, _ = await asyncio.wait({writer}, timeout=30)
-        if not done:
-            writer.cancel()
-            log.error("agent %s: output writer did not finish; %d messages dropped", self.agent.name, self._outq.qsize())
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
+                await self.output.finish(answering)  # what was received is stored (v1 daemons never resend)
 
     # ------------------------------------------------------------------ agent → hub
 
@@ -293,7 +274,7 @@ class AgentConnection:
             detail = f"output for {message.task_id}: length {message.length} != {len(data)} content bytes"
             await self.send(WsError(detail=detail))
             return
-        await self._outq.put(OutputItem(message.task_id, data, message.stream, message.offset))
+        await self.output.put(OutputItem(message.task_id, data, message.stream, message.offset))
 
     async def _output_frame(self, data: bytes) -> None:
         """A binary output frame: the raw bytes go to the store as they are (no JSON, no
@@ -303,61 +284,7 @@ class AgentConnection:
         except FrameError as exc:
             await self.send(WsError(detail=f"invalid output frame ({exc}): ignored"))
             return
-        await self._outq.put(OutputItem(frame.task_id, frame.data, frame.stream, frame.offset))
-
-    async def _writer_loop(self) -> None:
-        """Store queued output, a burst per transaction; then ack / ask for a resend."""
-        while True:
-            first = await self._outq.get()
-            batch = [first] if first is not None else []
-            while len(batch) < WRITE_BATCH and not self._outq.empty() and first is not None:
-                item = self._outq.get_nowait()
-                if item is None:
-                    first = None
-                    break
-                batch.append(item)
-            if batch:
-                await self._store(batch)
-            if first is None:
-                return
-
-    async def _store(self, batch: list[OutputItem]) -> None:
-        try:
-            results = await append_many(self.hub.store, self.agent.id, batch)
-        except Exception as exc:
-            if store_failure(exc) is None:
-                log.exception("agent %s: storing %d output messages failed", self.agent.name, len(batch))
-            elif time.monotonic() - self._store_warned_at >= STORE_WARN_EVERY_S:
-                # the store is down (PostgreSQL restarting): a traceback per batch was ~130 log
-                # records a second per streaming task; one line every few seconds says the same
-                self._store_warned_at = time.monotonic()
-                log.warning("agent %s: output not stored, the store is failing (%s); the daemon sends it again",
-                            self.agent.name, store_failure(exc))
-            return  # nothing acked: our daemon resends from its last ack
-        if self.hello is None:
-            return  # a v1 connection gets none of the extensions
-        acks: dict[str, int] = {}
-        gaps: dict[str, int] = {}
-        for item, result in zip(batch, results):
-            if result.status in (STORED, DUPLICATE):
-                acks[item.task_id] = result.next_offset
-            elif result.status == GAP:
-                gaps.setdefault(item.task_id, result.next_offset)
-        with contextlib.suppress(Exception):
-            for task_id, next_offset in acks.items():
-                await self.send(WsAck(task_id=task_id, next_offset=next_offset))
-            for task_id, from_offset in gaps.items():
-                if self._should_resend(task_id, from_offset):
-                    await self.send(WsResend(task_id=task_id, from_offset=from_offset))
-
-    def _should_resend(self, task_id: str, from_offset: int) -> bool:
-        """One ``resend`` per gap position, repeated only if the gap persists for a while."""
-        now = time.monotonic()
-        last = self._last_resend.get(task_id)
-        if last is not None and last[0] == from_offset and now - last[1] < RESEND_REPEAT_S:
-            return False
-        self._last_resend[task_id] = (from_offset, now)
-        return True
+        await self.output.put(OutputItem(frame.task_id, frame.data, frame.stream, frame.offset))
 
     # ------------------------------------------------------------------ hub → agent
 

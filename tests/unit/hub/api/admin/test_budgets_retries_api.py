@@ -59,6 +59,9 @@ async def test_budgets_and_costs(api: Api) -> None:
     assert (await api.admin("GET", f"/tasks/{held['id']}"))["queue_reason"] == "budget reached ($0.70 today)"
     named = await api.task(agent=agent["name"])  # created for an agent: it waits too, then goes to it
     assert (named["status"], named["queue_reason"]) == ("queued", "budget reached ($0.70 today)")
+    made = await api.admin("POST", "/pipelines", 201, json={"yaml": f"tasks:\n  a: {{spec: x, agent: '{agent['name']}'}}\n"})
+    member = await api.admin("GET", f"/tasks/{made['nodes'][0]['task_id']}")  # a pipeline's task waits as well
+    assert (member["status"], member["queue_reason"]) == ("queued", "budget reached ($0.70 today)")
     costs = await api.admin("GET", "/costs", params={"days": 1})
     assert costs["total_usd"] == 0.75 and costs["by_agent"] == [
         {"key": "dev-<b>1</b>", "cost_usd": 0.75, "input_tokens": 20, "output_tokens": 8, "runs": 2}]
@@ -73,4 +76,6 @@ async def test_budgets_and_costs(api: Api) -> None:
     await api.admin("DELETE", "/budgets", 404)
     await api.hub.scheduler.tick()
     assert (await api.admin("GET", f"/tasks/{named['id']}"))["agent"] == agent["name"]
+    # the budget no longer holds it: it waits for room on its agent (the other two took it)
+    assert (await api.admin("GET", f"/tasks/{member['id']}"))["queue_reason"] == f"agent {agent['name']} at capacity (2/2)"
     assert (await api.admin("GET", f"/tasks/{held['id']}"))["queue_reason"] != "budget reached ($0.70 today)"
