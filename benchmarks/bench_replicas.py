@@ -158,7 +158,8 @@ def run_config(name: str, steps: list[int], step_s: float, settle_s: float, poll
                                       and step["agent_statuses"].get("ONLINE", 0) >= step["agents"])
                 out["steps"].append(step)
                 print(f"  {name} {step['agents']}: hb p99 {hb} ms, poll p99 {pl} ms, hub cpu "
-                      f"{step['hub_cpu_percent']:.0f}%, offline {step['offline_events_total']}, errors {step['errors']}",
+                      f"{step['hub_cpu_percent']:.0f}%, offline {step['offline_events_total']}, errors {step['errors']}, "
+                      f"simulator stalls > 50 ms in the window {step.get('sim_stalls')}",
                       flush=True)
         finally:
             hub_cpu.stop()

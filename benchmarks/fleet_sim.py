@@ -114,6 +114,17 @@ class Stats:
         self.ws_drops = 0
         self.ws_connect: list[float] = []
         self.pushes = 0
+        self.stalls: list[tuple[float, float]] = []  # (time, s late): this process's own loop
+
+
+async def watch_own_loop(stats: Stats, stop: asyncio.Event, tick: float = 0.01, late: float = 0.05) -> None:
+    """Note every moment this process's event loop ran more than ``late`` behind: its requests
+    went out late then, and a clump of them later is the simulator's, not the hub's."""
+    while not stop.is_set():
+        t0 = time.monotonic()
+        await asyncio.sleep(tick)
+        if (lag := time.monotonic() - t0 - tick) > late:
+            stats.stalls.append((t0, lag))
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -238,12 +249,12 @@ async def main() -> None:
     stats = Stats()
     stop = asyncio.Event()
     gc.disable()  # collected between windows only (below); minutes of garbage fit in memory
-    running: list[asyncio.Task] = []
+    running: list[asyncio.Task] = [asyncio.create_task(watch_own_loop(stats, stop))]
     for n in steps:
         n = min(n, len(keys))
         t_connect = time.monotonic()
-        while len(running) < n:
-            i = len(running)
+        while len(running) - 1 < n:
+            i = len(running) - 1
             running.append(asyncio.create_task(agent(i, keys[i], args, pools, stats, stop)))
             if i % 50 == 49:
                 await asyncio.sleep(50 / args.connect_rate)
@@ -286,6 +297,8 @@ async def main() -> None:
             "errors": {k: v - errors_before.get(k, 0) for k, v in stats.errors.items()
                        if v - errors_before.get(k, 0)},
             "ws_drops": stats.ws_drops - drops_before,
+            # [s into the window, ms late] of each stall of the simulator's own event loop
+            "sim_stalls": [[round(t - since, 1), round(lag * 1000)] for t, lag in stats.stalls if t >= since],
         }), flush=True)
     stop.set()
     for t in running:
