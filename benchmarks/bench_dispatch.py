@@ -184,7 +184,12 @@ def run(quick: bool = False, profile: bool = False) -> dict:
         "poll_p99_over_push_p99": ratio(poll["latency_ms"]["p99"], real["latency_ms"]["p99"]),
         "daemon_share_of_push_p50": 1 - ratio(sim["latency_ms"]["p50"], real["latency_ms"]["p50"]),
     }
-    targets = {"push_p50_le_20ms": real["latency_ms"]["p50"] <= 20, "push_p99_le_100ms": real["latency_ms"]["p99"] <= 100}
+    # #12: dispatch p50 <= 10 ms, the hub's own stamps (created_at -> started_at: the create's
+    # commit to the daemon's start committed, the real daemon's hop included); end to end (the
+    # POST sent -> the event on a dashboard's stream) adds the HTTP client, the admin's token
+    # lookup and the event's delivery
+    targets = {"push_p50_le_20ms": real["latency_ms"]["p50"] <= 20, "push_p99_le_100ms": real["latency_ms"]["p99"] <= 100,
+               "push_hub_side_p50_le_10ms": real["server_ms"]["p50"] <= 10}
     text = table("dispatch latency: POST /tasks -> start reaches the hub (ms)",
                  ["mode", "tasks", "p50", "p99", "hub p50", "hub p99"], rows)
     text += "\n" + "  ".join(f"{k}={v:.1f}" for k, v in ratios.items())

@@ -146,8 +146,13 @@ async def agent(idx: int, key: str, args, pools: list[HttpPool], stats: Stats, s
 
 
 async def periodic(interval: float, call, sink: list, what: str, stats: Stats, stop: asyncio.Event) -> None:
-    await asyncio.sleep(random.uniform(0, interval))
-    next_at = time.monotonic()
+    # the schedule is counted from the phase drawn, not from when the first sleep ended: a stall
+    # of this process (its own collection between steps, 2.3 s at 10,000 agents) once woke every
+    # agent whose phase fell inside it at the same moment, and those agents then sent together
+    # every interval for the rest of the run (a clump of 1,000-1,600 requests in one second,
+    # every 30 s: the 10,000-agent replica runs' p99 of 114-205 ms; each real daemon keeps its own clock)
+    next_at = time.monotonic() + random.uniform(0, interval)
+    await asyncio.sleep(max(0.0, next_at - time.monotonic()))
     while not stop.is_set():
         t0 = time.monotonic()
         try:
