@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from orchestratia.protocol.labels import label_problem
 from orchestratia.protocol.policy import POLICY_VALUES, policy_choices
 
 DEFAULT_CONFIG_PATH = "/etc/orchestratia/config.yaml"
@@ -132,6 +133,10 @@ class WorkspaceConfig(_Section):
     spare: bool = True
 
 
+#: the most labels an agent's config may carry (what ``register`` and ``capabilities`` accept)
+AGENT_LABELS_MAX = 200
+
+
 class AgentConfig(_Section):
     hub_url: str
     registration_token: str = ""
@@ -158,6 +163,17 @@ class AgentConfig(_Section):
     workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
     #: the file this config was read from (not a YAML key)
     config_path: str = ""
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        """A label no task could ever ask for (``"GPU fast"``) is an error here, not a silent
+        mismatch later: tasks' labels are checked by the same rule (``protocol/labels.py``)."""
+        if problems := [p for label in value if (p := label_problem(label)) is not None]:
+            raise ValueError("; ".join(problems[:3]))
+        if len(value) > AGENT_LABELS_MAX:
+            raise ValueError(f"{len(value)} labels: at most {AGENT_LABELS_MAX}")
+        return list(dict.fromkeys(value))
 
     @field_validator("hub_url")
     @classmethod

@@ -93,12 +93,21 @@ def test_repo_as_plain_path_and_relative(tmp_path: Path) -> None:
         ("hub_url: http://h\ndefault_runner: cursor\n", "default_runner"),
         ("hub_url: http://h\nshell:\n  enabled: maybe\n", "shell.enabled"),
         ("hub_url: http://h\nca_bundle: /nonexistent/ca.pem\n", "ca_bundle"),
+        ("hub_url: http://h\nlabels: [gpu, GPU fast]\n", "labels"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as exc:
         load_config(write(tmp_path, text))
     assert f"{key}:" in str(exc.value)
+
+
+def test_a_label_no_task_could_ask_for_is_refused_with_the_rule(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, "hub_url: http://h\nlabels: [gpu, 'GPU fast', -x]\n"))
+    assert "'GPU fast' is not a label" in str(exc.value) and "'-x' is not a label" in str(exc.value)
+    assert "letters, digits" in str(exc.value)
+    assert load_config(write(tmp_path, "hub_url: http://h\nlabels: [gpu, zone=eu-1, gpu]\n")).labels == ["gpu", "zone=eu-1"]
 
 
 def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
