@@ -91,6 +91,17 @@ async def test_a_task_for_an_agent_waits_queued_then_is_assigned_to_it(api: Api,
     assert await api.status(child["id"]) == "assigned"
 
 
+async def test_a_waiting_task_of_a_revoked_agent_goes_to_another_once_released(api: Api, hub) -> None:
+    agent = await api.online("dev-1")
+    other = await api.online("dev-2")
+    parent = await api.task(title="parent", agent="dev-2")
+    child = await api.task(title="child", agent="dev-1", after=[parent["id"]])
+    await api.admin("POST", f"/agents/{agent['id']}/revoke")
+    await _run(api, other, parent["id"])
+    shown = await api.admin("GET", f"/tasks/{child['id']}")
+    assert (shown["status"], shown["agent"]) == ("assigned", "dev-2"), shown  # never handed to the revoked agent
+
+
 async def test_after_refuses_unknown_and_failed_parents(api: Api, hub) -> None:
     missing = "00000000-0000-4000-8000-000000000000"
     err = await api.admin("POST", "/tasks", 404, json={"title": "t", "spec": "s", "after": [missing]})

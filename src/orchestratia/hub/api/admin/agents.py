@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from orchestratia.protocol import AgentStatus, TaskStatus, WsRevoked
 from orchestratia.protocol.events import AgentEvent
@@ -44,21 +44,23 @@ async def get_agent(id_or_name: str, hub: Runtime = Depends(get_hub)) -> dict[st
 
 
 async def revoke_agent(agent_id: str, hub: Runtime = Depends(get_hub)) -> dict[str, Any]:
-    """Revoke the agent's key at once; its not-yet-started tasks go back to ``queued``."""
+    """Revoke the agent's key at once; its not-yet-started tasks go back to ``queued``, for any
+    agent: also those created for it that still wait (for a parent, a group's room, a budget),
+    which would otherwise be handed to it once released."""
     async with hub.store.write() as session:
         agent = await find_agent(session, agent_id)
         if agent is None:
             raise HTTPException(404, detail=f"agent {agent_id!r} not found")
         if agent.revoked_at is None:
             agent.revoked_at = utcnow()
-            assigned = (
-                await session.execute(
-                    select(Task).where(Task.agent_id == agent.id, Task.status == TaskStatus.ASSIGNED.value)
-                )
-            ).scalars().all()
-            for task in assigned:
+            mine = or_(Task.agent_id == agent.id, Task.requested_agent_id == agent.id)
+            waiting = (TaskStatus.ASSIGNED.value, TaskStatus.QUEUED.value)
+            for task in (await session.execute(select(Task).where(mine, Task.status.in_(waiting)))).scalars():
                 task.requested_agent_id = None  # created for it: now any agent may take it (and its reruns)
-                await transition(session, task, TaskStatus.QUEUED)
+                if task.status == TaskStatus.ASSIGNED.value:
+                    await transition(session, task, TaskStatus.QUEUED)
+                else:
+                    task.agent_id = None
             emit(session, AgentEvent(id=agent.id, status=AgentStatus.REVOKED))
             push(session, agent.id, WsRevoked())
         await session.flush()
