@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -66,6 +67,9 @@ async def agent_loop(hub: str, key: str, tasks: list[str], rate: int, interval: 
                     out["ack_log"].append((time.time(), m["task_id"], m["next_offset"]))
 
         reader = asyncio.create_task(acks())
+        # each agent at its own phase, as independent daemons are (fleet_sim.py does the same):
+        # started together, all 50 sent their 500 chunks in the same instant every 200 ms
+        await asyncio.sleep(random.uniform(0, interval))
         start = time.monotonic()
         n = 0
         while time.monotonic() - start < seconds:

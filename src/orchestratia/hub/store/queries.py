@@ -94,18 +94,16 @@ async def agent_task(session: AsyncSession, agent_id: str, task_id: str, *, lock
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def owned_tasks(session: AsyncSession, pairs: Iterable[tuple[str, str]], *,
-                      lock: bool = False) -> dict[tuple[str, str], Task]:
-    """The tasks of ``(task_id, agent_id)`` pairs where the task is that agent's, by pair, in
-    one read (locked in id order, so two writers that lock the same tasks never wait on each
-    other crosswise; another agent's task is neither read nor locked)."""
+async def output_positions(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+    """``(output_size, output_base)`` of each ``(task_id, agent_id)`` pair whose task is that
+    agent's, in one read of those two columns, locked in id order (two writers that lock the same
+    tasks never wait on each other crosswise; another agent's task is neither read nor locked)."""
     wanted = sorted((t, a) for t, a in set(pairs) if is_uuid(t))
     if not wanted:
         return {}
-    query = select(Task).where(tuple_(Task.id, Task.agent_id).in_(wanted)).order_by(Task.id)
-    if lock:
-        query = query.with_for_update()
-    return {(task.id, task.agent_id or ""): task for task in (await session.execute(query)).scalars()}
+    query = (select(Task.id, Task.agent_id, Task.output_size, Task.output_base)
+             .where(tuple_(Task.id, Task.agent_id).in_(wanted)).order_by(Task.id).with_for_update())
+    return {(tid, aid): (size or 0, base or 0) for tid, aid, size, base in await session.execute(query)}
 
 
 @functools.cache
