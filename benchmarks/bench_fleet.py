@@ -173,13 +173,7 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
                "GC_PROBE_LOG": str(probe), "GC_PROBE_DETAIL": os.environ.get("GC_PROBE_DETAIL", "")}
         hub = Hub(work, extra_env=env).start()
         try:
-            via_api = min(max(steps), 500)
-            keys, reg_s = asyncio.run(register_many(hub, via_api))
-            if max(steps) > via_api:
-                more, direct_s = register_direct(hub, via_api, max(steps) - via_api)
-                keys += more
-            else:
-                direct_s = 0.0
+            keys, via_api, reg_s, direct_s = register_fleet(hub, max(steps))
             costs = request_costs(hub, keys[0], 300 if quick else 1000)
             keyfile = work / "keys.txt"
             keyfile.write_text("\n".join(keys))
@@ -199,20 +193,8 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
             prof = Profiler(hub.pid, "fleet-hub", profile, rate=200).__enter__()
             try:
                 for line in sim.stdout:
-                    step = json.loads(line)
-                    step["hub_cpu_percent"] = hub_proc.cpu_percent()
-                    step["sim_cpu_percent"] = sim_proc.cpu_percent()
-                    step["hub_rss_mb"] = hub_proc.memory_info().rss / 2**20
-                    step["offline_events_total"] = len(watch.offline)
-                    step["agent_statuses"] = agent_statuses(hub)
-                    step["gc_pauses_over_100ms_so_far"] = _gc_pauses(probe, 100)
-                    begin = step["t_connect_wall"] + step["window_starts_s"]
-                    step["gc_pauses_over_20ms_in_window"] = _gc_pauses(probe, 20, begin, begin + step["window_s"])
+                    step = judge_step(json.loads(line), hub, hub_proc, sim_proc, watch, probe)
                     hb, pl = step["heartbeat"]["p99_ms"], step["poll"]["p99_ms"]
-                    step["passed"] = bool(
-                        hb is not None and pl is not None and hb < 100 and pl < 100 and not step["errors"]
-                        and not watch.offline and step["ws_connected"] >= step["agents"]
-                        and step["agent_statuses"].get("ONLINE", 0) >= step["agents"])
                     results.append(step)
                     print(f"  fleet step {step['agents']}: hb p99 {hb} ms, poll p99 {pl} ms, "
                           f"hub cpu {step['hub_cpu_percent']:.0f}%, offline {len(watch.offline)}, "
@@ -231,6 +213,42 @@ def run(quick: bool = False, profile: bool = False, steps: list[int] | None = No
         finally:
             hub.stop()
             sim_err = (work / "sim.err").read_text(errors="replace")[-2000:] if (work / "sim.err").exists() else ""
+    return report(results, costs, steps, step_s, poll_s, via_api, reg_s, direct_s, prof, sim_err, quick)
+
+
+def register_fleet(hub: Hub, n: int) -> tuple[list[str], int, float, float]:
+    """``n`` agents: up to 500 through the API (token + register each), the rest written to the
+    store. Their keys, how many went through the API, and the seconds each way took."""
+    via_api = min(n, 500)
+    keys, reg_s = asyncio.run(register_many(hub, via_api))
+    direct_s = 0.0
+    if n > via_api:
+        more, direct_s = register_direct(hub, via_api, n - via_api)
+        keys += more
+    return keys, via_api, reg_s, direct_s
+
+
+def judge_step(step: dict, hub: Hub, hub_proc: psutil.Process, sim_proc: psutil.Process, watch: OfflineWatch,
+               probe: Path) -> dict:
+    """A step the simulator reported, with the hub's side of it, and whether it met the bar."""
+    step["hub_cpu_percent"] = hub_proc.cpu_percent()
+    step["sim_cpu_percent"] = sim_proc.cpu_percent()
+    step["hub_rss_mb"] = hub_proc.memory_info().rss / 2**20
+    step["offline_events_total"] = len(watch.offline)
+    step["agent_statuses"] = agent_statuses(hub)
+    step["gc_pauses_over_100ms_so_far"] = _gc_pauses(probe, 100)
+    begin = step["t_connect_wall"] + step["window_starts_s"]
+    step["gc_pauses_over_20ms_in_window"] = _gc_pauses(probe, 20, begin, begin + step["window_s"])
+    hb, pl = step["heartbeat"]["p99_ms"], step["poll"]["p99_ms"]
+    step["passed"] = bool(
+        hb is not None and pl is not None and hb < 100 and pl < 100 and not step["errors"]
+        and not watch.offline and step["ws_connected"] >= step["agents"]
+        and step["agent_statuses"].get("ONLINE", 0) >= step["agents"])
+    return step
+
+
+def report(results: list[dict], costs: dict, steps: list[int], step_s: float, poll_s: float, via_api: int,
+           reg_s: float, direct_s: float, prof: Profiler, sim_err: str, quick: bool) -> dict:
     passed = [r["agents"] for r in results if r["passed"]]
     largest = max(passed) if passed else 0
     rows = [[r["agents"], r.get("connect_all_s"), r.get("drained_s"), r["heartbeat"]["n"], r["heartbeat"]["p50_ms"], r["heartbeat"]["p99_ms"], r["poll"]["n"],

@@ -179,6 +179,17 @@ def _cpu(pid: int) -> float:
     return t.user + t.system
 
 
+def throughput_table(thr: dict, thr_direct: dict) -> str:
+    rows = [[what, *(t[key] for t in (thr, thr_direct))] for what, key in (
+        ("bytes", "bytes"), ("stored MB/s (first write -> last byte stored)", "mb_per_s_stored"),
+        ("stored MB/s from the task's start", "mb_per_s_from_start"),
+        ("hub CPU ms per MB stored", "hub_cpu_ms_per_mb"), ("daemon CPU ms per MB stored", "daemon_cpu_ms_per_mb"),
+        ("byte-exact vs program", "byte_exact_vs_program"), ("byte-exact vs agent log", "byte_exact_vs_log"))]
+    rows.insert(5, ["program's own write MB/s", *(t["mb_per_s_program"] or float("nan") for t in (thr, thr_direct))])
+    rows.append(["bytes lost", *(t["bytes"] - t["stored_bytes"] for t in (thr, thr_direct))])
+    return table("output throughput (one task, as fast as it can)", ["what", "screen (default)", "direct"], rows)
+
+
 def run(quick: bool = False, profile: bool = False) -> dict:
     lines, gap = (100, 0.02) if quick else (500, 0.02)
     total = (10 if quick else 100) * 1_000_000
@@ -216,18 +227,7 @@ def run(quick: bool = False, profile: bool = False) -> dict:
             ["baseline: GET /health RTT (ms)", lat["health_rtt_ms"]["n"], lat["health_rtt_ms"]["p50"],
              lat["health_rtt_ms"]["p90"], lat["health_rtt_ms"]["p99"], lat["health_rtt_ms"]["max"]]]
     text = table("output latency", ["what", "n", "p50", "p90", "p99", "max"], rows)
-    text += table("output throughput (one task, as fast as it can)", ["what", "screen (default)", "direct"], [
-        ["bytes", thr["bytes"], thr_direct["bytes"]],
-        ["stored MB/s (first write -> last byte stored)", thr["mb_per_s_stored"], thr_direct["mb_per_s_stored"]],
-        ["stored MB/s from the task's start", thr["mb_per_s_from_start"], thr_direct["mb_per_s_from_start"]],
-        ["hub CPU ms per MB stored", thr["hub_cpu_ms_per_mb"], thr_direct["hub_cpu_ms_per_mb"]],
-        ["daemon CPU ms per MB stored", thr["daemon_cpu_ms_per_mb"], thr_direct["daemon_cpu_ms_per_mb"]],
-        ["program's own write MB/s", thr["mb_per_s_program"] or float("nan"),
-         thr_direct["mb_per_s_program"] or float("nan")],
-        ["byte-exact vs program", thr["byte_exact_vs_program"], thr_direct["byte_exact_vs_program"]],
-        ["byte-exact vs agent log", thr["byte_exact_vs_log"], thr_direct["byte_exact_vs_log"]],
-        ["bytes lost", thr["bytes"] - thr["stored_bytes"], thr_direct["bytes"] - thr_direct["stored_bytes"]],
-    ])
+    text += throughput_table(thr, thr_direct)
     ratios = {"latency_p50_over_http_rtt_p50": ratio(L["p50"], lat["health_rtt_ms"]["p50"]),
               "stored_rate_over_program_rate": ratio(thr["mb_per_s_stored"], thr["mb_per_s_program"] or 0),
               "direct_over_screen_stored_rate": ratio(thr_direct["mb_per_s_stored"], thr["mb_per_s_stored"])}

@@ -232,7 +232,21 @@ def pct(values: list[float], q: float) -> float | None:
     return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-async def main() -> None:
+async def connect(n: int, running: list, keys: list[str], args, pools: list[HttpPool], stats: Stats,
+                  stop: asyncio.Event) -> None:
+    """Start agents (``running`` holds the loop watcher first) up to ``n``, at ``connect_rate``;
+    return once every WebSocket of the step is up (or after 120 s)."""
+    while len(running) - 1 < n:
+        i = len(running) - 1
+        running.append(asyncio.create_task(agent(i, keys[i], args, pools, stats, stop)))
+        if i % 50 == 49:
+            await asyncio.sleep(50 / args.connect_rate)
+    deadline = time.monotonic() + 120
+    while len(stats.ws_connect) < n and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hub", required=True)
     parser.add_argument("--keys", required=True, help="file with one API key per line")
@@ -245,7 +259,11 @@ async def main() -> None:
     parser.add_argument("--drain-timeout", type=float, default=180,
                         help="longest wait, after connecting, for the connect storm's backlog to clear")
     parser.add_argument("--connect-rate", type=float, default=500, help="new WebSockets per second")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+async def main() -> None:
+    args = parse_args()
     hubs = [h.split("//", 1)[1].split(":") for h in args.hub.split(",")]
     args.ws = [f"ws://{host}:{port}/ws/agent" for host, port in hubs]
     keys = [k.strip() for k in open(args.keys) if k.strip()]
@@ -258,15 +276,7 @@ async def main() -> None:
     for n in steps:
         n = min(n, len(keys))
         t_connect = time.monotonic()
-        while len(running) - 1 < n:
-            i = len(running) - 1
-            running.append(asyncio.create_task(agent(i, keys[i], args, pools, stats, stop)))
-            if i % 50 == 49:
-                await asyncio.sleep(50 / args.connect_rate)
-        # wait until every WebSocket of this step is up (or 120 s)
-        deadline = time.monotonic() + 120
-        while len(stats.ws_connect) < n and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+        await connect(n, running, keys, args, pools, stats, stop)
         connected_s = time.monotonic() - t_connect
         drained_s = await drained(stats, t_connect, args.drain_timeout)
         # this process's own collections would stall its timers and show up as hub latency:
@@ -284,10 +294,8 @@ async def main() -> None:
             "ws_connected": len(stats.ws_connect),
             "connect_all_s": round(connected_s, 2),
             "window_s": round(time.monotonic() - since, 1),
-            "heartbeat": {"n": len(hb), "p50_ms": _ms(pct(hb, 50)), "p99_ms": _ms(pct(hb, 99)),
-                          "max_ms": _ms(max(hb) if hb else None)},
-            "poll": {"n": len(poll), "p50_ms": _ms(pct(poll, 50)), "p99_ms": _ms(pct(poll, 99)),
-                     "max_ms": _ms(max(poll) if poll else None)},
+            "heartbeat": latencies(hb),
+            "poll": latencies(poll),
             # when the slowest requests were sent (s into the window): periodic stalls show up here
             "slowest": sorted(((round(t - since, 2), round(lat * 1000)) for t, lat in
                                [*((t, l) for t, l in stats.heartbeat if t >= since),
@@ -310,6 +318,11 @@ async def main() -> None:
         t.cancel()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(asyncio.gather(*running, return_exceptions=True), 30)
+
+
+def latencies(values: list[float]) -> dict:
+    return {"n": len(values), "p50_ms": _ms(pct(values, 50)), "p99_ms": _ms(pct(values, 99)),
+            "max_ms": _ms(max(values) if values else None)}
 
 
 def _ms(v: float | None) -> float | None:
