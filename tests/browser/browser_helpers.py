@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +131,21 @@ def create_task(hub: Hub, **body: Any) -> dict[str, Any]:
     r = hub.api("POST", "/tasks", json=body)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def finished_task(hub: Hub, title: str) -> dict[str, Any]:
+    """A shell task of agent web-1 in its repo ``api`` (not a git checkout), completed."""
+    task = create_task(hub, title=title, spec="echo done", agent="web-1", target_repo="api", runner="shell")
+    done = hub.wait_final(task["id"], timeout=60)
+    assert done["status"] == "completed", done
+    return done
+
+
+def report_workspace(hub: Hub, agent: Any, task_id: str, body: dict[str, Any]) -> None:
+    """The task's agent reports its workspace and change (the agent API the daemon uses)."""
+    r = httpx.post(f"{hub.url}/api/v1/agents/tasks/{task_id}/workspace", json=body,
+                   headers={"X-API-Key": agent.api_key()}, timeout=15)
+    assert r.status_code == 200, r.text
 
 
 def wait_output(hub: Hub, task_id: str, at_least: int, timeout: float = 30.0) -> dict[str, Any]:

@@ -10,10 +10,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import expect
 
-from browser_helpers import PHONE, SHOTS, create_task, shoot
+from browser_helpers import PHONE, SHOTS, create_task, finished_task, report_workspace, shoot
 from orchestratia.agent.workspaces.result import parse_numstat_z
 
 HOSTILE = '<img src=x onerror="window.__xss=1">.py'
@@ -59,20 +58,6 @@ def _real_change(tmp: Path) -> dict[str, Any]:
             "files": files, "diff": _git(repo, *AGENT_FLAGS, spec)}
 
 
-def _report(hub: Any, agent: Any, task_id: str, body: dict[str, Any]) -> None:
-    """The task's agent reports its change (the agent API the daemon uses)."""
-    r = httpx.post(f"{hub.url}/api/v1/agents/tasks/{task_id}/workspace", json=body,
-                   headers={"X-API-Key": agent.api_key()}, timeout=15)
-    assert r.status_code == 200, r.text
-
-
-def _finished_task(hub: Any, title: str) -> dict[str, Any]:
-    task = create_task(hub, title=title, spec="echo done", agent="web-1", target_repo="api", runner="shell")
-    done = hub.wait_final(task["id"], timeout=60)
-    assert done["status"] == "completed", done
-    return done
-
-
 def _snap(target: Any, name: str, tmp: Path) -> None:
     """A screenshot of what is on screen (a page) or of one element, in the test's tmp dir and
     artifacts/screenshots/ (full-page shots of a long diff are too tall to look at)."""
@@ -93,9 +78,9 @@ def _comment(page: Any, file: Any, line: Any, text: str, shift_to: Any = None) -
 
 
 def test_changes_tab_files_colour_comments_and_reply(page: Any, hub: Any, agent: Any, tmp_path: Path) -> None:
-    task = _finished_task(hub, "Greet better")
+    task = finished_task(hub, "Greet better")
     change = _real_change(tmp_path)
-    _report(hub, agent, task["id"], change)
+    report_workspace(hub, agent, task["id"], change)
 
     page.goto(f"/tasks/{task['id']}")
     tab = page.get_by_role("tab", name=re.compile(r"^Changes"))
@@ -221,13 +206,13 @@ def test_a_running_task_an_empty_change_and_no_repository(page: Any, hub: Any, a
     assert hub.api("POST", f"/tasks/{running['id']}/cancel").status_code in (200, 202)
     expect(panel.get_by_role("link", name="Reload to see its change")).to_be_visible(timeout=60_000)
 
-    empty = _finished_task(hub, "Nothing to do")
-    _report(hub, agent, empty["id"], {"kind": "worktree", "branch": "orc/x", "base_commit": "a" * 40,
+    empty = finished_task(hub, "Nothing to do")
+    report_workspace(hub, agent, empty["id"], {"kind": "worktree", "branch": "orc/x", "base_commit": "a" * 40,
                                       "head_commit": "a" * 40, "files": [], "diff": ""})
     page.goto(f"/tasks/{empty['id']}")
     page.get_by_role("tab", name="Changes (none)").click()
     expect(page.get_by_role("tabpanel", name=re.compile("^Changes"))).to_contain_text("No changes")
 
-    plain = _finished_task(hub, "No repo here")  # "api" is not a git checkout: the daemon says so
+    plain = finished_task(hub, "No repo here")  # "api" is not a git checkout: the daemon says so
     page.goto(f"/tasks/{plain['id']}#changes")
     expect(page.get_by_role("tabpanel", name="Changes")).to_contain_text(re.compile(r"No change recorded: .*git"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import uuid
@@ -45,6 +46,14 @@ def _edit(agent: Agent, change: dict[str, Any]) -> None:
     agent.config.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+def _first_status(proc: subprocess.Popen, timeout: float) -> str:
+    """The first line ``tasks watch`` writes on stderr (its status lines), waiting at most
+    ``timeout`` seconds for it."""
+    ready, _, _ = select.select([proc.stderr], [], [], timeout)
+    assert ready, f"no status line within {timeout:g} s"
+    return proc.stderr.readline()
+
+
 def test_capabilities_and_queue_reasons(own_hub: Hub, tmp_path: Path) -> None:
     hub, cli = own_hub, Cli(own_hub, tmp_path / "cli")
     tag = uuid.uuid4().hex[:6]
@@ -80,11 +89,13 @@ def test_capabilities_and_queue_reasons(own_hub: Hub, tmp_path: Path) -> None:
             assert _reason(cli, full["id"]) == f"agent {solo.name} at capacity (1/1)"
             watch = subprocess.Popen([ORCHESTRATIA, "tasks", "watch", full["id"]], env=cli.env(), text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-            wait_for(lambda: hub.task(full["id"])["status"] == "assigned", 5, "the task at capacity")
+            # the watcher's first line, before the slot frees (else it may first see the task running)
+            first = _first_status(watch, 20)
+            assert first == f"[task assigned on {solo.name}: agent {solo.name} at capacity (1/1)]\n", first
             cli.run("tasks", "cancel", busy["id"])
             assert hub.wait_final(full["id"])["status"] == "completed"
             _, watched = watch.communicate(timeout=30)
-            assert f"[task assigned on {solo.name}: agent {solo.name} at capacity (1/1)]" in watched, watched
+            assert f"[task {full['id']} completed]" in watched, watched
             assert watch.returncode == 0
         finally:
             solo.stop()

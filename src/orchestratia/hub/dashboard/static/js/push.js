@@ -44,18 +44,25 @@
     }).catch(function (err) { say(err.message, "failed"); busy(false); });
   }
 
-  card.addEventListener("submit", function (ev) {
-    var form = ev.target;
-    var confirmText = form.getAttribute("data-confirm");
-    ev.preventDefault();
-    if (confirmText && !window.confirm(confirmText)) return;
+  function send(form, submitter) {
     var discard = /\/discard$/.test(form.getAttribute("action"));
-    var body = discard ? { force: false } : { remote: null, pr: !!(ev.submitter && ev.submitter.value === "1"), title: null };
+    var body = discard ? { force: false } : { remote: null, pr: !!(submitter && submitter.value === "1"), title: null };
     busy(true);
     say(discard ? "Asking the agent to discard the branch…" : "Asking the agent to push the branch…", "pending");
     Orc.api("POST", "/tasks/" + encodeURIComponent(taskId) + (discard ? "/discard" : "/push"), body)
       .then(function (task) { show(task); follow((task.workspace_action || {}).id, Date.now()); })
       .catch(function (err) { say(err.message, "failed"); busy(false); });
+  }
+
+  card.addEventListener("submit", function (ev) {
+    /* this card's forms are sent here, once: the page-wide data-confirm handler (common.js) must
+       not ask a second time (it did: a browser confirm, then the page's own dialog) */
+    ev.preventDefault();
+    ev.stopPropagation();
+    var form = ev.target, submitter = ev.submitter;
+    var confirmText = form.getAttribute("data-confirm");
+    (confirmText ? Orc.confirm(confirmText, form.getAttribute("data-confirm-ok")) : Promise.resolve(true))
+      .then(function (ok) { if (ok) send(form, submitter); });
   });
 
   /* a request made elsewhere (CLI) or before a reload: follow it too */
