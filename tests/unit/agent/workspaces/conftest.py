@@ -1,3 +1,3 @@
 """Fixtures for the workspace engine's tests (defined in ws_helpers.py)."""
 
-from ws_helpers import repo, root, spec  # noqa: F401
+from ws_helpers import bare, repo, root, spec  # noqa: F401

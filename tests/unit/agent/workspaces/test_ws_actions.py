@@ -29,15 +29,6 @@ def config(tmp_path: Path, repo: Path, keep_days: float = 14) -> AgentConfig:
         "workspace": {"root": str(tmp_path / "wt"), "keep_days": keep_days}})
 
 
-@pytest.fixture
-def bare(tmp_path: Path, repo: Path) -> Path:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(remote))
-    git(repo, "remote", "add", "origin", str(remote))
-    git(repo, "push", "-q", "origin", "main")
-    return remote
-
-
 def finished_task(cfg: AgentConfig, task_id: str = TID) -> tuple[WorkspaceAction, str]:
     """A task's worktree with one commit, as the daemon leaves it when the run ended."""
     spec = WorkspaceSpec(repo=cfg.repos["work"].path, root=cfg.workspace.root, branch="main")

@@ -18,15 +18,6 @@ from orchestratia.agent.workspaces import (
 )
 
 
-@pytest.fixture
-def bare(tmp_path: Path, repo: Path) -> Path:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(remote))
-    git(repo, "remote", "add", "origin", str(remote))
-    git(repo, "push", "-q", "origin", "main")
-    return remote
-
-
 def _task_with_change(spec: WorkspaceSpec) -> Prepared:
     p = prepare(spec, new_id(), "Pushable work")
     (p.path / "feature.txt").write_text("feature\n")

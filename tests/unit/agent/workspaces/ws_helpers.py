@@ -63,3 +63,13 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def spec(repo: Path, root: Path) -> WorkspaceSpec:
     return WorkspaceSpec(repo=repo, root=root, branch="main")
+
+
+@pytest.fixture
+def bare(tmp_path: Path, repo: Path) -> Path:
+    """A bare repository, the checkout's ``origin``, holding ``main``."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    return remote
