@@ -93,3 +93,22 @@ async def test_under_https_the_cookies_are_host_cookies_and_only_they_count(app)
         assert (await client.get(f"{ADMIN}/me")).status_code == 401
         page = await client.get("/agents")
         assert page.status_code == 303 and page.headers["location"].startswith("/login")
+
+
+async def test_every_dashboard_form_refuses_a_stale_token_and_changes_nothing(api: Api) -> None:
+    agent = await api.register("dev-1")
+    task = await api.task(agent="dev-1")
+    forms = [f"/agents/{agent['id']}/revoke", "/tasks/new", f"/tasks/{task['id']}/cancel",
+             "/interventions/00000000-0000-4000-8000-000000000000/answer",
+             "/pipelines/00000000-0000-4000-8000-000000000000/cancel", f"/tasks/{task['id']}/push",
+             f"/tasks/{task['id']}/discard", f"/tasks/{task['id']}/reply"]
+    api.client.cookies.set("orc_session", _token(api))
+    try:
+        for path in forms:
+            r = await api.client.post(path, data={"csrf": "stale", "title": "x", "spec": "y", "message": "z",
+                                                  "response": "ok"})
+            assert r.status_code == 403 and "Please try again" in r.text and "reload the page" in r.text, path
+    finally:
+        api.client.cookies.clear()
+    assert await _tasks(api) == ["t"] and await api.status(task["id"]) == "assigned"
+    assert (await api.admin("GET", f"/agents/{agent['id']}"))["status"] != "REVOKED"

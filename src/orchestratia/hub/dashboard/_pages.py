@@ -26,7 +26,8 @@ STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg
 
 
 def page(fn: Callable[..., Awaitable[Response]]):
-    """Signed-out → /login?next=…; API errors → a friendly error page."""
+    """Signed-out → /login?next=…; a stale form (``checked_form``) → "Please try again" (403);
+    API errors → a friendly error page."""
 
     @functools.wraps(fn)
     async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -34,6 +35,8 @@ def page(fn: Callable[..., Awaitable[Response]]):
             return await fn(request, *args, **kwargs)
         except SignedOut:
             return login_redirect(request)
+        except StaleForm:
+            return await bad_csrf(request)
         except ApiError as exc:
             if exc.status == 401:
                 return login_redirect(request)
@@ -50,6 +53,19 @@ async def error_page(request: Request, title: str, message: str, status: int) ->
     except (SignedOut, ApiError):
         base = {}
     return render(request, "error.html", {**base, "title": title, "message": message}, status=status)
+
+
+class StaleForm(Exception):
+    """A posted form whose CSRF token does not match the session: :func:`page` answers with
+    :func:`bad_csrf`."""
+
+
+async def checked_form(request: Request) -> Any:
+    """The posted form, once its CSRF token matched the session (else :class:`StaleForm`)."""
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        raise StaleForm
+    return form
 
 
 async def bad_csrf(request: Request) -> Response:
@@ -96,9 +112,7 @@ async def agents_page(request: Request) -> Response:
 @router.post("/agents/{agent_id}/revoke", include_in_schema=False)
 @page
 async def agent_revoke(request: Request, agent_id: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return await bad_csrf(request)
+    await checked_form(request)  # the CSRF check; the form carries nothing else
     await call(request, "POST", f"/agents/{quote(agent_id, safe='')}/revoke", csrf_checked=True)
     return RedirectResponse("/agents?notice=revoked", status_code=303)
 
@@ -149,9 +163,7 @@ async def task_new_page(request: Request) -> Response:
 @router.post("/tasks/new", include_in_schema=False)
 @page
 async def task_new_submit(request: Request) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return await bad_csrf(request)
+    form = await checked_form(request)
     values = {k: str(form.get(k) or "").strip() for k in
               ("title", "spec", "agent", "target_repo", "runner", "timeout_minutes", "labels", "priority", "group")}
     # browsers submit a textarea's line breaks as CRLF; a prompt or script wants LF
@@ -194,9 +206,7 @@ async def task_page(request: Request, task_id: str) -> Response:
 @router.post("/tasks/{task_id}/cancel", include_in_schema=False)
 @page
 async def task_cancel(request: Request, task_id: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return await bad_csrf(request)
+    await checked_form(request)  # the CSRF check; the form carries nothing else
     target = f"/tasks/{quote(task_id, safe='')}"
     if not await cancel_through_api(request, target):
         return RedirectResponse(target, status_code=303)
@@ -228,9 +238,7 @@ async def interventions_page(request: Request) -> Response:
 @router.post("/interventions/{intervention_id}/answer", include_in_schema=False)
 @page
 async def intervention_answer(request: Request, intervention_id: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return await bad_csrf(request)
+    form = await checked_form(request)
     text = str(form.get("response") or "").strip()
     back = str(form.get("back") or "")
     back = back if TASK_PATH.fullmatch(back) else "/interventions"

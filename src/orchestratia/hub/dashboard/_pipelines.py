@@ -17,9 +17,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ._internal import call
-from ._pages import bad_csrf, cancel_through_api, page
+from ._pages import cancel_through_api, checked_form, page
 from ._render import render
-from ._session import csrf_ok, page_base
+from ._session import page_base
 
 router = APIRouter()
 
@@ -82,9 +82,7 @@ async def pipeline_page(request: Request, pipeline_id: str) -> Response:
 @router.post("/pipelines/{pipeline_id}/cancel", include_in_schema=False)
 @page
 async def pipeline_cancel(request: Request, pipeline_id: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return await bad_csrf(request)
+    await checked_form(request)  # the CSRF check; the form carries nothing else
     target = f"/pipelines/{quote(pipeline_id, safe='')}"
     await cancel_through_api(request, target)  # a 409 (it had ended): the page shows how
     return RedirectResponse(target, status_code=303)

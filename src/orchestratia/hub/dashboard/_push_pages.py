@@ -9,8 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ._internal import call
-from ._pages import bad_csrf, page
-from ._session import csrf_ok
+from ._pages import checked_form, page
 
 router = APIRouter()
 
@@ -18,9 +17,7 @@ router = APIRouter()
 @router.post("/tasks/{task_id}/push", include_in_schema=False)
 @page
 async def task_push(request: Request, task_id: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return await bad_csrf(request)
+    form = await checked_form(request)
     target = f"/tasks/{quote(task_id, safe='')}"
     body = {"remote": None, "pr": form.get("pr") == "1", "title": None}
     await call(request, "POST", f"{target}/push", json=body, csrf_checked=True)  # a refusal: the error page says why
@@ -30,9 +27,7 @@ async def task_push(request: Request, task_id: str) -> Response:
 @router.post("/tasks/{task_id}/discard", include_in_schema=False)
 @page
 async def task_discard(request: Request, task_id: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return await bad_csrf(request)
+    await checked_form(request)  # the CSRF check; the form carries nothing else
     target = f"/tasks/{quote(task_id, safe='')}"
     await call(request, "POST", f"{target}/discard", json={"force": False}, csrf_checked=True)
     return RedirectResponse(target, status_code=303)

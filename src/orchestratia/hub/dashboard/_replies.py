@@ -10,8 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ._internal import ApiError, call
-from ._pages import bad_csrf, error_page, page
-from ._session import csrf_ok
+from ._pages import checked_form, error_page, page
 
 router = APIRouter()
 
@@ -19,9 +18,7 @@ router = APIRouter()
 @router.post("/tasks/{task_id}/reply", include_in_schema=False)
 @page
 async def task_reply(request: Request, task_id: str) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return await bad_csrf(request)
+    form = await checked_form(request)
     message = str(form.get("message") or "")
     target = f"/tasks/{quote(task_id, safe='')}"
     if not message.strip():
