@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from orchestratia.hub.store.engine import Database
 from orchestratia.hub.store.migrate import upgrade
 
-from .test_store import downgrade_to
+from .test_store import downgrade_to, unmigrated_db
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -18,10 +17,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 async def test_0005_up_with_rows_then_down(settings_factory) -> None:
-    settings = settings_factory()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.effective_database_url(), settings.database_schema)
-    try:
+    async with unmigrated_db(settings_factory) as db:
         await upgrade(db, "0004")
         async with db.engine.begin() as conn:
             await conn.execute(text(
@@ -40,5 +36,3 @@ async def test_0005_up_with_rows_then_down(settings_factory) -> None:
             assert (await conn.execute(text("SELECT id FROM interventions"))).all() == [("i1",)]
             assert (await conn.execute(text("SELECT id FROM tasks"))).all() == [("t1",)]
         await upgrade(db)  # and up again
-    finally:
-        await db.engine.dispose()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from orchestratia.hub.store.engine import Database
 from orchestratia.hub.store.migrate import upgrade
 
-from .test_store import downgrade_to
+from .test_store import downgrade_to, unmigrated_db
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -18,10 +17,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 async def test_0009_up_with_rows_then_down(settings_factory) -> None:
-    settings = settings_factory()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.effective_database_url(), settings.database_schema)
-    try:
+    async with unmigrated_db(settings_factory) as db:
         await upgrade(db, "0008")
         async with db.engine.begin() as conn:
             await conn.execute(text(
@@ -39,5 +35,3 @@ async def test_0009_up_with_rows_then_down(settings_factory) -> None:
         await upgrade(db, "0009")  # and up again
         async with db.engine.begin() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM task_groups"))).scalar_one() == 0
-    finally:
-        await db.engine.dispose()

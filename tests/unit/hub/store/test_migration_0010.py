@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from orchestratia.hub.store.engine import Database
 from orchestratia.hub.store.migrate import upgrade
 
-from .test_store import downgrade_to
+from .test_store import downgrade_to, unmigrated_db
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -22,10 +21,7 @@ TASK = ("INSERT INTO tasks (id, title, spec, target_repo, status, waiting_for_hu
 
 
 async def test_0010_up_with_rows_then_down(settings_factory) -> None:
-    settings = settings_factory()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.effective_database_url(), settings.database_schema)
-    try:
+    async with unmigrated_db(settings_factory) as db:
         await upgrade(db, "0009")
         async with db.engine.begin() as conn:
             await conn.execute(text(TASK), {"id": "old"})
@@ -43,5 +39,3 @@ async def test_0010_up_with_rows_then_down(settings_factory) -> None:
             ids = sorted((await conn.execute(text("SELECT id FROM tasks"))).scalars())
         assert ids == ["new", "old"]
         await upgrade(db)  # and up again
-    finally:
-        await db.engine.dispose()

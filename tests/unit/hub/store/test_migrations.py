@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from orchestratia.hub.store.engine import Database
 from orchestratia.hub.store.migrate import upgrade
 
-from .test_store import downgrade_to
+from .test_store import downgrade_to, unmigrated_db
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -29,10 +29,7 @@ async def _insert(db: Database, id_: str, status: str = "pending", request_id: s
 
 
 async def test_0004_up_with_rows_then_down(settings_factory) -> None:
-    settings = settings_factory()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.effective_database_url(), settings.database_schema)
-    try:
+    async with unmigrated_db(settings_factory) as db:
         await upgrade(db, "0003")
         async with db.engine.begin() as conn:
             await conn.execute(text(
@@ -53,5 +50,3 @@ async def test_0004_up_with_rows_then_down(settings_factory) -> None:
             rows = dict((await conn.execute(text("SELECT id, status FROM interventions"))).all())
         assert rows == {"old-1": "pending", "old-2": "pending", "new-1": "pending", "gone": "cancelled"}
         await upgrade(db)  # and up again
-    finally:
-        await db.engine.dispose()

@@ -3,9 +3,14 @@ every row)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
 from sqlalchemy import func, select
 
+from orchestratia.hub.store.engine import Database
 from orchestratia.hub.store.migrate import upgrade
 from orchestratia.hub.store.models import Task
 
@@ -13,6 +18,19 @@ from orchestratia.hub.store.models import Task
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+@contextlib.asynccontextmanager
+async def unmigrated_db(settings_factory: Any) -> AsyncIterator[Database]:
+    """The test's store (SQLite file or PostgreSQL schema) with no migration applied yet: the
+    caller upgrades to where its test starts. Disposed afterwards."""
+    settings = settings_factory()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.effective_database_url(), settings.database_schema)
+    try:
+        yield db
+    finally:
+        await db.engine.dispose()
 
 
 async def test_migrations_are_idempotent(hub) -> None:
@@ -43,12 +61,8 @@ async def test_fractional_timeout_migration_keeps_every_row(settings_factory) ->
     children would go with it), and fractions are stored afterwards; and back down again."""
     from sqlalchemy import text
 
-    from orchestratia.hub.store.engine import Database
 
-    settings = settings_factory()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.effective_database_url(), settings.database_schema)
-    try:
+    async with unmigrated_db(settings_factory) as db:
         await upgrade(db, "0001")
         async with db.engine.begin() as conn:
             await conn.execute(text(
@@ -67,8 +81,6 @@ async def test_fractional_timeout_migration_keeps_every_row(settings_factory) ->
         async with db.engine.begin() as conn:
             assert (await conn.execute(text("SELECT timeout_minutes FROM tasks"))).scalar_one() == 1  # rounded up
             assert (await conn.execute(text("SELECT count(*) FROM output_chunks"))).scalar_one() == 1
-    finally:
-        await db.engine.dispose()
 
 
 async def downgrade_to(db, revision: str) -> None:
