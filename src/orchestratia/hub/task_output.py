@@ -1,7 +1,7 @@
 """Task output: one append-only byte stream per task, stored in chunks.
 
 Both v1 ``output`` (no offset: appended at the end) and offset messages go through
-:func:`append_many` (or :func:`append_output` for one), which applies PROTOCOL.md's offset
+:func:`append_batch` (or :func:`append_output` for one), which applies PROTOCOL.md's offset
 rules against ``tasks.output_size`` (the task's ``next_offset``):
 
 * ``offset == next_offset`` → stored, ``next_offset += length``;
@@ -59,12 +59,7 @@ async def append_output(
     store: Store, agent_id: str, task_id: str, data: bytes, stream: str = "stdout", offset: int | None = None
 ) -> AppendResult:
     """Store ``data`` (logged at ``offset``, or at the end when None) for the agent's task."""
-    return (await append_many(store, agent_id, [OutputItem(task_id, data, stream, offset)]))[0]
-
-
-async def append_many(store: Store, agent_id: str, items: list[OutputItem]) -> list[AppendResult]:
-    """Apply ``items`` (all of ``agent_id``) in order, in one transaction; one result per item."""
-    return await append_batch(store, [(agent_id, item) for item in items])
+    return (await append_batch(store, [(agent_id, OutputItem(task_id, data, stream, offset))]))[0]
 
 
 async def append_batch(store: Store, batch: list[tuple[str, OutputItem]]) -> list[AppendResult]:
