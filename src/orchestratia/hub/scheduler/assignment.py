@@ -33,14 +33,6 @@ from orchestratia.hub.store.transactions import Store
 ACTIVE = (TaskStatus.ASSIGNED.value, TaskStatus.RUNNING.value)
 
 
-def runner_ok(agent: Agent, runner: str | None) -> bool:
-    if not runner:
-        return True
-    if agent.runners is None:  # an old daemon: it runs Claude Code only
-        return runner == "claude"
-    return runner in agent.runners
-
-
 async def assign_queued(store: Store, settings: HubSettings, now: datetime) -> set[str]:
     """Assign queued tasks to eligible online agents (``planner.py``: labels, groups, least
     busy first), in queue order: priority, then age."""

@@ -44,6 +44,15 @@ class JsonTexts:
         return self._seen[text]
 
 
+def runner_ok(agent: Any, runner: str | None) -> bool:
+    """Whether ``agent`` (a store row or a :class:`Slot`: anything with ``runners``) runs ``runner``."""
+    if not runner:
+        return True
+    if agent.runners is None:  # an old daemon: it runs Claude Code only
+        return runner == "claude"
+    return runner in agent.runners
+
+
 @dataclass(slots=True)
 class QueuedTask:
     """What the pass needs of a queued task (a row of the queue read, JSON decoded)."""
@@ -105,8 +114,7 @@ class Want:
             return False
         if self.repo and self.repo not in slot.repos:
             return False
-        if self.runner and (slot.runners is None and self.runner != "claude"
-                            or slot.runners is not None and self.runner not in slot.runners):
+        if not runner_ok(slot, self.runner):
             return False
         return self.labels <= slot.labels
 

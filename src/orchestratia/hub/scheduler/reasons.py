@@ -32,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestratia.protocol import AgentStatus, TaskStatus
 from orchestratia.protocol.labels import agent_label_set, missing
 from orchestratia.hub.budgets import hold_reasons
-from orchestratia.hub.scheduler.assignment import ACTIVE, runner_ok
+from orchestratia.hub.scheduler.assignment import ACTIVE
+from orchestratia.hub.scheduler.planner import runner_ok
 from orchestratia.hub.scheduler.dependencies import dependency_reasons
 from orchestratia.hub.scheduler.parking import parked_reason
 from orchestratia.hub.store.models import Agent, Task, TaskGroup, utcnow
